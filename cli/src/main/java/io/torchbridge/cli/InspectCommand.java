@@ -1,0 +1,206 @@
+package io.torchbridge.cli;
+
+import io.torchbridge.reader.Checkpoint;
+import io.torchbridge.reader.CheckpointException;
+import io.torchbridge.reader.ReadOptions;
+import io.torchbridge.reader.Tensor;
+import io.torchbridge.reader.TensorInfo;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.ByteOrder;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HexFormat;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code torchbridge inspect}: what a checkpoint holds, as a table or as JSON lines. */
+@Command(name = "inspect", mixinStandardHelpOptions = true,
+        description = {"Lists the tensors of PyTorch checkpoints: name, dtype, shape, size, plus the "
+                + "format, the records, total parameters and bytes.",
+                "With no FILE, inspects a bundled checkpoint written by real torch 2.14."})
+final class InspectCommand implements Callable<Integer> {
+    static final String BUNDLED = "training_adam.pt";
+
+    @Parameters(paramLabel = "FILE", description = "Checkpoint files (.pt, .pth, .bin).")
+    List<Path> files = new ArrayList<>();
+
+    @Option(names = "--json", description = "One JSON object per file, one per line (a stable contract).")
+    boolean json;
+
+    @Option(names = "--allow-global", paramLabel = "MODULE.NAME",
+            description = "Admit a global beyond PyTorch's weights_only allowlist, as inert data (never run).")
+    List<String> allowGlobals = new ArrayList<>();
+
+    @Override
+    public Integer call() throws IOException {
+        ReadOptions.Builder b = ReadOptions.builder();
+        for (String g : allowGlobals) {
+            int dot = g.lastIndexOf('.');
+            if (dot <= 0) {
+                throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                        "--allow-global takes MODULE.NAME, got '" + g + "'");
+            }
+            b.allowGlobal(g.substring(0, dot), g.substring(dot + 1));
+        }
+        ReadOptions options = b.build();
+        PrintStream out = System.out;
+        if (files.isEmpty()) {
+            Path tmp = bundled();
+            try {
+                return inspect(tmp, BUNDLED + " (bundled, written by torch 2.14.1)", options, out) ? 0 : 1;
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
+        }
+        boolean ok = true;
+        for (Path f : files) {
+            ok &= inspect(f, f.toString(), options, out);
+        }
+        return ok ? 0 : 1;
+    }
+
+    private boolean inspect(Path path, String label, ReadOptions options, PrintStream out) {
+        try (Checkpoint ckpt = Checkpoint.open(path, options)) {
+            if (json) {
+                out.println(Json.write(jsonOf(label, ckpt)));
+            } else {
+                table(label, ckpt, out);
+            }
+            out.flush();
+            return true;
+        } catch (IOException e) {
+            String kind = e instanceof CheckpointException ce ? ce.kind().name() : "IO";
+            if (json) {
+                Map<String, Object> err = new LinkedHashMap<>();
+                err.put("kind", kind);
+                err.put("message", e.getMessage());
+                Map<String, Object> line = new LinkedHashMap<>();
+                line.put("file", label);
+                line.put("error", err);
+                out.println(Json.write(line));
+            } else {
+                System.err.println("torchbridge: " + label + ": " + kind + ": " + e.getMessage());
+            }
+            return false;
+        }
+    }
+
+    static Map<String, Object> jsonOf(String label, Checkpoint ckpt) {
+        List<Object> tensors = new ArrayList<>();
+        for (Map.Entry<String, Tensor> e : ckpt.tensors().entrySet()) {
+            TensorInfo info = e.getValue().info();
+            Map<String, Object> t = new LinkedHashMap<>();
+            t.put("name", e.getKey());
+            t.put("dtype", info.dtype().pythonName());
+            t.put("shape", info.shape().toArray());
+            t.put("stride", info.stride().toArray());
+            t.put("storage_offset", info.storageOffset());
+            t.put("sha256", sha256(e.getValue()));
+            tensors.add(t);
+        }
+        Map<String, Object> line = new LinkedHashMap<>();
+        line.put("file", label);
+        line.put("format", ckpt.format().label());
+        line.put("tensors", tensors);
+        return line;
+    }
+
+    /** SHA-256 of the logical values: row-major, little-endian, conj/neg applied. */
+    static String sha256(Tensor t) {
+        MessageDigest md;
+        try {
+            md = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        t.stream(md::update);
+        return HexFormat.of().formatHex(md.digest());
+    }
+
+    private static void table(String label, Checkpoint ckpt, PrintStream out) {
+        Map<String, Tensor> tensors = ckpt.tensors();
+        int w = "NAME".length();
+        for (String n : tensors.keySet()) {
+            w = Math.max(w, n.length());
+        }
+        w = Math.min(w, 72);
+        out.printf("%s%n", label);
+        out.printf("  format    %s, version %d, archive '%s', %s-endian%n", ckpt.format().label(),
+                ckpt.formatVersion(), ckpt.archiveName(),
+                ckpt.byteOrder() == ByteOrder.LITTLE_ENDIAN ? "little" : "big");
+        out.printf("  records   %s%n", summarize(ckpt.records()));
+        out.printf("  %-" + w + "s  %-15s  %-20s  %10s%n", "NAME", "DTYPE", "SHAPE", "SIZE");
+        Set<Tensor> distinct = Collections.newSetFromMap(new IdentityHashMap<>());
+        Map<String, Long> storages = new LinkedHashMap<>();
+        long params = 0;
+        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
+            TensorInfo info = e.getValue().info();
+            out.printf("  %-" + w + "s  %-15s  %-20s  %10s%n", e.getKey(), info.dtype().pythonName(),
+                    info.shape(), bytes(info.nbytes()));
+            if (distinct.add(e.getValue())) {
+                params += info.numel();
+            }
+            storages.put(info.storage().key(), info.storage().nbytes());
+        }
+        long total = storages.values().stream().mapToLong(Long::longValue).sum();
+        out.printf("  %d tensors, %,d parameters (elements), %s of tensor data in %d storages%n",
+                tensors.size(), params, bytes(total), storages.size());
+    }
+
+    /** Record names with the data/N run folded into one item. */
+    private static String summarize(List<String> records) {
+        List<String> shown = new ArrayList<>();
+        int data = 0;
+        for (String r : records) {
+            if (r.startsWith("data/")) {
+                if (data++ == 0) {
+                    shown.add("data/*");
+                }
+            } else {
+                shown.add(r);
+            }
+        }
+        String s = String.join(", ", shown);
+        return data > 0 ? s.replace("data/*", "data/* (" + data + " storages)") : s;
+    }
+
+    static String bytes(long n) {
+        if (n < 1024) {
+            return n + " B";
+        }
+        String[] units = {"KiB", "MiB", "GiB", "TiB"};
+        double v = n;
+        int u = -1;
+        while (v >= 1024 && u < units.length - 1) {
+            v /= 1024;
+            u++;
+        }
+        return String.format(Locale.ROOT, "%.1f %s", v, units[u]);
+    }
+
+    private static Path bundled() throws IOException {
+        Path tmp = Files.createTempFile("torchbridge-", "-" + BUNDLED);
+        try (InputStream in = InspectCommand.class.getResourceAsStream(BUNDLED)) {
+            if (in == null) {
+                throw new IOException("the bundled fixture " + BUNDLED + " is missing from the jar");
+            }
+            Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+        }
+        return tmp;
+    }
+}

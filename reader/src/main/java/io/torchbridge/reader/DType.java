@@ -1,0 +1,112 @@
+package io.torchbridge.reader;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * Every element type PyTorch serializes, with PyTorch's names for it.
+ *
+ * <p>{@link #pythonName()} is what {@code str(torch.dtype)} prints without {@code torch.};
+ * {@link #storageName()} is the legacy typed-storage class ({@code FloatStorage}) that
+ * {@code _rebuild_tensor_v2} files use, or for the newer dtypes the name TorchScript's C++ pickler
+ * gives the storage ({@code torch/csrc/jit/serialization/pickler.cpp}).
+ */
+public enum DType {
+    FLOAT64("float64", 8, "DoubleStorage", Family.FLOAT),
+    FLOAT32("float32", 4, "FloatStorage", Family.FLOAT),
+    FLOAT16("float16", 2, "HalfStorage", Family.FLOAT),
+    BFLOAT16("bfloat16", 2, "BFloat16Storage", Family.FLOAT),
+    INT64("int64", 8, "LongStorage", Family.SIGNED),
+    INT32("int32", 4, "IntStorage", Family.SIGNED),
+    INT16("int16", 2, "ShortStorage", Family.SIGNED),
+    INT8("int8", 1, "CharStorage", Family.SIGNED),
+    UINT8("uint8", 1, "ByteStorage", Family.UNSIGNED),
+    UINT16("uint16", 2, "UInt16Storage", Family.UNSIGNED),
+    UINT32("uint32", 4, "UInt32Storage", Family.UNSIGNED),
+    UINT64("uint64", 8, "UInt64Storage", Family.UNSIGNED),
+    BOOL("bool", 1, "BoolStorage", Family.BOOL),
+    COMPLEX128("complex128", 16, "ComplexDoubleStorage", Family.COMPLEX),
+    COMPLEX64("complex64", 8, "ComplexFloatStorage", Family.COMPLEX),
+    /** {@code torch.chalf}; two float16 halves. */
+    COMPLEX32("complex32", 4, "ComplexHalfStorage", Family.COMPLEX),
+    FLOAT8_E4M3FN("float8_e4m3fn", 1, "Float8_e4m3fnStorage", Family.FLOAT),
+    FLOAT8_E5M2("float8_e5m2", 1, "Float8_e5m2Storage", Family.FLOAT),
+    FLOAT8_E4M3FNUZ("float8_e4m3fnuz", 1, "Float8_e4m3fnuzStorage", Family.FLOAT),
+    FLOAT8_E5M2FNUZ("float8_e5m2fnuz", 1, "Float8_e5m2fnuzStorage", Family.FLOAT),
+    FLOAT8_E8M0FNU("float8_e8m0fnu", 1, "Float8_e8m0fnuStorage", Family.FLOAT),
+    /** Two 4-bit floats packed in one byte; one element is the pair. */
+    FLOAT4_E2M1FN_X2("float4_e2m1fn_x2", 1, "Float4_e2m1fn_x2Storage", Family.PACKED),
+    QINT8("qint8", 1, "QInt8Storage", Family.QUANTIZED),
+    QUINT8("quint8", 1, "QUInt8Storage", Family.QUANTIZED),
+    QINT32("qint32", 4, "QInt32Storage", Family.QUANTIZED),
+    QUINT4X2("quint4x2", 1, "QUInt4x2Storage", Family.QUANTIZED),
+    QUINT2X4("quint2x4", 1, "QUInt2x4Storage", Family.QUANTIZED);
+
+    /** How the bytes of one element are to be understood. */
+    public enum Family { FLOAT, SIGNED, UNSIGNED, BOOL, COMPLEX, PACKED, QUANTIZED }
+
+    private static final Map<String, DType> BY_PYTHON_NAME = new HashMap<>();
+    private static final Map<String, DType> BY_STORAGE_NAME = new HashMap<>();
+
+    static {
+        for (DType d : values()) {
+            BY_PYTHON_NAME.put(d.pythonName, d);
+            BY_STORAGE_NAME.put(d.storageName, d);
+        }
+        // Aliases torch accepts as attribute names (torch/_C/__init__.pyi); a pickled dtype uses
+        // the canonical name, but hand-made or old files may not.
+        String[][] aliases = {{"double", "float64"}, {"float", "float32"}, {"half", "float16"},
+            {"long", "int64"}, {"int", "int32"}, {"short", "int16"}, {"cdouble", "complex128"},
+            {"cfloat", "complex64"}, {"chalf", "complex32"}};
+        for (String[] a : aliases) {
+            BY_PYTHON_NAME.put(a[0], BY_PYTHON_NAME.get(a[1]));
+        }
+    }
+
+    private final String pythonName;
+    private final int itemSize;
+    private final String storageName;
+    private final Family family;
+
+    DType(String pythonName, int itemSize, String storageName, Family family) {
+        this.pythonName = pythonName;
+        this.itemSize = itemSize;
+        this.storageName = storageName;
+        this.family = family;
+    }
+
+    /** PyTorch's name: {@code float32}, {@code bfloat16}, {@code float8_e4m3fn}. */
+    public String pythonName() {
+        return pythonName;
+    }
+
+    /** Bytes per element. */
+    public int itemSize() {
+        return itemSize;
+    }
+
+    /** The typed-storage class name, such as {@code FloatStorage}. */
+    public String storageName() {
+        return storageName;
+    }
+
+    public Family family() {
+        return family;
+    }
+
+    /** The dtype whose Python name (or alias) is {@code name}, as in {@code torch.<name>}. */
+    public static Optional<DType> byPythonName(String name) {
+        return Optional.ofNullable(BY_PYTHON_NAME.get(name));
+    }
+
+    /** The dtype of a typed storage class such as {@code FloatStorage}. */
+    public static Optional<DType> byStorageName(String name) {
+        return Optional.ofNullable(BY_STORAGE_NAME.get(name));
+    }
+
+    @Override
+    public String toString() {
+        return pythonName;
+    }
+}

@@ -1,0 +1,22 @@
+package io.torchbridge.reader;
+
+/** The container a checkpoint file uses. */
+public enum Format {
+    /** The zip archive torch.save writes since PyTorch 1.6. */
+    ZIP("zip"),
+    /** The pre-1.6 stream of consecutive pickles ({@code _use_new_zipfile_serialization=False}). */
+    LEGACY("legacy"),
+    /** A TorchScript archive ({@code torch.jit.save}). */
+    TORCHSCRIPT("torchscript");
+
+    private final String label;
+
+    Format(String label) {
+        this.label = label;
+    }
+
+    /** The short name the CLI prints. */
+    public String label() {
+        return label;
+    }
+}

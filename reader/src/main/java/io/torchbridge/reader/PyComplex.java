@@ -1,0 +1,5 @@
+package io.torchbridge.reader;
+
+/** A Python {@code complex} scalar. */
+public record PyComplex(double real, double imag) {
+}

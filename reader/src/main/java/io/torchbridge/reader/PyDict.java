@@ -1,0 +1,75 @@
+package io.torchbridge.reader;
+
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * A Python {@code dict} or {@code collections.OrderedDict}: its items in insertion order (keys are
+ * {@code String}, {@code Long}/{@code BigInteger}, {@link PyTuple}, ...) plus the attributes a
+ * pickle gave the object. A {@code state_dict()} keeps its {@code _metadata} (module versions,
+ * read by {@code load_state_dict}) as such an attribute.
+ */
+public final class PyDict {
+    /** The Python class of a plain dict. */
+    public static final String DICT = "builtins.dict";
+    /** The Python class {@code state_dict()} returns. */
+    public static final String ORDERED_DICT = "collections.OrderedDict";
+
+    private final String pythonClass;
+    private final Map<Object, Object> items;
+    private final Map<String, Object> attributes;
+
+    /** A dict of class {@code pythonClass}; both maps are copied, keeping their order. */
+    public PyDict(String pythonClass, Map<?, ?> items, Map<String, ?> attributes) {
+        this.pythonClass = pythonClass;
+        this.items = Collections.unmodifiableMap(new LinkedHashMap<>(items));
+        this.attributes = Collections.unmodifiableMap(new LinkedHashMap<>(attributes));
+    }
+
+    /** {@link #DICT}, {@link #ORDERED_DICT} or another dict subclass such as {@code collections.Counter}. */
+    public String pythonClass() {
+        return pythonClass;
+    }
+
+    /** The items, in insertion order; unmodifiable. */
+    public Map<Object, Object> items() {
+        return items;
+    }
+
+    /** The value for {@code key}, or {@code null}. */
+    public Object get(Object key) {
+        return items.get(key);
+    }
+
+    public int size() {
+        return items.size();
+    }
+
+    /** Attributes set on the object by the pickle (its {@code __dict__}); unmodifiable. */
+    public Map<String, Object> attributes() {
+        return attributes;
+    }
+
+    /** A {@code state_dict()}'s {@code _metadata}: module prefix to {@code {'version': n}}. */
+    public Optional<PyDict> metadata() {
+        return attributes.get("_metadata") instanceof PyDict d ? Optional.of(d) : Optional.empty();
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof PyDict d && pythonClass.equals(d.pythonClass) && items.equals(d.items)
+                && attributes.equals(d.attributes);
+    }
+
+    @Override
+    public int hashCode() {
+        return items.hashCode();
+    }
+
+    @Override
+    public String toString() {
+        return (DICT.equals(pythonClass) ? "" : pythonClass) + items;
+    }
+}

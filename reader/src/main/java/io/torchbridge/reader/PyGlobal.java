@@ -1,0 +1,25 @@
+package io.torchbridge.reader;
+
+import java.util.Objects;
+
+/**
+ * A reference to a Python global ({@code module.name}) as named in a pickle: inert data, never
+ * resolved to code. Dtypes ({@code torch.float32}), storage classes and admitted classes appear
+ * as values of this type.
+ */
+public record PyGlobal(String module, String name) {
+    public PyGlobal {
+        Objects.requireNonNull(module, "module");
+        Objects.requireNonNull(name, "name");
+    }
+
+    /** {@code module.name}, as PyTorch's allowlist spells it. */
+    public String fullName() {
+        return module + "." + name;
+    }
+
+    @Override
+    public String toString() {
+        return fullName();
+    }
+}

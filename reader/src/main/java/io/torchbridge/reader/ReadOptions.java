@@ -1,0 +1,89 @@
+package io.torchbridge.reader;
+
+import java.util.Collections;
+import java.util.LinkedHashSet;
+import java.util.Set;
+
+/**
+ * How one {@link Checkpoint} is read: which globals beyond PyTorch's {@code weights_only}
+ * allowlist are admitted (always as inert {@link PyObject}s), and the safety limits. Immutable;
+ * every reader gets its own, there is no global registry.
+ *
+ * @param extraGlobals   {@code module.name} of globals admitted as inert data
+ * @param maxPickleBytes largest {@code data.pkl} read into memory
+ * @param maxMemo        most memo entries one pickle may create
+ * @param maxStack       most items on the unpickler stack at once
+ * @param maxNesting     deepest nesting of containers in the object tree
+ */
+public record ReadOptions(Set<String> extraGlobals, long maxPickleBytes, int maxMemo, int maxStack,
+                          int maxNesting) {
+
+    private static final ReadOptions DEFAULTS = builder().build();
+
+    public ReadOptions {
+        extraGlobals = Collections.unmodifiableSet(new LinkedHashSet<>(extraGlobals));
+        if (maxPickleBytes <= 0 || maxMemo <= 0 || maxStack <= 0 || maxNesting <= 0) {
+            throw new IllegalArgumentException("limits must be positive");
+        }
+    }
+
+    /** PyTorch's {@code weights_only=True} acceptance and the default limits. */
+    public static ReadOptions defaults() {
+        return DEFAULTS;
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Whether {@code module.name} was admitted by {@link Builder#allowGlobal}. */
+    public boolean admits(String module, String name) {
+        return extraGlobals.contains(module + "." + name);
+    }
+
+    /** Builds {@link ReadOptions}; starts from the defaults. */
+    public static final class Builder {
+        private final Set<String> extraGlobals = new LinkedHashSet<>();
+        private long maxPickleBytes = 1L << 30;
+        private int maxMemo = 10_000_000;
+        private int maxStack = 10_000_000;
+        private int maxNesting = 1_000;
+
+        private Builder() {
+        }
+
+        /**
+         * Admits {@code module.name} as inert data: calls to it become {@link PyObject}s, nothing is
+         * run. Modules {@code os}, {@code posix}, {@code nt} and {@code sys} are never admitted,
+         * as in PyTorch.
+         */
+        public Builder allowGlobal(String module, String name) {
+            extraGlobals.add(module + "." + name);
+            return this;
+        }
+
+        public Builder maxPickleBytes(long v) {
+            maxPickleBytes = v;
+            return this;
+        }
+
+        public Builder maxMemo(int v) {
+            maxMemo = v;
+            return this;
+        }
+
+        public Builder maxStack(int v) {
+            maxStack = v;
+            return this;
+        }
+
+        public Builder maxNesting(int v) {
+            maxNesting = v;
+            return this;
+        }
+
+        public ReadOptions build() {
+            return new ReadOptions(extraGlobals, maxPickleBytes, maxMemo, maxStack, maxNesting);
+        }
+    }
+}

@@ -1,0 +1,59 @@
+package io.torchbridge.reader;
+
+import java.util.Arrays;
+
+/**
+ * An immutable list of per-dimension sizes (or strides), as in {@code torch.Size}.
+ */
+public final class Shape {
+    private static final Shape SCALAR = new Shape(new long[0]);
+    private final long[] dims;
+
+    private Shape(long[] dims) {
+        this.dims = dims;
+    }
+
+    /** A shape from its dimensions; the array is copied. */
+    public static Shape of(long... dims) {
+        return dims.length == 0 ? SCALAR : new Shape(dims.clone());
+    }
+
+    /** The number of dimensions; 0 for a scalar. */
+    public int rank() {
+        return dims.length;
+    }
+
+    public long dim(int i) {
+        return dims[i];
+    }
+
+    /** A copy of the dimensions. */
+    public long[] toArray() {
+        return dims.clone();
+    }
+
+    /** The product of the dimensions (1 for a scalar), checked for overflow. */
+    public long numel() {
+        long n = 1;
+        for (long d : dims) {
+            n = Math.multiplyExact(n, d);
+        }
+        return n;
+    }
+
+    @Override
+    public boolean equals(Object o) {
+        return o instanceof Shape s && Arrays.equals(dims, s.dims);
+    }
+
+    @Override
+    public int hashCode() {
+        return Arrays.hashCode(dims);
+    }
+
+    /** Python's spelling: {@code [2, 3]}. */
+    @Override
+    public String toString() {
+        return Arrays.toString(dims);
+    }
+}

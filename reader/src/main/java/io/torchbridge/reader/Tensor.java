@@ -1,0 +1,262 @@
+package io.torchbridge.reader;
+
+import io.torchbridge.reader.internal.data.Layout;
+import io.torchbridge.reader.internal.data.LogicalBytes;
+import io.torchbridge.reader.internal.data.MappedRegion;
+import io.torchbridge.reader.internal.data.SmallFloats;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+import java.util.function.Consumer;
+
+/**
+ * A tensor of an open {@link Checkpoint}. Its {@link #info()} is known without touching the
+ * data; the data is read from the memory-mapped file only when asked for.
+ *
+ * <p>Zero-copy access: {@link #data()} is a read-only view of the mapped storage. Copies:
+ * {@code to*Array()} and {@link #copyTo(ByteBuffer)} give the logical values in row-major order,
+ * with strides, storage offset and the conj/neg bits applied. Every method that touches data
+ * throws {@link IllegalStateException} once the checkpoint is closed; buffers obtained before
+ * stay readable (the mapping lives until they are garbage-collected).
+ */
+public final class Tensor {
+    private final TensorInfo info;
+    private final MappedRegion region;
+    private final boolean swap;
+    private String name;
+
+    Tensor(TensorInfo info, MappedRegion region) {
+        this.info = info;
+        this.region = region;
+        this.swap = region.order() != ByteOrder.LITTLE_ENDIAN;
+    }
+
+    /** The first name under which the checkpoint reaches this tensor ({@code model.fc.weight}). */
+    public String name() {
+        return name;
+    }
+
+    void name(String first) {
+        if (name == null) {
+            name = first;
+        }
+    }
+
+    public TensorInfo info() {
+        return info;
+    }
+
+    public DType dtype() {
+        return info.dtype();
+    }
+
+    public Shape shape() {
+        return info.shape();
+    }
+
+    public long numel() {
+        return info.numel();
+    }
+
+    /**
+     * A read-only view of the storage bytes this tensor can reach: from its storage offset, over
+     * {@link TensorInfo#extent()} elements, in the file's byte order (little-endian for every file
+     * PyTorch writes on x86 and ARM). For a contiguous tensor without conj/neg bits these are
+     * exactly its values. Zero-copy; valid while the checkpoint's mapping lives.
+     *
+     * @throws IllegalStateException if the extent is over 2 GiB (use {@link #dataChunks()}) or
+     *                               the checkpoint is closed
+     */
+    public ByteBuffer data() {
+        long start = Math.multiplyExact(info.storageOffset(), (long) info.dtype().itemSize());
+        long len = Math.multiplyExact(info.extent(), (long) info.dtype().itemSize());
+        if (len > MappedRegion.CHUNK) {
+            throw new IllegalStateException("tensor '" + name + "' spans " + len
+                    + " bytes, more than one buffer holds; use dataChunks() or copyTo()");
+        }
+        List<ByteBuffer> parts = region.slices(start, len);
+        if (parts.size() == 1) {
+            return parts.get(0);
+        }
+        if (parts.isEmpty()) {
+            return ByteBuffer.allocate(0).order(region.order()).asReadOnlyBuffer();
+        }
+        throw new IllegalStateException("tensor '" + name + "' crosses a 1 GiB mapping boundary of its storage; "
+                + "use dataChunks() or copyTo()");
+    }
+
+    /** Like {@link #data()}, for any size: consecutive read-only views of at most 1 GiB each. */
+    public List<ByteBuffer> dataChunks() {
+        long start = Math.multiplyExact(info.storageOffset(), (long) info.dtype().itemSize());
+        long len = Math.multiplyExact(info.extent(), (long) info.dtype().itemSize());
+        return region.slices(start, len);
+    }
+
+    /**
+     * Streams the logical values (row-major, little-endian, conj/neg applied) to {@code sink} in
+     * pieces; each piece is valid only during the call. Works for any size.
+     */
+    public void stream(Consumer<ByteBuffer> sink) {
+        LogicalBytes.stream(region, layout(), sink::accept);
+    }
+
+    /** Copies the logical values' bytes into {@code dst}, advancing its position. */
+    public void copyTo(ByteBuffer dst) {
+        if (dst.remaining() < info.nbytes()) {
+            throw new IllegalArgumentException("destination has " + dst.remaining() + " bytes left, tensor '"
+                    + name + "' needs " + info.nbytes());
+        }
+        stream(dst::put);
+    }
+
+    /** The logical values' bytes, little-endian, in a new array. */
+    public byte[] toByteArray() {
+        byte[] out = new byte[arrayLength(info.nbytes())];
+        copyTo(ByteBuffer.wrap(out));
+        return out;
+    }
+
+    /** The values as floats: float32 exactly, and the narrower float kinds widened exactly. */
+    public float[] toFloatArray() {
+        float[] out = new float[arrayLength(info.numel())];
+        ByteBuffer b = logical();
+        switch (info.dtype()) {
+            case FLOAT32 -> b.asFloatBuffer().get(out);
+            case FLOAT16 -> decode16(b, out, false);
+            case BFLOAT16 -> decode16(b, out, true);
+            case FLOAT8_E4M3FN -> decode8(b, out, SmallFloats::e4m3fn);
+            case FLOAT8_E5M2 -> decode8(b, out, SmallFloats::e5m2);
+            case FLOAT8_E4M3FNUZ -> decode8(b, out, SmallFloats::e4m3fnuz);
+            case FLOAT8_E5M2FNUZ -> decode8(b, out, SmallFloats::e5m2fnuz);
+            case FLOAT8_E8M0FNU -> decode8(b, out, SmallFloats::e8m0fnu);
+            default -> throw wrongType("toFloatArray", "a float32 or narrower float");
+        }
+        return out;
+    }
+
+    /** The values as doubles: any real float dtype, widened exactly. */
+    public double[] toDoubleArray() {
+        if (info.dtype() == DType.FLOAT64) {
+            double[] out = new double[arrayLength(info.numel())];
+            logical().asDoubleBuffer().get(out);
+            return out;
+        }
+        if (info.dtype().family() != DType.Family.FLOAT) {
+            throw wrongType("toDoubleArray", "a float");
+        }
+        float[] f = toFloatArray();
+        double[] out = new double[f.length];
+        for (int i = 0; i < f.length; i++) {
+            out[i] = f[i];
+        }
+        return out;
+    }
+
+    /** The values as longs: any integer dtype or bool (uint64 as its two's-complement bits). */
+    public long[] toLongArray() {
+        long[] out = new long[arrayLength(info.numel())];
+        ByteBuffer b = logical();
+        switch (info.dtype()) {
+            case INT64, UINT64 -> b.asLongBuffer().get(out);
+            case INT32 -> { for (int i = 0; i < out.length; i++) out[i] = b.getInt(i * 4); }
+            case UINT32 -> { for (int i = 0; i < out.length; i++) out[i] = b.getInt(i * 4) & 0xFFFFFFFFL; }
+            case INT16 -> { for (int i = 0; i < out.length; i++) out[i] = b.getShort(i * 2); }
+            case UINT16 -> { for (int i = 0; i < out.length; i++) out[i] = b.getShort(i * 2) & 0xFFFF; }
+            case INT8 -> { for (int i = 0; i < out.length; i++) out[i] = b.get(i); }
+            case UINT8, BOOL -> { for (int i = 0; i < out.length; i++) out[i] = b.get(i) & 0xFF; }
+            default -> throw wrongType("toLongArray", "an integer or bool");
+        }
+        return out;
+    }
+
+    /** The values as ints: int32 and every narrower integer dtype or bool. */
+    public int[] toIntArray() {
+        DType d = info.dtype();
+        if (d == DType.INT32) {
+            int[] out = new int[arrayLength(info.numel())];
+            logical().asIntBuffer().get(out);
+            return out;
+        }
+        if (d.itemSize() > 2 || !(d.family() == DType.Family.SIGNED || d.family() == DType.Family.UNSIGNED
+                || d == DType.BOOL)) {
+            throw wrongType("toIntArray", "an integer of 32 bits or fewer, or bool");
+        }
+        long[] l = toLongArray();
+        int[] out = new int[l.length];
+        for (int i = 0; i < l.length; i++) {
+            out[i] = (int) l[i];
+        }
+        return out;
+    }
+
+    /** The values of a bool tensor. */
+    public boolean[] toBooleanArray() {
+        if (info.dtype() != DType.BOOL) {
+            throw wrongType("toBooleanArray", "bool");
+        }
+        ByteBuffer b = logical();
+        boolean[] out = new boolean[arrayLength(info.numel())];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = b.get(i) != 0;
+        }
+        return out;
+    }
+
+    /** Logical little-endian bytes: a zero-copy view when the layout allows, else one copy. */
+    private ByteBuffer logical() {
+        int n = arrayLength(info.nbytes());
+        if (info.isContiguous() && !swap && !info.neg() && !(info.conj() && info.dtype().family() == DType.Family.COMPLEX)
+                && info.extent() * info.dtype().itemSize() <= MappedRegion.CHUNK) {
+            List<ByteBuffer> parts = dataChunks();
+            if (parts.size() == 1) {
+                return parts.get(0).order(ByteOrder.LITTLE_ENDIAN);
+            } else if (parts.isEmpty()) {
+                return ByteBuffer.allocate(0).order(ByteOrder.LITTLE_ENDIAN);
+            }
+        }
+        ByteBuffer b = ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
+        copyTo(b);
+        b.flip();
+        return b;
+    }
+
+    private static void decode16(ByteBuffer b, float[] out, boolean brain) {
+        for (int i = 0; i < out.length; i++) {
+            int bits = b.getShort(i * 2) & 0xFFFF;
+            out[i] = brain ? SmallFloats.bfloat16(bits) : SmallFloats.half(bits);
+        }
+    }
+
+    private interface ByteToFloat {
+        float decode(int bits);
+    }
+
+    private static void decode8(ByteBuffer b, float[] out, ByteToFloat f) {
+        for (int i = 0; i < out.length; i++) {
+            out[i] = f.decode(b.get(i) & 0xFF);
+        }
+    }
+
+    private int arrayLength(long n) {
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalStateException("tensor '" + name + "' has " + n
+                    + " elements or bytes, more than a Java array holds; use stream() or copyTo()");
+        }
+        return (int) n;
+    }
+
+    private IllegalStateException wrongType(String method, String wanted) {
+        return new IllegalStateException(method + "() needs " + wanted + " tensor; '" + name + "' is "
+                + info.dtype());
+    }
+
+    private Layout layout() {
+        return new Layout(info.dtype(), info.shape().toArray(), info.stride().toArray(), info.storageOffset(),
+                info.conj(), info.neg(), swap);
+    }
+
+    @Override
+    public String toString() {
+        return "Tensor[" + name + ", " + info.dtype() + ", " + info.shape() + "]";
+    }
+}

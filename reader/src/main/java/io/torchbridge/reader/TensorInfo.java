@@ -1,0 +1,71 @@
+package io.torchbridge.reader;
+
+import java.util.Objects;
+
+/**
+ * Everything known about a tensor without touching its data.
+ *
+ * @param dtype         element type
+ * @param shape         sizes
+ * @param stride        strides, in elements (0 for an expanded dimension)
+ * @param storageOffset offset of the first element in the storage, in elements
+ * @param requiresGrad  as saved
+ * @param parameter     saved as an {@code nn.Parameter}
+ * @param conj          the conjugate bit: the storage holds the un-conjugated values
+ * @param neg           the negative bit: the storage holds the un-negated values
+ * @param storage       the storage it views
+ */
+public record TensorInfo(DType dtype, Shape shape, Shape stride, long storageOffset,
+                         boolean requiresGrad, boolean parameter, boolean conj, boolean neg,
+                         StorageInfo storage) {
+    public TensorInfo {
+        Objects.requireNonNull(dtype, "dtype");
+        Objects.requireNonNull(shape, "shape");
+        Objects.requireNonNull(stride, "stride");
+        Objects.requireNonNull(storage, "storage");
+        if (shape.rank() != stride.rank()) {
+            throw new IllegalArgumentException("shape " + shape + " and stride " + stride + " differ in rank");
+        }
+    }
+
+    /** Number of elements. */
+    public long numel() {
+        return shape.numel();
+    }
+
+    /** Bytes of the logical values ({@code numel * itemSize}). */
+    public long nbytes() {
+        return Math.multiplyExact(numel(), (long) dtype.itemSize());
+    }
+
+    /** Row-major contiguous: the values are one run of the storage from the offset. */
+    public boolean isContiguous() {
+        long expected = 1;
+        for (int i = shape.rank() - 1; i >= 0; i--) {
+            long size = shape.dim(i);
+            if (size == 0) {
+                return true;
+            }
+            if (size != 1 && stride.dim(i) != expected) {
+                return false;
+            }
+            expected = Math.multiplyExact(expected, size);
+        }
+        return true;
+    }
+
+    /**
+     * The elements of the storage the tensor can reach, from {@link #storageOffset()}: 0 for an
+     * empty tensor, else {@code 1 + sum((size - 1) * stride)}.
+     */
+    public long extent() {
+        if (numel() == 0) {
+            return 0;
+        }
+        long e = 1;
+        for (int i = 0; i < shape.rank(); i++) {
+            e = Math.addExact(e, Math.multiplyExact(shape.dim(i) - 1, stride.dim(i)));
+        }
+        return e;
+    }
+}

@@ -1,0 +1,52 @@
+package io.torchbridge.reader.internal.pickle;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.util.HashSet;
+import java.util.Set;
+
+/**
+ * The globals PyTorch's {@code weights_only=True} unpickler accepts by default, and the modules it
+ * always blocks ({@code torch/_weights_only_unpickler.py}). The list is PyTorch's own, printed by
+ * torch 2.14 ({@code fixtures/allowlist.py}) into {@code weights-only-allowlist.txt}. A constant
+ * table, not a registry: extra globals come per reader from ReadOptions.
+ */
+final class Allowlist {
+    private static final Set<String> BLOCKED_MODULES = Set.of("sys", "os", "posix", "nt");
+    private static final Set<String> ALLOWED = load();
+
+    private Allowlist() {
+    }
+
+    private static Set<String> load() {
+        Set<String> s = new HashSet<>();
+        try (InputStream in = Allowlist.class.getResourceAsStream("weights-only-allowlist.txt")) {
+            if (in == null) {
+                throw new IllegalStateException("weights-only-allowlist.txt is missing from the reader jar");
+            }
+            BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8));
+            for (String line; (line = r.readLine()) != null; ) {
+                line = line.strip();
+                if (!line.isEmpty() && !line.startsWith("#")) {
+                    s.add(line);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return Set.copyOf(s);
+    }
+
+    static boolean isBlockedModule(String module) {
+        int dot = module.indexOf('.');
+        return BLOCKED_MODULES.contains(dot < 0 ? module : module.substring(0, dot));
+    }
+
+    static boolean allowedByDefault(String fullName) {
+        return ALLOWED.contains(fullName);
+    }
+}

@@ -1,0 +1,412 @@
+package io.torchbridge.reader.internal.pickle;
+
+import io.torchbridge.reader.CheckpointException;
+import io.torchbridge.reader.CheckpointException.Kind;
+import io.torchbridge.reader.DType;
+import io.torchbridge.reader.PyComplex;
+import io.torchbridge.reader.PyGlobal;
+import io.torchbridge.reader.PyTuple;
+import io.torchbridge.reader.ReadOptions;
+import java.math.BigInteger;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What GLOBAL, REDUCE, NEWOBJ, BUILD and BINPERSID mean here. A global is checked against the
+ * allowlist when the pickle names it (as PyTorch's weights_only unpickler does) and becomes an
+ * inert {@link PyGlobal}. Calls are interpreted only for the globals whose meaning is plain data
+ * (dicts, sets, bytes, complex, torch.Size, tensor rebuilds); every other admitted call becomes an
+ * inert {@link RawObject}. Nothing is ever looked up by name and run.
+ */
+final class Calls {
+    private final PickleReader reader;
+    private final ReadOptions options;
+    private final StorageResolver storages;
+
+    Calls(PickleReader reader, ReadOptions options, StorageResolver storages) {
+        this.reader = reader;
+        this.options = options;
+        this.storages = storages;
+    }
+
+    PyGlobal global(String module, String name) throws CheckpointException {
+        // Protocol-2 pickles from Python 3 name builtins "__builtin__" (torch/_weights_only_unpickler.py
+        // patches the same); old files name torch/_tensor.py "torch.tensor".
+        if (module.equals("__builtin__")) {
+            module = "builtins";
+        } else if (module.equals("torch.tensor")) {
+            module = "torch._tensor";
+        }
+        String full = module + "." + name;
+        if (Allowlist.isBlockedModule(module)) {
+            throw reader.error(Kind.DISALLOWED_GLOBAL, "global '" + full + "' is refused: module '"
+                    + module + "' is never allowed (PyTorch's weights_only loader blocks it too); a "
+                    + "checkpoint has no reason to name it, so do not trust this file");
+        }
+        if (!Allowlist.allowedByDefault(full) && !options.admits(module, name)) {
+            throw reader.error(Kind.DISALLOWED_GLOBAL, "global '" + full + "' is not allowed by default "
+                    + "(PyTorch's torch.load(weights_only=True) refuses it too). If you trust this file, "
+                    + "admit it as inert data with ReadOptions.builder().allowGlobal(\"" + module + "\", \""
+                    + name + "\") or the CLI option --allow-global " + full + "; it is never executed");
+        }
+        return new PyGlobal(module, name);
+    }
+
+    /** REDUCE and INST: {@code fn(*args)}. */
+    Object call(PyGlobal fn, PyTuple args) throws CheckpointException {
+        String name = fn.fullName();
+        if (name.equals("builtins.bytes")) {
+            // Not on PyTorch's allowlist (pytorch#133163), so only here when the caller admitted it;
+            // protocol 2 writes b'' as bytes() and other bytes as bytes(list) or bytes(str, enc).
+            return bytes(fn, args);
+        }
+        if (!Allowlist.allowedByDefault(name)) {
+            return new RawObject(fn, args); // admitted by the caller's options: inert
+        }
+        switch (name) {
+            case "collections.OrderedDict", "collections.Counter" -> {
+                RawDict d = new RawDict(name);
+                if (args.size() > 0 && args.get(0) != null) {
+                    fill(d, args.get(0));
+                }
+                return d;
+            }
+            case "builtins.set" -> {
+                RawSet s = new RawSet(false);
+                if (args.size() > 0) {
+                    s.items.addAll(sequence(args.get(0), "set()"));
+                }
+                return s;
+            }
+            case "builtins.complex" -> {
+                double re = args.size() > 0 ? number(args.get(0), "complex()") : 0;
+                double im = args.size() > 1 ? number(args.get(1), "complex()") : 0;
+                return new PyComplex(re, im);
+            }
+            case "builtins.bytearray" -> {
+                if (args.size() == 0) {
+                    return new byte[0];
+                } else if (args.get(0) instanceof byte[] b) {
+                    return b;
+                } else if (args.get(0) instanceof String s && args.size() > 1) {
+                    return encode(s, args.get(1));
+                }
+                return new RawObject(fn, args);
+            }
+            case "_codecs.encode" -> {
+                if (args.size() == 2 && args.get(0) instanceof String s) {
+                    return encode(s, args.get(1));
+                }
+                throw reader.error(Kind.MALFORMED, "_codecs.encode expects (str, encoding)");
+            }
+            case "torch.Size" -> {
+                return args.size() == 0 ? new PyTuple(List.of()) : new PyTuple(sequence(args.get(0), "torch.Size()"));
+            }
+            case "torch._utils._rebuild_tensor" -> {
+                arity(args, 4, 4, name);
+                return tensor(args, null, null, name);
+            }
+            case "torch._utils._rebuild_tensor_v2" -> {
+                arity(args, 6, 7, name);
+                return tensor(args, null, args.size() > 6 ? args.get(6) : null, name);
+            }
+            case "torch._utils._rebuild_tensor_v3" -> {
+                arity(args, 7, 8, name);
+                return tensor(args, dtypeOf(args.get(6)), args.size() > 7 ? args.get(7) : null, name);
+            }
+            case "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state" -> {
+                arity(args, 3, 4, name);
+                if (!(args.get(0) instanceof TensorSpec t)) {
+                    return new RawObject(fn, args);
+                }
+                TensorSpec p = copy(t);
+                p.parameter = true;
+                p.requiresGrad = Boolean.TRUE.equals(args.get(1));
+                return p;
+            }
+            case "torch._tensor._rebuild_from_type_v2" -> {
+                arity(args, 4, 4, name);
+                Object inner = args.get(0) instanceof PyGlobal f && args.get(2) instanceof PyTuple a
+                        ? call(f, a) : null;
+                Object type = args.get(1);
+                if (inner instanceof TensorSpec t && type instanceof PyGlobal g) {
+                    if (g.fullName().equals("torch.Tensor")) {
+                        return t;
+                    } else if (g.fullName().equals("torch.nn.parameter.Parameter")) {
+                        TensorSpec p = copy(t);
+                        p.parameter = true;
+                        return p;
+                    }
+                }
+                return new RawObject(fn, args);
+            }
+            default -> {
+                // torch.device, quantized/sparse/nested/meta rebuilds, _get_layout, ...: kept as
+                // inert calls, with their arguments (tensors included) intact.
+                return new RawObject(fn, args);
+            }
+        }
+    }
+
+    /** NEWOBJ and OBJ: {@code cls.__new__(cls, *args)}. */
+    Object newObject(PyGlobal cls, PyTuple args) throws CheckpointException {
+        String name = cls.fullName();
+        if (Allowlist.allowedByDefault(name)) {
+            switch (name) {
+                case "collections.OrderedDict", "collections.Counter" -> {
+                    return new RawDict(name);
+                }
+                case "builtins.set" -> {
+                    return new RawSet(false);
+                }
+                default -> {
+                    // fall through to an inert object
+                }
+            }
+        }
+        return new RawObject(cls, args);
+    }
+
+    /** BUILD: {@code target.__setstate__(state)} or {@code target.__dict__.update(state)}. */
+    void build(Object target, Object state) throws CheckpointException {
+        if (target instanceof RawObject o) {
+            o.state = state;
+            return;
+        }
+        if (target instanceof RawDict d) {
+            // OrderedDict's state is its __dict__ (state_dict()'s _metadata), maybe with slot state.
+            if (state instanceof PyTuple t && t.size() == 2) {
+                setAttributes(d, t.get(0));
+                setAttributes(d, t.get(1));
+            } else {
+                setAttributes(d, state);
+            }
+            return;
+        }
+        if (target instanceof TensorSpec) {
+            // A tensor's BUILD state is Python-side attributes (torch/_tensor.py, __setstate__);
+            // they do not change the data, and PyTorch's weights_only loader accepts them.
+            return;
+        }
+        throw reader.error(Kind.MALFORMED, "BUILD on a " + PickleReader.typeName(target)
+                + ", which has no state to set");
+    }
+
+    private void setAttributes(RawDict d, Object state) throws CheckpointException {
+        if (state == null) {
+            return;
+        }
+        if (!(state instanceof RawDict s)) {
+            throw reader.error(Kind.MALFORMED, "BUILD state of a dict must be a dict, got "
+                    + PickleReader.typeName(state));
+        }
+        for (Map.Entry<Object, Object> e : s.items.entrySet()) {
+            if (!(e.getKey() instanceof String k)) {
+                throw reader.error(Kind.MALFORMED, "BUILD state has a non-string attribute name");
+            }
+            d.attributes.put(k, e.getValue());
+        }
+    }
+
+    /** BINPERSID: {@code ('storage', storage_type, key, location, numel[, view_metadata])}. */
+    StorageRef persistentLoad(Object pid) throws CheckpointException {
+        if (!(pid instanceof PyTuple t) || t.size() < 5 || !"storage".equals(t.get(0))) {
+            throw reader.error(Kind.MALFORMED, "persistent id is not ('storage', type, key, location, numel)");
+        }
+        if (!(t.get(1) instanceof PyGlobal type)) {
+            throw reader.error(Kind.MALFORMED, "persistent id's storage type is a "
+                    + PickleReader.typeName(t.get(1)) + ", not a storage class");
+        }
+        String typeName = type.name();
+        DType dtype = null;
+        if (!typeName.equals("UntypedStorage")) {
+            dtype = DType.byStorageName(typeName).orElseThrow(() -> reader.error(Kind.UNSUPPORTED,
+                    "unknown storage class " + type.fullName()));
+        }
+        Object key = t.get(2);
+        if (key instanceof Long || key instanceof BigInteger) {
+            key = key.toString();
+        }
+        if (!(key instanceof String k)) {
+            throw reader.error(Kind.MALFORMED, "persistent id's key is a " + PickleReader.typeName(key));
+        }
+        if (!(t.get(3) instanceof String location)) {
+            throw reader.error(Kind.MALFORMED, "persistent id's location is a " + PickleReader.typeName(t.get(3)));
+        }
+        long numel = nonNegative(t.get(4), "storage size");
+        if (t.size() > 5 && t.get(5) != null) {
+            throw reader.error(Kind.UNSUPPORTED, "storage views (pre-1.0 view_metadata in the persistent id)");
+        }
+        return storages.resolve(typeName, dtype, k, location, numel);
+    }
+
+    // --- tensors -------------------------------------------------------------------------------
+
+    private TensorSpec tensor(PyTuple args, DType v3Dtype, Object metadata, String fn) throws CheckpointException {
+        if (!(args.get(0) instanceof StorageRef storage)) {
+            throw reader.error(Kind.MALFORMED, fn + " expects a storage first, got "
+                    + PickleReader.typeName(args.get(0)));
+        }
+        DType dtype = v3Dtype != null ? v3Dtype : storage.dtype() != null ? storage.dtype() : DType.UINT8;
+        if (v3Dtype != null && storage.dtype() != null && storage.dtype() != v3Dtype) {
+            throw reader.error(Kind.MALFORMED, fn + " reads a " + storage.dtype() + " storage as " + v3Dtype);
+        }
+        long offset = nonNegative(args.get(1), "storage offset");
+        long[] shape = dims(args.get(2), "size");
+        long[] stride = dims(args.get(3), "stride");
+        if (shape.length != stride.length) {
+            throw reader.error(Kind.MALFORMED, fn + ": size has " + shape.length + " dimensions but stride has "
+                    + stride.length);
+        }
+        // Bounds: every element the view can reach lies inside the storage.
+        long item = dtype.itemSize();
+        long nbytes = storage.info().nbytes();
+        if (nbytes % item != 0) {
+            throw reader.error(Kind.MALFORMED, "storage '" + storage.info().key() + "' has " + nbytes
+                    + " bytes, not a whole number of " + dtype + " elements");
+        }
+        long available = nbytes / item;
+        long numel = 1;
+        long extent = 1;
+        try {
+            for (int i = 0; i < shape.length; i++) {
+                numel = Math.multiplyExact(numel, shape[i]);
+                if (shape[i] > 0) {
+                    extent = Math.addExact(extent, Math.multiplyExact(shape[i] - 1, stride[i]));
+                }
+            }
+            if (numel > 0 && Math.addExact(offset, extent) > available) {
+                throw reader.error(Kind.OUT_OF_RANGE, "a " + dtype + " tensor of size "
+                        + java.util.Arrays.toString(shape) + ", stride " + java.util.Arrays.toString(stride)
+                        + " at offset " + offset + " reaches element " + (offset + extent - 1) + " of storage '"
+                        + storage.info().key() + "', which has " + available);
+            }
+        } catch (ArithmeticException e) {
+            throw reader.error(Kind.OUT_OF_RANGE, "tensor size, stride and offset overflow 64 bits");
+        }
+        TensorSpec t = new TensorSpec(storage, dtype, shape, stride, offset);
+        t.requiresGrad = args.size() > 4 && Boolean.TRUE.equals(args.get(4));
+        if (metadata instanceof RawDict m) {
+            t.conj = Boolean.TRUE.equals(m.items.get("conj"));
+            t.neg = Boolean.TRUE.equals(m.items.get("neg"));
+        }
+        return t;
+    }
+
+    private static TensorSpec copy(TensorSpec t) {
+        TensorSpec c = new TensorSpec(t.storage, t.dtype, t.shape, t.stride, t.offset);
+        c.requiresGrad = t.requiresGrad;
+        c.parameter = t.parameter;
+        c.conj = t.conj;
+        c.neg = t.neg;
+        return c;
+    }
+
+    private DType dtypeOf(Object o) throws CheckpointException {
+        if (o instanceof PyGlobal g && g.module().equals("torch")) {
+            return DType.byPythonName(g.name()).orElseThrow(() -> reader.error(Kind.UNSUPPORTED,
+                    "unknown dtype torch." + g.name()));
+        }
+        throw reader.error(Kind.MALFORMED, "_rebuild_tensor_v3 expects a torch dtype, got "
+                + PickleReader.typeName(o));
+    }
+
+    private long[] dims(Object o, String what) throws CheckpointException {
+        List<Object> items = sequence(o, what);
+        long[] out = new long[items.size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = nonNegative(items.get(i), what);
+        }
+        return out;
+    }
+
+    private long nonNegative(Object o, String what) throws CheckpointException {
+        if (o instanceof Long l) {
+            if (l < 0) {
+                throw reader.error(Kind.OUT_OF_RANGE, what + " is negative (" + l + ")");
+            }
+            return l;
+        }
+        if (o instanceof BigInteger) {
+            throw reader.error(Kind.OUT_OF_RANGE, what + " " + o + " does not fit 64 bits");
+        }
+        throw reader.error(Kind.MALFORMED, what + " is a " + PickleReader.typeName(o) + ", not an int");
+    }
+
+    // --- plain data ----------------------------------------------------------------------------
+
+    private void arity(PyTuple args, int min, int max, String fn) throws CheckpointException {
+        if (args.size() < min || args.size() > max) {
+            throw reader.error(Kind.MALFORMED, fn + " takes " + (min == max ? "" + min : min + " to " + max)
+                    + " arguments, got " + args.size());
+        }
+    }
+
+    @SuppressWarnings("unchecked")
+    private List<Object> sequence(Object o, String what) throws CheckpointException {
+        if (o instanceof PyTuple t) {
+            return t.items();
+        } else if (o instanceof java.util.ArrayList<?> l) {
+            return (List<Object>) l;
+        }
+        throw reader.error(Kind.MALFORMED, what + " expects a tuple or list, got " + PickleReader.typeName(o));
+    }
+
+    private void fill(RawDict d, Object items) throws CheckpointException {
+        if (items instanceof RawDict src) {
+            d.items.putAll(src.items);
+            return;
+        }
+        for (Object pair : sequence(items, d.pythonClass + "()")) {
+            List<Object> kv = sequence(pair, d.pythonClass + "() item");
+            if (kv.size() != 2) {
+                throw reader.error(Kind.MALFORMED, d.pythonClass + "() item is not a (key, value) pair");
+            }
+            d.items.put(kv.get(0), kv.get(1));
+        }
+    }
+
+    private double number(Object o, String what) throws CheckpointException {
+        if (o instanceof Double d) {
+            return d;
+        } else if (o instanceof Long l) {
+            return l;
+        }
+        throw reader.error(Kind.MALFORMED, what + " expects numbers, got " + PickleReader.typeName(o));
+    }
+
+    private Object bytes(PyGlobal fn, PyTuple args) throws CheckpointException {
+        if (args.size() == 0) {
+            return new byte[0];
+        } else if (args.size() == 2 && args.get(0) instanceof String s) {
+            return encode(s, args.get(1));
+        } else if (args.size() == 1 && args.get(0) instanceof java.util.ArrayList<?> ints) {
+            byte[] b = new byte[ints.size()];
+            for (int i = 0; i < b.length; i++) {
+                if (!(ints.get(i) instanceof Long v) || v < 0 || v > 255) {
+                    throw reader.error(Kind.MALFORMED, "bytes() of a list that is not all ints in 0..255");
+                }
+                b[i] = (byte) (long) v;
+            }
+            return b;
+        }
+        return new RawObject(fn, args);
+    }
+
+    /** {@code str.encode('latin1')}, which is how protocol 2 spells bytes. */
+    private byte[] encode(String s, Object encoding) throws CheckpointException {
+        if (!"latin1".equals(encoding) && !"latin-1".equals(encoding) && !"iso-8859-1".equals(encoding)) {
+            throw reader.error(Kind.UNSUPPORTED, "bytes encoded as " + encoding + " (only latin1 is used by pickle)");
+        }
+        byte[] b = new byte[s.length()];
+        for (int i = 0; i < b.length; i++) {
+            char c = s.charAt(i);
+            if (c > 0xFF) {
+                throw reader.error(Kind.MALFORMED, "latin1 bytes contain the character U+"
+                        + Integer.toHexString(c));
+            }
+            b[i] = (byte) c;
+        }
+        return b;
+    }
+}

@@ -1,0 +1,18 @@
+package io.torchbridge.reader.internal.pickle;
+
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+/**
+ * A dict while the pickle is still filling it (SETITEMS, BUILD). Insertion order is kept, unlike
+ * Pyrolite's HashMap. Becomes an immutable {@code PyDict} once the pickle is read.
+ */
+public final class RawDict {
+    public final String pythonClass;
+    public final Map<Object, Object> items = new LinkedHashMap<>();
+    public final Map<String, Object> attributes = new LinkedHashMap<>();
+
+    RawDict(String pythonClass) {
+        this.pythonClass = pythonClass;
+    }
+}

@@ -1,0 +1,13 @@
+package io.torchbridge.reader.internal.pickle;
+
+import io.torchbridge.reader.DType;
+import io.torchbridge.reader.StorageInfo;
+import io.torchbridge.reader.internal.data.MappedRegion;
+
+/**
+ * A storage named by a persistent id, with its record's bytes.
+ *
+ * @param dtype the typed storage's dtype, or {@code null} for {@code UntypedStorage} (bytes)
+ */
+public record StorageRef(StorageInfo info, DType dtype, MappedRegion region) {
+}

@@ -1,0 +1,75 @@
+package io.torchbridge.reader.internal.pickle;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CharsetDecoder;
+import java.nio.charset.CodingErrorAction;
+import java.nio.charset.StandardCharsets;
+
+/**
+ * UTF-8 decoding as CPython's pickle does it for BINUNICODE: {@code 'surrogatepass'}, so lone
+ * surrogates (which a Python str may hold) encoded as three bytes decode to a Java char each.
+ */
+final class Utf8 {
+    private Utf8() {
+    }
+
+    /** Decodes strictly, allowing encoded surrogates; returns null when the bytes are not UTF-8. */
+    static String decode(byte[] b) {
+        CharsetDecoder d = StandardCharsets.UTF_8.newDecoder()
+                .onMalformedInput(CodingErrorAction.REPORT)
+                .onUnmappableCharacter(CodingErrorAction.REPORT);
+        try {
+            return d.decode(ByteBuffer.wrap(b)).toString();
+        } catch (CharacterCodingException e) {
+            return decodeSurrogatePass(b);
+        }
+    }
+
+    /** Strict decoding that differs from Java's only in accepting ED A0..BF xx (surrogates). */
+    static String decodeSurrogatePass(byte[] b) {
+        StringBuilder sb = new StringBuilder(b.length);
+        int i = 0;
+        while (i < b.length) {
+            int c = b[i] & 0xFF;
+            int need;
+            int cp;
+            int min;
+            if (c < 0x80) {
+                sb.append((char) c);
+                i++;
+                continue;
+            } else if (c >= 0xC2 && c <= 0xDF) {
+                need = 1;
+                cp = c & 0x1F;
+                min = 0x80;
+            } else if (c >= 0xE0 && c <= 0xEF) {
+                need = 2;
+                cp = c & 0x0F;
+                min = 0x800;
+            } else if (c >= 0xF0 && c <= 0xF4) {
+                need = 3;
+                cp = c & 0x07;
+                min = 0x10000;
+            } else {
+                return null;
+            }
+            if (i + need >= b.length) {
+                return null;
+            }
+            for (int k = 1; k <= need; k++) {
+                int cc = b[i + k] & 0xFF;
+                if ((cc & 0xC0) != 0x80) {
+                    return null;
+                }
+                cp = (cp << 6) | (cc & 0x3F);
+            }
+            if (cp < min || cp > 0x10FFFF) {
+                return null;
+            }
+            sb.appendCodePoint(cp);
+            i += need + 1;
+        }
+        return sb.toString();
+    }
+}

@@ -1,0 +1,154 @@
+package io.torchbridge.reader.internal.zip;
+
+import io.torchbridge.reader.CheckpointException;
+import io.torchbridge.reader.CheckpointException.Kind;
+import io.torchbridge.reader.internal.data.MappedFile;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Enumeration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.apache.commons.compress.archivers.zip.ZipArchiveEntry;
+import org.apache.commons.compress.archivers.zip.ZipFile;
+
+/**
+ * The zip archive of a checkpoint: its records by name (without the archive folder), each with
+ * the absolute offset of its data. Commons Compress reads the central directory, zip64 and local
+ * headers; this class adds PyTorch's rules: one top folder, names under it, data inside the file.
+ * CRCs are not checked, as PyTorch does not check them.
+ */
+public final class ZipContainer implements AutoCloseable {
+    /** One record: its name below the archive folder and where its bytes are. */
+    public record Entry(String name, long dataOffset, long size, long compressedSize, int method) {
+        public boolean stored() {
+            return method == ZipArchiveEntry.STORED;
+        }
+    }
+
+    private final ZipFile zip;
+    private final String archiveName;
+    private final Map<String, Entry> entries;
+    private final Map<String, ZipArchiveEntry> raw;
+
+    private ZipContainer(ZipFile zip, String archiveName, Map<String, Entry> entries,
+                         Map<String, ZipArchiveEntry> raw) {
+        this.zip = zip;
+        this.archiveName = archiveName;
+        this.entries = entries;
+        this.raw = raw;
+    }
+
+    public static ZipContainer open(MappedFile file) throws CheckpointException {
+        ZipFile zip;
+        try {
+            zip = ZipFile.builder().setPath(file.path()).get();
+        } catch (IOException | RuntimeException e) {
+            throw CheckpointException.of(Kind.MALFORMED, "not a readable zip archive: " + e.getMessage()
+                    + " (a truncated or damaged download? compare the file's size and checksum with the original)")
+                    .withCause(e);
+        }
+        try {
+            return index(zip, file.size());
+        } catch (CheckpointException | RuntimeException e) {
+            ZipFile.closeQuietly(zip);
+            throw e;
+        }
+    }
+
+    private static ZipContainer index(ZipFile zip, long fileSize) throws CheckpointException {
+        Map<String, Entry> entries = new LinkedHashMap<>();
+        Map<String, ZipArchiveEntry> raw = new LinkedHashMap<>();
+        String prefix = null;
+        Enumeration<ZipArchiveEntry> all = zip.getEntries();
+        while (all.hasMoreElements()) {
+            ZipArchiveEntry e = all.nextElement();
+            String full = e.getName();
+            // torch/serialization.py, _load: the archive folder is whatever precedes the first '/'
+            // of the first record; its name is never checked.
+            if (prefix == null) {
+                int slash = full.indexOf('/');
+                if (slash <= 0) {
+                    throw CheckpointException.at(Kind.MALFORMED, full, -1,
+                            "the first record is not inside an archive folder, as torch.save writes it");
+                }
+                prefix = full.substring(0, slash + 1);
+            }
+            if (!full.startsWith(prefix)) {
+                throw CheckpointException.at(Kind.MALFORMED, full, -1,
+                        "record lies outside the archive folder '" + prefix + "'");
+            }
+            String name = full.substring(prefix.length());
+            long offset = e.getDataOffset();
+            long csize = e.getCompressedSize();
+            if (offset < 0 || csize < 0 || e.getSize() < 0) {
+                throw CheckpointException.at(Kind.MALFORMED, name, -1, "record has no valid data offset or size");
+            }
+            if (offset > fileSize || csize > fileSize - offset) {
+                throw CheckpointException.at(Kind.TRUNCATED, name, -1, "record data [" + offset + ", "
+                        + (offset + csize) + ") extends past the end of the " + fileSize
+                        + "-byte file (an incomplete download or copy?)");
+            }
+            if (entries.putIfAbsent(name, new Entry(name, offset, e.getSize(), csize, e.getMethod())) != null) {
+                throw CheckpointException.at(Kind.MALFORMED, name, -1, "record appears twice in the archive");
+            }
+            raw.put(name, e);
+        }
+        if (prefix == null) {
+            throw CheckpointException.of(Kind.MALFORMED, "the zip archive has no records");
+        }
+        return new ZipContainer(zip, prefix.substring(0, prefix.length() - 1), entries, raw);
+    }
+
+    /** The top folder, which torch.save names after the file. */
+    public String archiveName() {
+        return archiveName;
+    }
+
+    public Optional<Entry> entry(String name) {
+        return Optional.ofNullable(entries.get(name));
+    }
+
+    /** Record names in central-directory order. */
+    public List<String> names() {
+        return Collections.unmodifiableList(new ArrayList<>(entries.keySet()));
+    }
+
+    /** The whole record, decompressed if it is compressed, refusing records over {@code max} bytes. */
+    public byte[] read(MappedFile file, Entry e, long max) throws CheckpointException {
+        if (e.size() > max) {
+            throw CheckpointException.at(Kind.LIMIT_EXCEEDED, e.name(), -1, "record is " + e.size()
+                    + " bytes, over the limit of " + max + " (ReadOptions.maxPickleBytes)");
+        }
+        try {
+            if (e.stored()) {
+                if (e.size() != e.compressedSize()) {
+                    throw CheckpointException.at(Kind.MALFORMED, e.name(), -1, "stored record's sizes differ");
+                }
+                return file.read(e.dataOffset(), (int) e.size());
+            }
+            try (InputStream in = zip.getInputStream(raw.get(e.name()))) {
+                // Read at most max + 1 bytes whatever the header claims: a zip bomb stops here.
+                byte[] b = in.readNBytes((int) Math.min(max + 1, Integer.MAX_VALUE - 8));
+                if (b.length > max) {
+                    throw CheckpointException.at(Kind.LIMIT_EXCEEDED, e.name(), -1,
+                            "record expands past the limit of " + max + " bytes");
+                }
+                return b;
+            }
+        } catch (CheckpointException ex) {
+            throw ex;
+        } catch (IOException | RuntimeException ex) {
+            throw CheckpointException.at(Kind.MALFORMED, e.name(), -1, "cannot read record: " + ex.getMessage())
+                    .withCause(ex);
+        }
+    }
+
+    @Override
+    public void close() throws IOException {
+        zip.close();
+    }
+}
