@@ -47,15 +47,35 @@ public final class ZipContainer implements AutoCloseable {
         try {
             zip = ZipFile.builder().setPath(file.path()).get();
         } catch (IOException | RuntimeException e) {
+            if (!hasEndRecord(file)) {
+                throw CheckpointException.of(Kind.TRUNCATED, "the zip's end record is missing, so the file "
+                        + "was cut off (" + file.size() + " bytes; an incomplete download or copy? compare its "
+                        + "size with the original)").withCause(e);
+            }
             throw CheckpointException.of(Kind.MALFORMED, "not a readable zip archive: " + e.getMessage()
-                    + " (a truncated or damaged download? compare the file's size and checksum with the original)")
-                    .withCause(e);
+                    + " (a damaged file? compare its size and checksum with the original)").withCause(e);
         }
         try {
             return index(zip, file.size());
         } catch (CheckpointException | RuntimeException e) {
             ZipFile.closeQuietly(zip);
             throw e;
+        }
+    }
+
+    /** Whether the end-of-central-directory signature is in the last 64 KiB + 22 bytes, where zip puts it. */
+    private static boolean hasEndRecord(MappedFile file) {
+        try {
+            int n = (int) Math.min(file.size(), 65_557);
+            byte[] tail = file.read(file.size() - n, n);
+            for (int i = n - 22; i >= 0; i--) {
+                if (tail[i] == 'P' && tail[i + 1] == 'K' && tail[i + 2] == 5 && tail[i + 3] == 6) {
+                    return true;
+                }
+            }
+            return false;
+        } catch (IOException e) {
+            return false;
         }
     }
 

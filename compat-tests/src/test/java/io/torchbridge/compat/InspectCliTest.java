@@ -1,0 +1,132 @@
+package io.torchbridge.compat;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.torchbridge.cli.Main;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code torchbridge inspect --json}: the stable contract, checked against PyTorch's manifests. */
+class InspectCliTest {
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path tmp;
+
+    record Run(int exit, String out, String err) {
+    }
+
+    private static Run run(String... args) {
+        PrintStream oldOut = System.out;
+        PrintStream oldErr = System.err;
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            int exit = Main.run(args);
+            return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(oldOut);
+            System.setErr(oldErr);
+        }
+    }
+
+    @Test
+    void jsonLinesFollowTheContractForEveryFixture() throws Exception {
+        for (String v : FixtureTest.VERSIONS) {
+            List<Path> manifests = FixtureTest.manifests(Repo.fixtures().resolve("torch-" + v));
+            List<String> args = new ArrayList<>(List.of("inspect", "--json"));
+            for (Path mf : manifests) {
+                args.add(Manifest.read(mf).file().toString());
+            }
+            Run r = run(args.toArray(String[]::new));
+            assertEquals(0, r.exit(), r.err());
+            String[] lines = r.out().split("\n");
+            assertEquals(manifests.size(), lines.length, "one line per file");
+            for (int i = 0; i < lines.length; i++) {
+                Manifest m = Manifest.read(manifests.get(i));
+                JsonNode line = JSON.readTree(lines[i]);
+                assertEquals(List.of("file", "format", "tensors"), fieldNames(line));
+                assertEquals(m.file().toString(), line.get("file").asText());
+                assertEquals("zip", line.get("format").asText());
+                JsonNode tensors = line.get("tensors");
+                assertEquals(m.tensors().size(), tensors.size(), m.file() + " tensor count");
+                for (int k = 0; k < tensors.size(); k++) {
+                    JsonNode want = m.tensors().get(k);
+                    JsonNode got = tensors.get(k);
+                    assertEquals(List.of("name", "dtype", "shape", "stride", "storage_offset", "sha256"), fieldNames(got));
+                    for (String field : List.of("name", "dtype", "shape", "stride", "storage_offset", "sha256")) {
+                        assertEquals(want.get(field), got.get(field), m.file() + " " + want.get("name") + " " + field);
+                    }
+                }
+            }
+        }
+    }
+
+    @Test
+    void aBadFileGetsAnErrorLineAndTheOthersStillRun() throws Exception {
+        Path good = Repo.fixtures().resolve("torch-2.14.1/module_linear.pt");
+        Path bad = Files.write(tmp.resolve("bad.pt"), new byte[] {'P', 'K', 3, 4, 0, 0});
+        Run r = run("inspect", "--json", good.toString(), bad.toString(), good.toString());
+        assertEquals(1, r.exit());
+        String[] lines = r.out().split("\n");
+        assertEquals(3, lines.length);
+        JsonNode err = JSON.readTree(lines[1]);
+        assertEquals(bad.toString(), err.get("file").asText());
+        assertEquals("TRUNCATED", err.get("error").get("kind").asText());
+        assertTrue(err.get("error").get("message").asText().contains("cut off"));
+        assertEquals(JSON.readTree(lines[0]), JSON.readTree(lines[2]));
+    }
+
+    @Test
+    void withNoFileItInspectsTheBundledCheckpoint() {
+        Run r = run("inspect");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("training_adam.pt (bundled, written by torch 2.14.1)"), r.out());
+        assertTrue(r.out().contains("optimizer.state.0.exp_avg"), r.out());
+        assertTrue(r.out().contains("16 tensors, 73 parameters"), r.out());
+    }
+
+    @Test
+    void allowGlobalAdmitsWhatWeightsOnlyRefuses() throws Exception {
+        // torch.save({'b': b''}) pickles empty bytes as builtins.bytes(), which torch.load(weights_only=True)
+        // refuses (pytorch#133163); the same torch run records its own verdict.
+        TorchMatrix.Torch torch = TorchMatrix.require("2.14.1");
+        Path f = tmp.resolve("empty_bytes.pt");
+        String verdict = torch.run(120, "-c", String.join("\n",
+                "import sys, torch",
+                "torch.save({'b': b'', 'n': torch.arange(3)}, sys.argv[1])",
+                "try:",
+                "    torch.load(sys.argv[1], weights_only=True); print('ACCEPTED')",
+                "except Exception as e:",
+                "    print('REFUSED', 'Unsupported global: GLOBAL bytes' in str(e))"), f.toString()).strip();
+        assertEquals("REFUSED True", verdict.lines().reduce((a, b) -> b).orElse(""));
+
+        Run refused = run("inspect", "--json", f.toString());
+        assertEquals(1, refused.exit());
+        JsonNode err = JSON.readTree(refused.out()).get("error");
+        assertEquals("DISALLOWED_GLOBAL", err.get("kind").asText());
+        assertTrue(err.get("message").asText().contains("--allow-global builtins.bytes"), err.toString());
+
+        Run admitted = run("inspect", "--json", "--allow-global", "builtins.bytes", f.toString());
+        assertEquals(0, admitted.exit(), admitted.out());
+        assertEquals("n", JSON.readTree(admitted.out()).get("tensors").get(0).get("name").asText());
+    }
+
+    private static List<String> fieldNames(JsonNode n) {
+        List<String> names = new ArrayList<>();
+        n.fieldNames().forEachRemaining(names::add);
+        return names;
+    }
+}
