@@ -64,15 +64,16 @@ public final class Tensor {
      * PyTorch writes on x86 and ARM). For a contiguous tensor without conj/neg bits these are
      * exactly its values. Zero-copy; valid while the checkpoint's mapping lives.
      *
-     * @throws IllegalStateException if the extent is over 2 GiB (use {@link #dataChunks()}) or
-     *                               the checkpoint is closed
+     * @throws IllegalStateException if the reachable bytes are over 1 GiB or cross a 1 GiB
+     *                               boundary of the storage's mapping (use {@link #dataChunks()}
+     *                               or {@link #stream}), or the checkpoint is closed
      */
     public ByteBuffer data() {
         long start = Math.multiplyExact(info.storageOffset(), (long) info.dtype().itemSize());
         long len = Math.multiplyExact(info.extent(), (long) info.dtype().itemSize());
         if (len > MappedRegion.CHUNK) {
             throw new IllegalStateException("tensor '" + name + "' spans " + len
-                    + " bytes, more than one buffer holds; use dataChunks() or copyTo()");
+                    + " bytes, more than one mapped view holds; use dataChunks() or stream()");
         }
         List<ByteBuffer> parts = region.slices(start, len);
         if (parts.size() == 1) {
@@ -82,7 +83,7 @@ public final class Tensor {
             return ByteBuffer.allocate(0).order(region.order()).asReadOnlyBuffer();
         }
         throw new IllegalStateException("tensor '" + name + "' crosses a 1 GiB mapping boundary of its storage; "
-                + "use dataChunks() or copyTo()");
+                + "use dataChunks() or stream()");
     }
 
     /** Like {@link #data()}, for any size: consecutive read-only views of at most 1 GiB each. */
@@ -100,7 +101,10 @@ public final class Tensor {
         LogicalBytes.stream(region, layout(), sink::accept);
     }
 
-    /** Copies the logical values' bytes into {@code dst}, advancing its position. */
+    /**
+     * Copies the logical values' bytes into {@code dst}, advancing its position. For a tensor over
+     * 2 GiB, which no single buffer holds, use {@link #stream}.
+     */
     public void copyTo(ByteBuffer dst) {
         if (dst.remaining() < info.nbytes()) {
             throw new IllegalArgumentException("destination has " + dst.remaining() + " bytes left, tensor '"
@@ -118,8 +122,12 @@ public final class Tensor {
 
     /** The values as floats: float32 exactly, and the narrower float kinds widened exactly. */
     public float[] toFloatArray() {
-        float[] out = new float[arrayLength(info.numel())];
+        if (info.dtype() != DType.FLOAT32 && (info.dtype().family() != DType.Family.FLOAT
+                || info.dtype() == DType.FLOAT64)) {
+            throw wrongType("toFloatArray", "a float32 or narrower float");
+        }
         ByteBuffer b = logical();
+        float[] out = new float[arrayLength(info.numel())];
         switch (info.dtype()) {
             case FLOAT32 -> b.asFloatBuffer().get(out);
             case FLOAT16 -> decode16(b, out, false);
@@ -137,8 +145,9 @@ public final class Tensor {
     /** The values as doubles: any real float dtype, widened exactly. */
     public double[] toDoubleArray() {
         if (info.dtype() == DType.FLOAT64) {
+            ByteBuffer b = logical();
             double[] out = new double[arrayLength(info.numel())];
-            logical().asDoubleBuffer().get(out);
+            b.asDoubleBuffer().get(out);
             return out;
         }
         if (info.dtype().family() != DType.Family.FLOAT) {
@@ -154,8 +163,12 @@ public final class Tensor {
 
     /** The values as longs: any integer dtype or bool (uint64 as its two's-complement bits). */
     public long[] toLongArray() {
-        long[] out = new long[arrayLength(info.numel())];
+        DType.Family f = info.dtype().family();
+        if (f != DType.Family.SIGNED && f != DType.Family.UNSIGNED && f != DType.Family.BOOL) {
+            throw wrongType("toLongArray", "an integer or bool");
+        }
         ByteBuffer b = logical();
+        long[] out = new long[arrayLength(info.numel())];
         switch (info.dtype()) {
             case INT64, UINT64 -> b.asLongBuffer().get(out);
             case INT32 -> { for (int i = 0; i < out.length; i++) out[i] = b.getInt(i * 4); }
@@ -173,8 +186,9 @@ public final class Tensor {
     public int[] toIntArray() {
         DType d = info.dtype();
         if (d == DType.INT32) {
+            ByteBuffer b = logical();
             int[] out = new int[arrayLength(info.numel())];
-            logical().asIntBuffer().get(out);
+            b.asIntBuffer().get(out);
             return out;
         }
         if (d.itemSize() > 2 || !(d.family() == DType.Family.SIGNED || d.family() == DType.Family.UNSIGNED
@@ -240,7 +254,7 @@ public final class Tensor {
     private int arrayLength(long n) {
         if (n > Integer.MAX_VALUE - 8) {
             throw new IllegalStateException("tensor '" + name + "' has " + n
-                    + " elements or bytes, more than a Java array holds; use stream() or copyTo()");
+                    + " elements or bytes, more than a Java array holds; use stream() or dataChunks()");
         }
         return (int) n;
     }
