@@ -319,13 +319,14 @@ public class ReadBench {
         System.out.printf("  torch %s (%s intra-op threads); %s (heap %s MiB); %s cores%n",
                 torch.getProperty("torch_version"), tt, java.getProperty("java_version"),
                 java.getProperty("max_heap_mib"), jt);
-        System.out.printf("  median and min of %s runs each (TorchBridge open: of 31), in-process, after warm-up runs"
-                + " for Java%n", torch.getProperty("repeat"));
+        System.out.printf("  median and min of %s runs each (TorchBridge open: 31), in-process, after untimed warm-up"
+                + " runs (torch 1, glibc-keeping torch.load 2, Java 3, open 50)%n", torch.getProperty("repeat"));
         System.out.printf("  touch = read every byte once: torch t.view(torch.int64).sum() per tensor; Java a sum of"
                 + " getLong()s or Vector API loads over each data() view%n");
         System.out.println();
         System.out.printf("  %-62s %12s %12s  %s%n", "case", "median", "min", "rate (median)");
         row("torch.load(mmap=False)", torch, "torch_load", bytes);
+        row("  the same, glibc keeping freed memory (MALLOC_*_THRESHOLD_)", torch, "torch_load_keepmem", bytes);
         row("torch.load(mmap=True) + touch (" + tt + " threads)", torch, "torch_mmap_touch", bytes);
         row("torch.load(mmap=True) + touch (1 thread)", torch, "torch_mmap_touch_1t", bytes);
         row("memcpy of the same bytes, in RAM (numpy.copyto, 1 thread)", torch, "memcpy", bytes);
@@ -376,6 +377,8 @@ public class ReadBench {
         System.out.println();
         System.out.printf("  for information: any copy is bounded by memcpy: torch.load / memcpy = %.1fx is the"
                 + " most a full copy can beat torch.load by here%n", tLoad / memcpy);
+        System.out.printf("  for information: torch.load with glibc keeping freed memory / full copy = %.2fx%n",
+                d(torch, "torch_load_keepmem.median_s") / copy);
         System.out.printf("  for information: 1 thread each: open + touch / torch mmap + touch = %.2fx (getLong),"
                         + " %.2fx (Vector API)%n", d(java, "touch_1t.median_s") / d(torch, "torch_mmap_touch_1t.median_s"),
                 d(java, "touch_vec_1t.median_s") / d(torch, "torch_mmap_touch_1t.median_s"));

@@ -2,8 +2,11 @@
 
   torch_read.py make PATH              writes the ~1.25 GiB fp32 state_dict to PATH (atomically)
   torch_read.py time PATH OUT [REPEAT] times torch on PATH, writes key=value results to OUT
+  torch_read.py load PATH OUT [REPEAT] times only torch.load(mmap=False), as torch_load_keepmem
+                                       (read-bench.sh runs it with glibc told to keep freed memory)
 
-Timings (each repeated REPEAT times, default 5; the median is reported, the min is written too):
+Timings (each run once untimed, then REPEAT times, default 5; the median is reported, the min
+is written too; what a run loaded is freed after its clock stops):
   torch_load       torch.load(PATH, mmap=False, weights_only=True): every storage read into RAM
   torch_mmap_touch torch.load(PATH, mmap=True, weights_only=True), then every byte read once by
                    summing each tensor as int64 words (t.view(torch.int64).sum(); see touch())
@@ -52,36 +55,55 @@ def make(path):
 
 def touch(t):
     # Reads every byte of t once. An int64 sum is exact (no float rounding, no NaN games), needs no
-    # conversion, and is the fastest full read of the candidates tried on this machine
-    # (t.sum(), t.view(torch.int32).sum(), t.abs().max() were slower or equal). Every tensor here is
-    # fp32 with an even number of elements, so the int64 view covers exactly its bytes.
+    # conversion, and was the fastest full read of the candidates tried on this machine: t.sum(),
+    # t.max() and t.view(torch.uint8).max() were as fast or slower, t.view(torch.int32).sum() (which
+    # widens to int64) 20x slower. Every tensor here is fp32 with an even number of elements, so the
+    # int64 view covers exactly its bytes.
     return int(t.view(torch.int64).sum())
 
 
-def timed(fn, repeat):
-    """Runs fn repeat times; returns the wall times and fn's last result.
+def timed(fn, repeat, warmup=1):
+    """Runs fn warmup times untimed, then repeat times; returns the wall times and fn's last result.
 
     fn returns (value, keep): keep (the loaded dict) is dropped after the clock stops, so freeing
     it (munmap of its memory or mapping) is not timed, as the Java side does not time its GC.
     """
     times, value = [], None
-    for _ in range(repeat):
+    for i in range(warmup + repeat):
         gc.collect()
         t0 = time.perf_counter()
         value, keep = fn()
-        times.append(time.perf_counter() - t0)
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
         del keep
     gc.collect()
     return times, value
 
 
+def load_copy(path):
+    sd = torch.load(path, mmap=False, weights_only=True)
+    return (len(sd), sum(t.numel() * t.element_size() for t in sd.values())), sd
+
+
+def write(out, res):
+    with open(out, "w") as f:
+        for k, v in res.items():
+            if isinstance(v, list):
+                f.write(f"{k[:-2]}.median_s={statistics.median(v):.6f}\n")
+                f.write(f"{k[:-2]}.min_s={min(v):.6f}\n")
+                f.write(f"{k[:-2]}.all_s={','.join(f'{x:.6f}' for x in v)}\n")
+            else:
+                f.write(f"{k}={v}\n")
+
+
+def run_load(path, out, repeat):
+    times, _ = timed(lambda: load_copy(path), repeat, warmup=2)
+    write(out, {"torch_load_keepmem_s": times})
+
+
 def run(path, out, repeat):
     threads = torch.get_num_threads()
     res = {"torch_version": torch.__version__, "torch_threads": threads, "repeat": repeat}
-
-    def load_copy():
-        sd = torch.load(path, mmap=False, weights_only=True)
-        return (len(sd), sum(t.numel() * t.element_size() for t in sd.values())), sd
 
     def load_mmap_touch():
         sd = torch.load(path, mmap=True, weights_only=True)
@@ -90,7 +112,7 @@ def run(path, out, repeat):
             s = (s + touch(t)) & 0xFFFFFFFFFFFFFFFF
         return s, sd
 
-    times, (count, nbytes) = timed(load_copy, repeat)
+    times, (count, nbytes) = timed(lambda: load_copy(path), repeat)
     res["tensors"], res["data_bytes"] = count, nbytes
     res["torch_load_s"] = times
     times, checksum = timed(load_mmap_touch, repeat)
@@ -109,15 +131,7 @@ def run(path, out, repeat):
     tsrc, tdst = torch.from_numpy(src), torch.from_numpy(dst)
     times, _ = timed(lambda: (tdst.copy_(tsrc), None), repeat)
     res["memcpy_torch_s"] = times
-
-    with open(out, "w") as f:
-        for k, v in res.items():
-            if isinstance(v, list):
-                f.write(f"{k[:-2]}.median_s={statistics.median(v):.6f}\n")
-                f.write(f"{k[:-2]}.min_s={min(v):.6f}\n")
-                f.write(f"{k[:-2]}.all_s={','.join(f'{x:.6f}' for x in v)}\n")
-            else:
-                f.write(f"{k}={v}\n")
+    write(out, res)
 
 
 if __name__ == "__main__":
@@ -125,5 +139,7 @@ if __name__ == "__main__":
         make(sys.argv[2])
     elif len(sys.argv) >= 4 and sys.argv[1] == "time":
         run(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 5)
+    elif len(sys.argv) >= 4 and sys.argv[1] == "load":
+        run_load(sys.argv[2], sys.argv[3], int(sys.argv[4]) if len(sys.argv) > 4 else 5)
     else:
         sys.exit(__doc__)

@@ -48,16 +48,7 @@ final class InspectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        ReadOptions.Builder b = ReadOptions.builder();
-        for (String g : allowGlobals) {
-            int dot = g.lastIndexOf('.');
-            if (dot <= 0) {
-                throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
-                        "--allow-global takes MODULE.NAME, got '" + g + "'");
-            }
-            b.allowGlobal(g.substring(0, dot), g.substring(dot + 1));
-        }
-        ReadOptions options = b.build();
+        ReadOptions options = options(allowGlobals);
         PrintStream out = System.out;
         if (files.isEmpty()) {
             Path tmp = bundled();
@@ -72,6 +63,19 @@ final class InspectCommand implements Callable<Integer> {
             ok &= inspect(f, f.toString(), options, out);
         }
         return ok ? 0 : 1;
+    }
+
+    /** Reader options admitting each {@code MODULE.NAME} given with --allow-global. */
+    static ReadOptions options(List<String> allowGlobals) {
+        ReadOptions.Builder b = ReadOptions.builder();
+        for (String g : allowGlobals) {
+            int dot = g.lastIndexOf('.');
+            if (dot <= 0) {
+                throw new IllegalArgumentException("--allow-global takes MODULE.NAME, got '" + g + "'");
+            }
+            b.allowGlobal(g.substring(0, dot), g.substring(dot + 1));
+        }
+        return b.build();
     }
 
     private boolean inspect(Path path, String label, ReadOptions options, PrintStream out) {

@@ -94,6 +94,15 @@ public final class Tensor {
     }
 
     /**
+     * The whole storage this tensor views (every tensor on the storage sees the same bytes), as
+     * consecutive read-only views of at most 1 GiB, in the file's byte order. Zero-copy; what a
+     * writer passes through when it saves this tensor again.
+     */
+    public List<ByteBuffer> storageChunks() {
+        return region.slices(0, region.length());
+    }
+
+    /**
      * Streams the logical values (row-major, little-endian, conj/neg applied) to {@code sink} in
      * pieces; each piece is valid only during the call. Works for any size.
      */

@@ -1,5 +1,6 @@
 /**
- * Writing checkpoints that {@code torch.load(weights_only=True)} accepts. Filled in by the writer
- * issue; the module exists now so the chain reader, writer, native, cli is in place.
+ * Writing checkpoints that real PyTorch loads: {@link io.torchbridge.writer.CheckpointWriter}
+ * saves an object tree as torch.save does, {@link io.torchbridge.writer.NewTensor} wraps Java
+ * data as tensors without copying it.
  */
 package io.torchbridge.writer;

@@ -15,7 +15,7 @@ import java.util.Set;
  * torch 2.14 ({@code fixtures/allowlist.py}) into {@code weights-only-allowlist.txt}. A constant
  * table, not a registry: extra globals come per reader from ReadOptions.
  */
-final class Allowlist {
+public final class Allowlist {
     private static final Set<String> BLOCKED_MODULES = Set.of("sys", "os", "posix", "nt");
     private static final Set<String> ALLOWED = load();
 
@@ -41,12 +41,14 @@ final class Allowlist {
         return Set.copyOf(s);
     }
 
-    static boolean isBlockedModule(String module) {
+    /** Whether PyTorch blocks {@code module} whatever the allowlist says. */
+    public static boolean isBlockedModule(String module) {
         int dot = module.indexOf('.');
         return BLOCKED_MODULES.contains(dot < 0 ? module : module.substring(0, dot));
     }
 
-    static boolean allowedByDefault(String fullName) {
+    /** Whether {@code torch.load(weights_only=True)} accepts {@code module.name} by default. */
+    public static boolean allowedByDefault(String fullName) {
         return ALLOWED.contains(fullName);
     }
 }

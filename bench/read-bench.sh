@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# The read benchmark: real torch 2.14 against TorchBridge on one ~1.25 GiB fp32 state_dict, page
+# cache warm, everything in one run. See bench/README.md. Idempotent: the checkpoint is made once
+# (cached outside the repository), the CLI jar is built only when missing or stale.
+#
+# Usage: bench/read-bench.sh [REPEAT]     (REPEAT timed runs per case, default 7; medians reported)
+# Environment: TORCHBRIDGE_CACHE (default /var/cache/torchbridge), TORCHBRIDGE_PYTHON (a python3
+#   with torch; default the torch 2.14 wrapper that fixtures/torch-matrix.sh installs), JAVA (java).
+set -euo pipefail
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$here"
+repeat=${1:-7}
+cache=${TORCHBRIDGE_CACHE:-/var/cache/torchbridge}
+python=${TORCHBRIDGE_PYTHON:-$cache/bin/python-torch-sid}
+java=${JAVA:-java}
+dir="$cache/bench"
+ckpt="$dir/state_dict_1.25g.pt"
+jar="$here/cli/target/torchbridge.jar"
+log() { echo "read-bench: $*" >&2; }
+
+if [ ! -x "$python" ]; then
+  log "no torch 2.14 interpreter at $python; run fixtures/torch-matrix.sh first (it installs it)"
+  exit 1
+fi
+# The sid wrapper runs python in a chroot that sees /tmp, the repository, and the folders listed
+# in TORCHBRIDGE_BIND, all at their host paths.
+export TORCHBRIDGE_BIND="${TORCHBRIDGE_BIND:+$TORCHBRIDGE_BIND }$dir"
+mkdir -p "$dir"
+
+# The same freshness rule as ./torchbridge: rebuild when any module's sources are newer than the jar.
+if [ ! -f "$jar" ] || [ -n "$(find pom.xml {reader,writer,native,cli}/pom.xml {reader,writer,native,cli}/src \
+    -newer "$jar" -print -quit 2>/dev/null)" ]; then
+  log "building the CLI jar (the reader API is in it)"
+  ./mvnw -q -B -DskipTests -pl cli -am package >&2
+fi
+
+if [ ! -f "$ckpt" ]; then
+  log "making $ckpt with torch (once; about 15 s)"
+  "$python" bench/torch_read.py make "$ckpt"
+fi
+
+work=$(mktemp -d /tmp/read-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+jflags=(--add-modules jdk.incubator.vector -cp "$jar")
+quiet() { grep -v -e 'incubat' -e '^1 warning$' >&2 || true; }
+# java with the reader jar and the Vector API module; its stderr without the incubator warnings.
+jrun() {
+  local rc=0
+  "$java" "$@" 2> >(quiet) || rc=$?
+  sleep 0.3 # let the filtered stderr drain
+  return $rc
+}
+
+log "warming the page cache"
+cat "$ckpt" > /dev/null
+log "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+log "timing torch (torch.load twice $repeat times, memcpy)"
+"$python" bench/torch_read.py time "$ckpt" "$work/torch.properties" "$repeat"
+# glibc serves big blocks with mmap and unmaps them on free (and trims its heap), so most
+# torch.load runs above fault in 1.25 GiB of fresh zeroed pages; here glibc is told to keep freed
+# memory, the analogue of the JVM's pre-touched heap (information, not a target).
+log "timing torch.load(mmap=False) with glibc keeping freed memory"
+MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=4294967296 \
+  "$python" bench/torch_read.py load "$ckpt" "$work/torch-keepmem.properties" "$repeat"
+cat "$work/torch-keepmem.properties" >> "$work/torch.properties"
+
+cat "$ckpt" > /dev/null
+log "timing TorchBridge in one JVM (-Xms6g -Xmx6g -XX:+AlwaysPreTouch)"
+jrun -Xms6g -Xmx6g -XX:+AlwaysPreTouch "${jflags[@]}" bench/ReadBench.java \
+  run "$ckpt" "$work/java.properties" "$repeat"
+
+log "timing TorchBridge open + touch in a -Xmx64m JVM"
+if ! jrun -Xmx64m "${jflags[@]}" bench/ReadBench.java touch "$ckpt" "$work/java64.properties" "$repeat"; then
+  log "the -Xmx64m run failed"
+  : > "$work/java64.properties"
+fi
+log "load after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+jrun "${jflags[@]}" bench/ReadBench.java report "$ckpt" \
+  "$work/torch.properties" "$work/java.properties" "$work/java64.properties"

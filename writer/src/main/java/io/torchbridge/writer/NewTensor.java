@@ -1,0 +1,158 @@
+package io.torchbridge.writer;
+
+import io.torchbridge.reader.DType;
+import io.torchbridge.reader.Shape;
+import io.torchbridge.writer.internal.Sources;
+import io.torchbridge.writer.internal.StorageSource;
+import io.torchbridge.writer.internal.TensorView;
+import java.nio.ByteBuffer;
+import java.util.Arrays;
+
+/**
+ * A tensor made in Java, to be saved: a view (shape, stride, storage offset) of a storage that
+ * holds Java data. The data is not copied: the array or buffer is read when the checkpoint is
+ * written, so leave it unchanged until then. Tensors made with {@link #view} share their base's
+ * storage and are written as one storage, as PyTorch writes views. Immutable.
+ */
+public final class NewTensor {
+    private final StorageSource storage;
+    private final DType dtype;
+    private final long[] shape;
+    private final long[] stride;
+    private final long offset;
+    private final boolean requiresGrad;
+    private final boolean parameter;
+    private final boolean conj;
+    private final boolean neg;
+
+    private NewTensor(StorageSource storage, DType dtype, long[] shape, long[] stride, long offset,
+                      boolean requiresGrad, boolean parameter, boolean conj, boolean neg) {
+        this.storage = storage;
+        this.dtype = dtype;
+        this.shape = shape;
+        this.stride = stride;
+        this.offset = offset;
+        this.requiresGrad = requiresGrad;
+        this.parameter = parameter;
+        this.conj = conj;
+        this.neg = neg;
+        for (long s : shape) {
+            if (s < 0) {
+                throw new IllegalArgumentException("negative size in shape " + Arrays.toString(shape));
+            }
+        }
+    }
+
+    private static NewTensor contiguous(StorageSource s, DType dtype, long[] shape) {
+        long numel = 1;
+        for (long d : shape) {
+            numel = Math.multiplyExact(numel, d);
+        }
+        long have = s.nbytes() / dtype.itemSize();
+        if (numel != have || s.nbytes() % dtype.itemSize() != 0) {
+            throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has " + numel
+                    + " elements but the data holds " + have + " " + dtype + " elements");
+        }
+        return new NewTensor(s, dtype, shape.clone(), rowMajor(shape), 0, false, false, false, false);
+    }
+
+    /** A float32 tensor of {@code values} in row-major order. */
+    public static NewTensor of(float[] values, long... shape) {
+        return contiguous(Sources.floats(values), DType.FLOAT32, shape);
+    }
+
+    /** A float64 tensor. */
+    public static NewTensor of(double[] values, long... shape) {
+        return contiguous(Sources.doubles(values), DType.FLOAT64, shape);
+    }
+
+    /** An int64 tensor. */
+    public static NewTensor of(long[] values, long... shape) {
+        return contiguous(Sources.longs(values, DType.INT64), DType.INT64, shape);
+    }
+
+    /** An int32 tensor. */
+    public static NewTensor of(int[] values, long... shape) {
+        return contiguous(Sources.ints(values, DType.INT32), DType.INT32, shape);
+    }
+
+    /** An int16 tensor. */
+    public static NewTensor of(short[] values, long... shape) {
+        return contiguous(Sources.shorts(values, DType.INT16), DType.INT16, shape);
+    }
+
+    /** A bool tensor. */
+    public static NewTensor of(boolean[] values, long... shape) {
+        return contiguous(Sources.booleans(values), DType.BOOL, shape);
+    }
+
+    /**
+     * A tensor of any dtype from its raw little-endian element bytes (int8 and uint8 values as
+     * they are; float16, bfloat16, float8 as their bit patterns; complex as re, im pairs).
+     */
+    public static NewTensor ofBytes(byte[] raw, DType dtype, long... shape) {
+        return contiguous(Sources.bytes(raw, dtype), dtype, shape);
+    }
+
+    /** Like {@link #ofBytes}, from a buffer's remaining bytes, which are read at save time, not copied. */
+    public static NewTensor ofBuffer(ByteBuffer raw, DType dtype, long... shape) {
+        return contiguous(Sources.buffer(raw, dtype), dtype, shape);
+    }
+
+    /** A view of this tensor's storage: the same data, another shape, stride and offset (in elements). */
+    public NewTensor view(long storageOffset, long[] shape, long[] stride) {
+        if (shape.length != stride.length) {
+            throw new IllegalArgumentException("shape and stride differ in rank");
+        }
+        return new NewTensor(storage, dtype, shape.clone(), stride.clone(), storageOffset, false, false, conj, neg);
+    }
+
+    /** This tensor saved as an {@code nn.Parameter} (with {@code requires_grad}). */
+    public NewTensor asParameter(boolean requiresGrad) {
+        return new NewTensor(storage, dtype, shape, stride, offset, requiresGrad, true, conj, neg);
+    }
+
+    public NewTensor withRequiresGrad(boolean rg) {
+        return new NewTensor(storage, dtype, shape, stride, offset, rg, parameter, conj, neg);
+    }
+
+    /** Sets the conjugate bit: the storage holds the un-conjugated values (complex only). */
+    public NewTensor withConj(boolean c) {
+        return new NewTensor(storage, dtype, shape, stride, offset, requiresGrad, parameter, c, neg);
+    }
+
+    /** Sets the negative bit: the storage holds the un-negated values. */
+    public NewTensor withNeg(boolean n) {
+        return new NewTensor(storage, dtype, shape, stride, offset, requiresGrad, parameter, conj, n);
+    }
+
+    public DType dtype() {
+        return dtype;
+    }
+
+    public Shape shape() {
+        return Shape.of(shape);
+    }
+
+    public Shape stride() {
+        return Shape.of(stride);
+    }
+
+    public long storageOffset() {
+        return offset;
+    }
+
+    TensorView toView() {
+        return new TensorView(storage, null, dtype, shape, stride, offset, requiresGrad, parameter, conj, neg);
+    }
+
+    static long[] rowMajor(long[] shape) {
+        long[] s = new long[shape.length];
+        long acc = 1;
+        for (int i = shape.length - 1; i >= 0; i--) {
+            s[i] = acc;
+            acc = Math.multiplyExact(acc, Math.max(shape[i], 1));
+        }
+        return s;
+    }
+}

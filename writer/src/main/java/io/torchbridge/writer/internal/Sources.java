@@ -1,0 +1,183 @@
+package io.torchbridge.writer.internal;
+
+import io.torchbridge.reader.DType;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.List;
+
+/** The storage sources: Java arrays, caller buffers and a read checkpoint's mapped storages. */
+public final class Sources {
+    /** Conversion chunk: bounds the heap a save uses whatever the checkpoint's size. */
+    private static final int CHUNK = 1 << 20;
+
+    private Sources() {
+    }
+
+    public static StorageSource floats(float[] a) {
+        return new ArraySource(DType.FLOAT32, a.length, 4) {
+            @Override
+            void fill(ByteBuffer b, int from, int n) {
+                b.asFloatBuffer().put(a, from, n);
+            }
+        };
+    }
+
+    public static StorageSource doubles(double[] a) {
+        return new ArraySource(DType.FLOAT64, a.length, 8) {
+            @Override
+            void fill(ByteBuffer b, int from, int n) {
+                b.asDoubleBuffer().put(a, from, n);
+            }
+        };
+    }
+
+    public static StorageSource longs(long[] a, DType dtype) {
+        return new ArraySource(dtype, a.length, 8) {
+            @Override
+            void fill(ByteBuffer b, int from, int n) {
+                b.asLongBuffer().put(a, from, n);
+            }
+        };
+    }
+
+    public static StorageSource ints(int[] a, DType dtype) {
+        return new ArraySource(dtype, a.length, 4) {
+            @Override
+            void fill(ByteBuffer b, int from, int n) {
+                b.asIntBuffer().put(a, from, n);
+            }
+        };
+    }
+
+    public static StorageSource shorts(short[] a, DType dtype) {
+        return new ArraySource(dtype, a.length, 2) {
+            @Override
+            void fill(ByteBuffer b, int from, int n) {
+                b.asShortBuffer().put(a, from, n);
+            }
+        };
+    }
+
+    public static StorageSource booleans(boolean[] a) {
+        return new ArraySource(DType.BOOL, a.length, 1) {
+            @Override
+            void fill(ByteBuffer b, int from, int n) {
+                for (int i = 0; i < n; i++) {
+                    b.put(i, (byte) (a[from + i] ? 1 : 0));
+                }
+            }
+        };
+    }
+
+    /** Raw little-endian bytes; {@code dtype} may be null for bytes any dtype may view. */
+    public static StorageSource bytes(byte[] a, DType dtype) {
+        return buffer(ByteBuffer.wrap(a), dtype);
+    }
+
+    /** The bytes from {@code buf}'s position to its limit, not copied; the caller keeps them unchanged until saved. */
+    public static StorageSource buffer(ByteBuffer buf, DType dtype) {
+        ByteBuffer view = buf.duplicate();
+        return new StorageSource() {
+            @Override
+            public DType dtype() {
+                return dtype;
+            }
+
+            @Override
+            public long nbytes() {
+                return view.remaining();
+            }
+
+            @Override
+            public void writeTo(Sink sink) throws IOException {
+                sink.write(view.duplicate());
+            }
+        };
+    }
+
+    /**
+     * A read checkpoint's storage, streamed straight from its mapping. Big-endian storages are
+     * swapped to little-endian element by element ({@code item} bytes; complex halves apart).
+     */
+    public static StorageSource mapped(List<ByteBuffer> chunks, long nbytes, DType dtype, ByteOrder order) {
+        return new StorageSource() {
+            @Override
+            public DType dtype() {
+                return dtype;
+            }
+
+            @Override
+            public long nbytes() {
+                return nbytes;
+            }
+
+            @Override
+            public void writeTo(Sink sink) throws IOException {
+                for (ByteBuffer c : chunks) {
+                    if (order == ByteOrder.LITTLE_ENDIAN || dtype == null || dtype.itemSize() == 1) {
+                        sink.write(c.duplicate());
+                    } else {
+                        swapped(c.duplicate(), dtype, sink);
+                    }
+                }
+            }
+        };
+    }
+
+    private static void swapped(ByteBuffer src, DType dtype, StorageSource.Sink sink) throws IOException {
+        int unit = dtype.family() == DType.Family.COMPLEX ? dtype.itemSize() / 2 : dtype.itemSize();
+        ByteBuffer out = ByteBuffer.allocateDirect(CHUNK - CHUNK % unit);
+        while (src.hasRemaining()) {
+            out.clear();
+            int n = Math.min(out.capacity(), src.remaining());
+            for (int i = 0; i < n; i += unit) {
+                for (int k = 0; k < unit; k++) {
+                    out.put(i + k, src.get(src.position() + i + unit - 1 - k));
+                }
+            }
+            src.position(src.position() + n);
+            out.limit(n);
+            sink.write(out);
+        }
+    }
+
+    /** A primitive array converted to little-endian bytes one chunk at a time. */
+    private abstract static class ArraySource implements StorageSource {
+        private final DType dtype;
+        private final int length;
+        private final int item;
+
+        ArraySource(DType dtype, int length, int item) {
+            this.dtype = dtype;
+            this.length = length;
+            this.item = item;
+        }
+
+        /** Puts elements {@code [from, from + n)} at the start of {@code b} (little-endian). */
+        abstract void fill(ByteBuffer b, int from, int n);
+
+        @Override
+        public DType dtype() {
+            return dtype;
+        }
+
+        @Override
+        public long nbytes() {
+            return (long) length * item;
+        }
+
+        @Override
+        public void writeTo(Sink sink) throws IOException {
+            ByteBuffer b = ByteBuffer.allocateDirect(CHUNK).order(ByteOrder.LITTLE_ENDIAN);
+            int per = CHUNK / item;
+            for (int from = 0; from < length; from += per) {
+                int n = Math.min(per, length - from);
+                b.clear();
+                fill(b, from, n);
+                b.limit(n * item);
+                sink.write(b);
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+package io.torchbridge.writer.internal;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.LongConsumer;
+import java.util.zip.CRC32;
+
+/**
+ * The zip container exactly as PyTorch's {@code PyTorchStreamWriter} writes it
+ * ({@code caffe2/serialize/inline_container.cc} over miniz): every record STORED with zero time,
+ * zero CRC and sizes in the local header and the real ones in a data descriptor; data aligned by
+ * an {@code FB} extra field padded with 'Z'; zip64 fields only where a size or offset needs
+ * them; then the central directory, always a zip64 end record and locator, and the classic end
+ * record. Records are written in order, each as its data arrives, so memory stays bounded.
+ */
+public final class TorchZipWriter {
+    private static final long MAX32 = 0xFFFFFFFFL;
+
+    private final FileChannel ch;
+    private final String archive;
+    private final int alignment;
+    private final LongConsumer progress;
+    private final List<Entry> entries = new ArrayList<>();
+    private long cursor;
+    private long written;
+    private long nameHash = 0xcbf29ce484222325L;
+    private long crcHash;
+
+    private record Entry(byte[] name, long offset, long size, long crc) {
+    }
+
+    public TorchZipWriter(FileChannel ch, String archive, int alignment, LongConsumer progress) {
+        this.ch = ch;
+        this.archive = archive;
+        this.alignment = alignment;
+        this.progress = progress;
+    }
+
+    public void record(String name, byte[] data) throws IOException {
+        record(name, data.length, sink -> sink.write(ByteBuffer.wrap(data)));
+    }
+
+    /** Writes record {@code name} of {@code size} bytes, streamed from {@code body}. */
+    public void record(String name, long size, Body body) throws IOException {
+        byte[] fullName = (archive + "/" + name).getBytes(StandardCharsets.UTF_8);
+        long offset = cursor;
+        boolean zip64 = size >= MAX32 || offset >= MAX32;
+        int zip64Len = zip64 ? 4 + (size >= MAX32 ? 16 : 0) + (offset >= MAX32 ? 8 : 0) : 0;
+        long start = offset + 30 + fullName.length + 4 + zip64Len;
+        int padding = (int) (start % alignment == 0 ? 0 : alignment - start % alignment);
+
+        ByteBuffer h = le(30 + fullName.length + zip64Len + 4 + padding);
+        h.putInt(0x04034b50).putShort((short) 0).putShort((short) (size > 0 ? 0x0808 : 0x0800))
+                .putShort((short) 0).putInt(0).putInt(0).putInt(0).putInt(0)
+                .putShort((short) fullName.length).putShort((short) (zip64Len + 4 + padding)).put(fullName);
+        if (zip64) {
+            h.putShort((short) 1).putShort((short) (zip64Len - 4));
+            if (size >= MAX32) {
+                h.putLong(size).putLong(0);
+            }
+            if (offset >= MAX32) {
+                h.putLong(offset);
+            }
+        }
+        h.put((byte) 'F').put((byte) 'B').putShort((short) padding);
+        for (int i = 0; i < padding; i++) {
+            h.put((byte) 'Z');
+        }
+        put(h.flip());
+
+        CRC32 crc = new CRC32();
+        long[] seen = {0};
+        body.writeTo(piece -> {
+            int n = piece.remaining();
+            seen[0] += n;
+            if (seen[0] > size) {
+                throw new IOException("record " + name + " produced more than its " + size + " bytes");
+            }
+            crc.update(piece.duplicate());
+            put(piece);
+        });
+        if (seen[0] != size) {
+            throw new IOException("record " + name + " produced " + seen[0] + " of its " + size + " bytes");
+        }
+        long crcValue = crc.getValue();
+        if (size > 0) {
+            ByteBuffer d = le(zip64 ? 24 : 16);
+            d.putInt(0x08074b50).putInt((int) crcValue);
+            if (zip64) {
+                d.putLong(size).putLong(size);
+            } else {
+                d.putInt((int) size).putInt((int) size);
+            }
+            put(d.flip());
+        }
+        entries.add(new Entry(fullName, offset, size, crcValue));
+        for (byte b : fullName) {
+            nameHash = (nameHash ^ (b & 0xFF)) * 0x100000001b3L;
+        }
+        crcHash = crcHash * 31 + crcValue;
+    }
+
+    /**
+     * 40 digits standing where torch writes its serialization id (a hash of record names and one
+     * of CRCs): deterministic for the same content.
+     */
+    public String serializationId() {
+        return String.format("%020d%020d", nameHash & Long.MAX_VALUE, crcHash & Long.MAX_VALUE);
+    }
+
+    /** The central directory and end records. */
+    public void finish() throws IOException {
+        long cdStart = cursor;
+        for (Entry e : entries) {
+            boolean bigSize = e.size >= MAX32;
+            boolean bigOffset = e.offset >= MAX32;
+            int extra = (bigSize || bigOffset) ? 4 + (bigSize ? 16 : 0) + (bigOffset ? 8 : 0) : 0;
+            ByteBuffer c = le(46 + e.name.length + extra);
+            c.putInt(0x02014b50).putShort((short) 0).putShort((short) 0)
+                    .putShort((short) (e.size > 0 ? 0x0808 : 0x0800)).putShort((short) 0).putInt(0)
+                    .putInt((int) e.crc)
+                    .putInt((int) (bigSize ? MAX32 : e.size)).putInt((int) (bigSize ? MAX32 : e.size))
+                    .putShort((short) e.name.length).putShort((short) extra).putShort((short) 0)
+                    .putShort((short) 0).putShort((short) 0).putInt(0)
+                    .putInt((int) (bigOffset ? MAX32 : e.offset)).put(e.name);
+            if (extra > 0) {
+                c.putShort((short) 1).putShort((short) (extra - 4));
+                if (bigSize) {
+                    c.putLong(e.size).putLong(e.size);
+                }
+                if (bigOffset) {
+                    c.putLong(e.offset);
+                }
+            }
+            put(c.flip());
+        }
+        long cdSize = cursor - cdStart;
+        long eocd64 = cursor;
+        int n = entries.size();
+        ByteBuffer z = le(56 + 20 + 22);
+        z.putInt(0x06064b50).putLong(44).putShort((short) 0x031E).putShort((short) 0x002D).putInt(0).putInt(0)
+                .putLong(n).putLong(n).putLong(cdSize).putLong(cdStart);
+        z.putInt(0x07064b50).putInt(0).putLong(eocd64).putInt(1);
+        z.putInt(0x06054b50).putShort((short) 0).putShort((short) 0)
+                .putShort((short) Math.min(n, 0xFFFF)).putShort((short) Math.min(n, 0xFFFF))
+                .putInt((int) Math.min(cdSize, MAX32)).putInt((int) Math.min(cdStart, MAX32)).putShort((short) 0);
+        put(z.flip());
+    }
+
+    private void put(ByteBuffer b) throws IOException {
+        int n = b.remaining();
+        while (b.hasRemaining()) {
+            ch.write(b);
+        }
+        cursor += n;
+        written += n;
+        if (progress != null && n >= 1 << 20) {
+            progress.accept(written);
+        }
+    }
+
+    private static ByteBuffer le(int n) {
+        return ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /** A record's content, written as pieces. */
+    @FunctionalInterface
+    public interface Body {
+        void writeTo(StorageSource.Sink sink) throws IOException;
+    }
+}
