@@ -309,6 +309,15 @@ public class ReadBench {
         System.out.printf("  %-50s %-36s %s%n", what, value, pass ? "PASS" : "MISS");
     }
 
+    /** Whether the load before the run shows others using at least half the cores. */
+    static boolean isBusy(String load, String cores) {
+        try {
+            return Double.parseDouble(load) >= 0.5 * Integer.parseInt(cores);
+        } catch (NumberFormatException e) {
+            return false;
+        }
+    }
+
     static void report(Path file, Properties torch, Properties java, Properties small) {
         long bytes = Long.parseLong(java.getProperty("data_bytes"));
         String tt = torch.getProperty("torch_threads"), jt = java.getProperty("threads");
@@ -321,6 +330,9 @@ public class ReadBench {
                 java.getProperty("max_heap_mib"), jt);
         System.out.printf("  median and min of %s runs each (TorchBridge open: 31), in-process, after untimed warm-up"
                 + " runs (torch 1, glibc-keeping torch.load 2, Java 3, open 50)%n", torch.getProperty("repeat"));
+        String[] load = System.getProperty("bench.load", "? ?").split(" ");
+        System.out.printf("  1-minute load average before / after the run: %s / %s%s%n", load[0], load[1],
+                isBusy(load[0], jt) ? "  WARNING: other processes were using the CPUs; times are unreliable" : "");
         System.out.printf("  touch = read every byte once: torch t.view(torch.int64).sum() per tensor; Java a sum of"
                 + " getLong()s or Vector API loads over each data() view%n");
         System.out.println();

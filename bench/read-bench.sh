@@ -53,7 +53,8 @@ jrun() {
 
 log "warming the page cache"
 cat "$ckpt" > /dev/null
-log "load before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+load_before=$(cut -d' ' -f1 /proc/loadavg)
+log "load average before the run: $load_before"
 
 log "timing torch (torch.load twice $repeat times, memcpy)"
 "$python" bench/torch_read.py time "$ckpt" "$work/torch.properties" "$repeat"
@@ -75,7 +76,8 @@ if ! jrun -Xmx64m "${jflags[@]}" bench/ReadBench.java touch "$ckpt" "$work/java6
   log "the -Xmx64m run failed"
   : > "$work/java64.properties"
 fi
-log "load after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+load_after=$(cut -d' ' -f1 /proc/loadavg)
+log "load average after the run: $load_after"
 echo
-jrun "${jflags[@]}" bench/ReadBench.java report "$ckpt" \
+jrun -Dbench.load="$load_before $load_after" "${jflags[@]}" bench/ReadBench.java report "$ckpt" \
   "$work/torch.properties" "$work/java.properties" "$work/java64.properties"

@@ -99,6 +99,15 @@ public final class NewTensor {
         return contiguous(Sources.buffer(raw, dtype), dtype, shape);
     }
 
+    /**
+     * A tensor whose raw little-endian bytes are the concatenation of {@code chunks} (each from its
+     * position to its limit): for data over 2 GiB, such as regions of a memory-mapped file. Not
+     * copied; read at save time.
+     */
+    public static NewTensor ofChunks(java.util.List<ByteBuffer> chunks, DType dtype, long... shape) {
+        return contiguous(Sources.chunks(chunks, dtype), dtype, shape);
+    }
+
     /** A view of this tensor's storage: the same data, another shape, stride and offset (in elements). */
     public NewTensor view(long storageOffset, long[] shape, long[] stride) {
         if (shape.length != stride.length) {

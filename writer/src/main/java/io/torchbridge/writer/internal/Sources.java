@@ -96,6 +96,34 @@ public final class Sources {
         };
     }
 
+    /** The concatenated remaining bytes of {@code chunks}, not copied. */
+    public static StorageSource chunks(List<ByteBuffer> chunks, DType dtype) {
+        List<ByteBuffer> views = chunks.stream().map(ByteBuffer::duplicate).toList();
+        long n = 0;
+        for (ByteBuffer b : views) {
+            n += b.remaining();
+        }
+        long total = n;
+        return new StorageSource() {
+            @Override
+            public DType dtype() {
+                return dtype;
+            }
+
+            @Override
+            public long nbytes() {
+                return total;
+            }
+
+            @Override
+            public void writeTo(Sink sink) throws IOException {
+                for (ByteBuffer b : views) {
+                    sink.write(b.duplicate());
+                }
+            }
+        };
+    }
+
     /**
      * A read checkpoint's storage, streamed straight from its mapping. Big-endian storages are
      * swapped to little-endian element by element ({@code item} bytes; complex halves apart).
