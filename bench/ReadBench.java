@@ -3,6 +3,8 @@ import io.torchbridge.reader.Tensor;
 import java.io.IOException;
 import java.io.Reader;
 import java.io.Writer;
+import java.lang.management.BufferPoolMXBean;
+import java.lang.management.ManagementFactory;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
@@ -31,8 +33,8 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * Every case runs in this process, after warm-up runs of the same case (JIT), REPEAT timed runs,
  * median and min written to OUT as key=value lines. Between runs (outside the timing) it calls
- * System.gc(), which frees the last run's arrays and unmaps its mappings, so every run maps the
- * file afresh and pays its page faults, as torch.load(mmap=True) does on every load.
+ * System.gc() and waits until the last run's mappings are unmapped, so every run maps the file
+ * afresh and pays its page faults, as torch.load(mmap=True) does on every load.
  */
 public class ReadBench {
     static final int THREADS = Runtime.getRuntime().availableProcessors();
@@ -59,10 +61,11 @@ public class ReadBench {
 
     /** Warm-up runs, then timed runs; returns the sorted times in seconds and records them. */
     static double[] time(Properties out, String key, int warmup, int repeat, Case c) throws Exception {
+        long mapped = mappedBuffers();
         long check = 0;
         for (int i = 0; i < warmup; i++) {
             check = c.run();
-            System.gc();
+            cleanUp(mapped);
         }
         double[] t = new double[repeat];
         for (int i = 0; i < repeat; i++) {
@@ -72,7 +75,7 @@ public class ReadBench {
             if (r != check) {
                 throw new AssertionError(key + ": checksum changed between runs: " + check + " then " + r);
             }
-            System.gc();
+            cleanUp(mapped);
         }
         String all = Arrays.toString(t);
         Arrays.sort(t);
@@ -84,6 +87,29 @@ public class ReadBench {
                 median(t) * 1e3, t[0] * 1e3, Long.toUnsignedString(check));
         sink += check;
         return t;
+    }
+
+    /** The mapped buffers (FileChannel.map results) not yet unmapped. */
+    static long mappedBuffers() {
+        for (BufferPoolMXBean pool : ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class)) {
+            if (pool.getName().equals("mapped")) {
+                return pool.getCount();
+            }
+        }
+        return 0;
+    }
+
+    /**
+     * Frees the last run's garbage and waits (up to 5 s) until the JDK's cleaner has unmapped its
+     * mappings, so that neither a GC nor an munmap runs inside the next timed run (torch frees
+     * what it loaded synchronously, also outside its clock).
+     */
+    static void cleanUp(long mappedBefore) throws InterruptedException {
+        System.gc();
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        while (mappedBuffers() > mappedBefore && System.nanoTime() < deadline) {
+            Thread.sleep(2);
+        }
     }
 
     static double median(double[] sorted) {
@@ -309,10 +335,10 @@ public class ReadBench {
         System.out.printf("  %-50s %-36s %s%n", what, value, pass ? "PASS" : "MISS");
     }
 
-    /** Whether the load before the run shows others using at least half the cores. */
-    static boolean isBusy(String load, String cores) {
+    /** Whether other processes took 10% of the machine or more while the benchmark ran. */
+    static boolean isBusy(String othersPercent) {
         try {
-            return Double.parseDouble(load) >= 0.5 * Integer.parseInt(cores);
+            return Double.parseDouble(othersPercent) >= 10;
         } catch (NumberFormatException e) {
             return false;
         }
@@ -330,9 +356,9 @@ public class ReadBench {
                 java.getProperty("max_heap_mib"), jt);
         System.out.printf("  median and min of %s runs each (TorchBridge open: 31), in-process, after untimed warm-up"
                 + " runs (torch 1, glibc-keeping torch.load 2, Java 3, open 50)%n", torch.getProperty("repeat"));
-        String[] load = System.getProperty("bench.load", "? ?").split(" ");
-        System.out.printf("  1-minute load average before / after the run: %s / %s%s%n", load[0], load[1],
-                isBusy(load[0], jt) ? "  WARNING: other processes were using the CPUs; times are unreliable" : "");
+        String others = System.getProperty("bench.others", "?");
+        System.out.printf("  other processes used %s%% of the CPUs while it ran%s%n", others,
+                isBusy(others) ? "  WARNING: times are unreliable, rerun on a quiet machine" : "");
         System.out.printf("  touch = read every byte once: torch t.view(torch.int64).sum() per tensor; Java a sum of"
                 + " getLong()s or Vector API loads over each data() view%n");
         System.out.println();

@@ -53,8 +53,12 @@ jrun() {
 
 log "warming the page cache"
 cat "$ckpt" > /dev/null
-load_before=$(cut -d' ' -f1 /proc/loadavg)
-log "load average before the run: $load_before"
+# CPU seconds used on the whole machine (user, nice, system, irq, softirq, steal) and by this
+# script's finished children, to tell how much of the machine other processes took meanwhile.
+machine_cpu() { awk -v hz="$(getconf CLK_TCK)" '/^cpu /{printf "%.2f", ($2+$3+$4+$7+$8+$9)/hz}' /proc/stat; }
+children_cpu() { tail -1 "$1" | awk '{n=0; for(i=1;i<=2;i++){split($i,a,/[ms]/); n+=a[1]*60+a[2]}; printf "%.2f", n}'; }
+t0=$(date +%s.%N) m0=$(machine_cpu)
+times > "$work/times0" # the times builtin, in this shell: CPU of its finished children so far
 
 log "timing torch (torch.load twice $repeat times, memcpy)"
 "$python" bench/torch_read.py time "$ckpt" "$work/torch.properties" "$repeat"
@@ -76,8 +80,10 @@ if ! jrun -Xmx64m "${jflags[@]}" bench/ReadBench.java touch "$ckpt" "$work/java6
   log "the -Xmx64m run failed"
   : > "$work/java64.properties"
 fi
-load_after=$(cut -d' ' -f1 /proc/loadavg)
-log "load average after the run: $load_after"
+times > "$work/times1"
+others=$(awk -v t0="$t0" -v t1="$(date +%s.%N)" -v m0="$m0" -v m="$(machine_cpu)" \
+  -v o0="$(children_cpu "$work/times0")" -v o="$(children_cpu "$work/times1")" -v n="$(nproc)" \
+  'BEGIN{x=((m-m0)-(o-o0))/((t1-t0)*n); printf "%.0f", (x<0?0:x)*100}')
 echo
-jrun -Dbench.load="$load_before $load_after" "${jflags[@]}" bench/ReadBench.java report "$ckpt" \
+jrun -Dbench.others="$others" "${jflags[@]}" bench/ReadBench.java report "$ckpt" \
   "$work/torch.properties" "$work/java.properties" "$work/java64.properties"

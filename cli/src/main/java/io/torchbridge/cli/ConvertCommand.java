@@ -30,7 +30,7 @@ final class ConvertCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (Checkpoint ckpt = Checkpoint.open(in, InspectCommand.options(allowGlobals))) {
+        try (Checkpoint ckpt = Checkpoint.open(in, InspectCommand.options(allowGlobals, false))) {
             long total = java.nio.file.Files.size(in);
             WriteOptions options = WriteOptions.defaults();
             if (total >= 64L << 20) {

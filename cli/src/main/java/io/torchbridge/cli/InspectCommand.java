@@ -46,9 +46,14 @@ final class InspectCommand implements Callable<Integer> {
             description = "Admit a global beyond PyTorch's weights_only allowlist, as inert data (never run).")
     List<String> allowGlobals = new ArrayList<>();
 
+    @Option(names = "--inert", description = "Read full-model pickles (torch.save(model)) and other Python "
+            + "objects as inert data: every class stays a name, nothing is constructed or run; tensors get "
+            + "their attribute paths (fc1.weight).")
+    boolean inert;
+
     @Override
     public Integer call() throws IOException {
-        ReadOptions options = options(allowGlobals);
+        ReadOptions options = options(allowGlobals, inert);
         PrintStream out = System.out;
         if (files.isEmpty()) {
             Path tmp = bundled();
@@ -66,8 +71,8 @@ final class InspectCommand implements Callable<Integer> {
     }
 
     /** Reader options admitting each {@code MODULE.NAME} given with --allow-global. */
-    static ReadOptions options(List<String> allowGlobals) {
-        ReadOptions.Builder b = ReadOptions.builder();
+    static ReadOptions options(List<String> allowGlobals, boolean inert) {
+        ReadOptions.Builder b = ReadOptions.builder().inert(inert);
         for (String g : allowGlobals) {
             int dot = g.lastIndexOf('.');
             if (dot <= 0) {

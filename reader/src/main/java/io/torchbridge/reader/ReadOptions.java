@@ -14,9 +14,12 @@ import java.util.Set;
  * @param maxMemo        most memo entries one pickle may create
  * @param maxStack       most items on the unpickler stack at once
  * @param maxNesting     deepest nesting of containers in the object tree
+ * @param inert          admit every global (but those of os, posix, nt, sys) as inert data: for
+ *                       full-model pickles ({@code torch.save(model)}) and checkpoints with
+ *                       arbitrary Python objects; nothing is ever constructed or run
  */
 public record ReadOptions(Set<String> extraGlobals, long maxPickleBytes, int maxMemo, int maxStack,
-                          int maxNesting) {
+                          int maxNesting, boolean inert) {
 
     private static final ReadOptions DEFAULTS = builder().build();
 
@@ -38,7 +41,7 @@ public record ReadOptions(Set<String> extraGlobals, long maxPickleBytes, int max
 
     /** Whether {@code module.name} was admitted by {@link Builder#allowGlobal}. */
     public boolean admits(String module, String name) {
-        return extraGlobals.contains(module + "." + name);
+        return inert || extraGlobals.contains(module + "." + name);
     }
 
     /** Builds {@link ReadOptions}; starts from the defaults. */
@@ -48,6 +51,7 @@ public record ReadOptions(Set<String> extraGlobals, long maxPickleBytes, int max
         private int maxMemo = 10_000_000;
         private int maxStack = 10_000_000;
         private int maxNesting = 1_000;
+        private boolean inert;
 
         private Builder() {
         }
@@ -77,13 +81,23 @@ public record ReadOptions(Set<String> extraGlobals, long maxPickleBytes, int max
             return this;
         }
 
+        /**
+         * Inert mode: every class and function a pickle names becomes inert data ({@link PyObject}),
+         * so the tensors of a pickled {@code nn.Module}, a Lightning checkpoint or numpy scalars
+         * are reachable without running any of it. Modules os, posix, nt and sys stay refused.
+         */
+        public Builder inert(boolean v) {
+            inert = v;
+            return this;
+        }
+
         public Builder maxNesting(int v) {
             maxNesting = v;
             return this;
         }
 
         public ReadOptions build() {
-            return new ReadOptions(extraGlobals, maxPickleBytes, maxMemo, maxStack, maxNesting);
+            return new ReadOptions(extraGlobals, maxPickleBytes, maxMemo, maxStack, maxNesting, inert);
         }
     }
 }

@@ -89,7 +89,16 @@ final class ValueTree {
             }
             out = Collections.unmodifiableSet(items);
         } else if (raw instanceof RawObject o) {
-            out = new PyObject(o.callable, (PyTuple) freeze(o.args, depth + 1), freeze(o.state, depth + 1));
+            List<Object> listItems = new ArrayList<>(o.listItems.size());
+            for (Object x : o.listItems) {
+                listItems.add(freeze(x, depth + 1));
+            }
+            Map<Object, Object> dictItems = new LinkedHashMap<>();
+            for (Map.Entry<Object, Object> e : o.dictItems.entrySet()) {
+                dictItems.put(freeze(e.getKey(), depth + 1), freeze(e.getValue(), depth + 1));
+            }
+            out = new PyObject(o.callable, (PyTuple) freeze(o.args, depth + 1), freeze(o.state, depth + 1),
+                    listItems, dictItems);
         } else if (raw instanceof TensorSpec t) {
             out = tensor(t);
         } else if (raw instanceof StorageRef s) {
@@ -130,6 +139,47 @@ final class ValueTree {
         } else if (value instanceof PyTuple t) {
             for (int i = 0; i < t.size(); i++) {
                 name(child(path, Integer.toString(i)), t.get(i), depth + 1);
+            }
+        } else if (value instanceof PyObject o) {
+            nameObject(path, o, depth);
+        }
+    }
+
+    /**
+     * An inert object's parts get attribute paths. A pickled {@code nn.Module} (its state holds
+     * {@code _parameters}, {@code _buffers} and {@code _modules}) is named as its
+     * {@code state_dict()} would be: {@code fc1.weight}, {@code bn.running_mean}.
+     */
+    private void nameObject(String path, PyObject o, int depth) throws CheckpointException {
+        Object state = o.state();
+        if (state instanceof PyTuple t && t.size() == 2) {
+            nameAttributes(path, t.get(0), depth);
+            nameAttributes(path, t.get(1), depth);
+        } else {
+            nameAttributes(path, state, depth);
+        }
+        for (int i = 0; i < o.listItems().size(); i++) {
+            name(child(path, Integer.toString(i)), o.listItems().get(i), depth + 1);
+        }
+        for (Map.Entry<Object, Object> e : o.dictItems().entrySet()) {
+            name(child(path, PyRepr.key(e.getKey())), e.getValue(), depth + 1);
+        }
+    }
+
+    private void nameAttributes(String path, Object state, int depth) throws CheckpointException {
+        if (!(state instanceof PyDict d)) {
+            return;
+        }
+        boolean module = d.items().containsKey("_parameters") && d.items().containsKey("_modules");
+        for (Map.Entry<Object, Object> e : d.items().entrySet()) {
+            String key = PyRepr.key(e.getKey());
+            if (module && (key.equals("_parameters") || key.equals("_buffers") || key.equals("_modules"))
+                    && e.getValue() instanceof PyDict members) {
+                for (Map.Entry<Object, Object> m : members.items().entrySet()) {
+                    name(child(path, PyRepr.key(m.getKey())), m.getValue(), depth + 1);
+                }
+            } else {
+                name(child(path, key), e.getValue(), depth + 1);
             }
         }
     }

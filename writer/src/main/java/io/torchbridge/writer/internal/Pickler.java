@@ -132,6 +132,12 @@ public final class Pickler {
             save(p.args(), path);
             out.write('R');
             memoize(o);
+            if (!p.listItems().isEmpty()) {
+                appends(p.listItems(), path);
+            }
+            if (!p.dictItems().isEmpty()) {
+                setitems(p.dictItems(), path);
+            }
             if (p.state() != null) {
                 save(p.state(), path);
                 out.write('b');

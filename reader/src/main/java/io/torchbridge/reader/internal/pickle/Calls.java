@@ -47,7 +47,8 @@ final class Calls {
             throw reader.error(Kind.DISALLOWED_GLOBAL, "global '" + full + "' is not allowed by default "
                     + "(PyTorch's torch.load(weights_only=True) refuses it too). If you trust this file, "
                     + "admit it as inert data with ReadOptions.builder().allowGlobal(\"" + module + "\", \""
-                    + name + "\") or the CLI option --allow-global " + full + "; it is never executed");
+                    + name + "\") or the CLI option --allow-global " + full + " (or read the whole file inertly: "
+                    + "ReadOptions.builder().inert(true), CLI --inert); it is never executed");
         }
         return new PyGlobal(module, name);
     }

@@ -11,6 +11,7 @@ import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import net.razorvine.pickle.UnpickleStack;
 import net.razorvine.pickle.Unpickler;
 
@@ -127,7 +128,7 @@ public final class PickleReader extends Unpickler {
             case EMPTY_DICT -> stack.add(new RawDict(io.torchbridge.reader.PyDict.DICT));
             case DICT -> {
                 RawDict d = new RawDict(io.torchbridge.reader.PyDict.DICT);
-                putAll(d, popMark());
+                putAll(d.items, popMark());
                 stack.add(d);
             }
             case SETITEM -> {
@@ -253,10 +254,12 @@ public final class PickleReader extends Unpickler {
         return stack.pop_all_since_marker();
     }
 
-    private RawDict dictOnTop() throws CheckpointException {
+    private Map<Object, Object> dictOnTop() throws CheckpointException {
         Object top = peek();
         if (top instanceof RawDict d) {
-            return d;
+            return d.items;
+        } else if (top instanceof RawObject o) {
+            return o.dictItems; // an admitted dict subclass: its items are kept, not interpreted
         }
         throw error(Kind.MALFORMED, op + " on a " + typeName(top) + ", not a dict");
     }
@@ -266,17 +269,19 @@ public final class PickleReader extends Unpickler {
         Object top = peek();
         if (top instanceof java.util.ArrayList<?> l) {
             return (List<Object>) l;
+        } else if (top instanceof RawObject o) {
+            return o.listItems; // an admitted list subclass
         }
         throw error(Kind.MALFORMED, op + " on a " + typeName(top) + ", not a list");
     }
 
-    private void putAll(RawDict d, List<Object> kv) throws CheckpointException {
+    private void putAll(Map<Object, Object> d, List<Object> kv) throws CheckpointException {
         if (kv.size() % 2 != 0) {
             throw error(Kind.MALFORMED, op + " with an odd number of keys and values");
         }
         for (int i = 0; i < kv.size(); i += 2) {
             Object v = kv.get(i + 1);
-            d.items.put(hashable(kv.get(i)), v);
+            d.put(hashable(kv.get(i)), v);
         }
     }
 

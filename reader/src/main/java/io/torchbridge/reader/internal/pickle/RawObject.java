@@ -8,6 +8,8 @@ public final class RawObject {
     public final PyGlobal callable;
     public final PyTuple args;
     public Object state;
+    public final java.util.List<Object> listItems = new java.util.ArrayList<>();
+    public final java.util.Map<Object, Object> dictItems = new java.util.LinkedHashMap<>();
 
     RawObject(PyGlobal callable, PyTuple args) {
         this.callable = callable;

@@ -56,11 +56,43 @@ public final class ZipContainer implements AutoCloseable {
                     + " (a damaged file? compare its size and checksum with the original)").withCause(e);
         }
         try {
-            return index(zip, file.size());
+            return index(zip, file.size(), centralDirectoryOffset(file));
         } catch (CheckpointException | RuntimeException e) {
             ZipFile.closeQuietly(zip);
             throw e;
         }
+    }
+
+    /**
+     * Where the central directory starts, from the end records (zip64 where the classic one is
+     * saturated). Commons Compress has read them already but does not say.
+     */
+    private static long centralDirectoryOffset(MappedFile file) throws CheckpointException {
+        try {
+            int n = (int) Math.min(file.size(), 65_557);
+            long base = file.size() - n;
+            java.nio.ByteBuffer tail = java.nio.ByteBuffer.wrap(file.read(base, n)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            for (int i = n - 22; i >= 0; i--) {
+                if (tail.getInt(i) != 0x06054b50) {
+                    continue;
+                }
+                long cd = tail.getInt(i + 16) & 0xFFFFFFFFL;
+                if (cd == 0xFFFFFFFFL && i >= 20 && tail.getInt(i - 20) == 0x07064b50) {
+                    long z64 = tail.getLong(i - 20 + 8);
+                    if (z64 < 0 || z64 + 56 > file.size()) {
+                        break;
+                    }
+                    java.nio.ByteBuffer rec = java.nio.ByteBuffer.wrap(file.read(z64, 56)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                    if (rec.getInt(0) == 0x06064b50) {
+                        cd = rec.getLong(48);
+                    }
+                }
+                return cd;
+            }
+        } catch (IOException e) {
+            // fall through
+        }
+        throw CheckpointException.of(Kind.MALFORMED, "cannot locate the zip's central directory");
     }
 
     /** Whether the end-of-central-directory signature is in the last 64 KiB + 22 bytes, where zip puts it. */
@@ -79,9 +111,10 @@ public final class ZipContainer implements AutoCloseable {
         }
     }
 
-    private static ZipContainer index(ZipFile zip, long fileSize) throws CheckpointException {
+    private static ZipContainer index(ZipFile zip, long fileSize, long cdOffset) throws CheckpointException {
         Map<String, Entry> entries = new LinkedHashMap<>();
         Map<String, ZipArchiveEntry> raw = new LinkedHashMap<>();
+        List<long[]> spans = new ArrayList<>();
         String prefix = null;
         Enumeration<ZipArchiveEntry> all = zip.getEntries();
         while (all.hasMoreElements()) {
@@ -112,6 +145,11 @@ public final class ZipContainer implements AutoCloseable {
                         + (offset + csize) + ") extends past the end of the " + fileSize
                         + "-byte file (an incomplete download or copy?)");
             }
+            if (offset + csize > cdOffset || e.getLocalHeaderOffset() >= cdOffset) {
+                throw CheckpointException.at(Kind.MALFORMED, name, -1, "record data overlaps the central "
+                        + "directory at " + cdOffset + " (a crafted or damaged archive)");
+            }
+            spans.add(new long[] {e.getLocalHeaderOffset(), offset + csize});
             if (entries.putIfAbsent(name, new Entry(name, offset, e.getSize(), csize, e.getMethod())) != null) {
                 throw CheckpointException.at(Kind.MALFORMED, name, -1, "record appears twice in the archive");
             }
@@ -119,6 +157,15 @@ public final class ZipContainer implements AutoCloseable {
         }
         if (prefix == null) {
             throw CheckpointException.of(Kind.MALFORMED, "the zip archive has no records");
+        }
+        // Records may not share bytes: overlapping entries are how zip bombs and parser-confusion
+        // archives are built, and torch.save never writes them.
+        spans.sort((a, b) -> Long.compare(a[0], b[0]));
+        for (int i = 1; i < spans.size(); i++) {
+            if (spans.get(i)[0] < spans.get(i - 1)[1]) {
+                throw CheckpointException.of(Kind.MALFORMED, "two records overlap at byte " + spans.get(i)[0]
+                        + " (a crafted or damaged archive)");
+            }
         }
         return new ZipContainer(zip, prefix.substring(0, prefix.length() - 1), entries, raw);
     }
