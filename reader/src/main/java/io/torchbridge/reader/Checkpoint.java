@@ -85,7 +85,7 @@ public final class Checkpoint implements Closeable {
                         + "in Python, re-save it with torch.save(torch.load(path), new_path) to get the zip format");
             }
             zip = ZipContainer.open(file);
-            return readZip(file, zip, options);
+            return readZip(file, zip, options, true);
         } catch (CheckpointException | RuntimeException | Error e) {
             closeQuietly(zip);
             closeQuietly(file);
@@ -109,7 +109,13 @@ public final class Checkpoint implements Closeable {
                         + "or the legacy pickle magic", head[0], head[1], head[2], head[3]));
     }
 
-    private static Checkpoint readZip(MappedFile file, ZipContainer zip, ReadOptions options) throws IOException {
+    /**
+     * Reads the archive and unpickles data.pkl with every check the reader makes; with
+     * {@code build} false stops there, building no object tree (how {@link Scan} predicts
+     * whether torch would load a file whose tree our limits refuse).
+     */
+    static Checkpoint readZip(MappedFile file, ZipContainer zip, ReadOptions options, boolean build)
+            throws IOException {
         if (zip.entry("constants.pkl").isPresent()) {
             throw CheckpointException.of(Kind.UNSUPPORTED, "this is a TorchScript archive (torch.jit.save), "
                     + "which is not read yet; in Python, torch.save(torch.jit.load(path).state_dict(), new_path)");
@@ -154,6 +160,9 @@ public final class Checkpoint implements Closeable {
             return ref;
         });
         Object raw = reader.read(pickle);
+        if (!build) {
+            return null;
+        }
         ValueTree tree = new ValueTree(options, "data.pkl");
         Object root = tree.build(raw);
         return new Checkpoint(file, zip, Format.ZIP, root, tree.nodes, tree.tensors, order, version);

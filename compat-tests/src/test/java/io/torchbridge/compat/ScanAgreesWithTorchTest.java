@@ -1,0 +1,61 @@
+package io.torchbridge.compat;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.torchbridge.reader.Scan;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code torchbridge scan}'s prediction of {@code torch.load(weights_only=True)} against torch
+ * 2.14 itself, on every fixture (all torch versions) and every file of the malicious corpus.
+ */
+class ScanAgreesWithTorchTest {
+    @Test
+    void scanPredictsTorchsWeightsOnlyVerdictOnEveryFixture() throws Exception {
+        List<Path> files = new ArrayList<>();
+        try (Stream<Path> s = Files.walk(Repo.fixtures())) {
+            s.filter(p -> p.toString().endsWith(".pt") || p.toString().endsWith(".pth") || p.toString().endsWith(".bin"))
+                    .sorted().forEach(files::add);
+        }
+        assertTrue(files.size() > 100, "fixtures found: " + files.size());
+        TorchMatrix.Torch torch = TorchMatrix.require("2.14.1");
+        List<String> args = new ArrayList<>();
+        args.add(Repo.fixtures().resolve("weights_only_verdicts.py").toString());
+        files.forEach(f -> args.add(f.toString()));
+        String out = torch.run(600, args.toArray(String[]::new));
+        ObjectMapper json = new ObjectMapper();
+        Map<String, JsonNode> verdicts = new LinkedHashMap<>();
+        for (String line : out.split("\n")) {
+            if (line.startsWith("{")) {
+                JsonNode n = json.readTree(line);
+                verdicts.put(n.get("file").asText(), n);
+            }
+        }
+        assertEquals(files.size(), verdicts.size(), "torch gave a verdict for every file:\n" + out);
+        List<String> disagreements = new ArrayList<>();
+        int loads = 0;
+        for (Path f : files) {
+            JsonNode v = verdicts.get(f.toString());
+            Scan.Report r = Scan.scan(f);
+            boolean torchLoads = v.get("loads").asBoolean();
+            loads += torchLoads ? 1 : 0;
+            if (r.torchWouldLoad() != torchLoads) {
+                disagreements.add(Repo.fixtures().relativize(f) + ": torch " + (torchLoads ? "loads" : "refuses")
+                        + (v.has("error") ? " (" + v.get("error").asText() + ")" : "") + ", scan predicted "
+                        + (r.torchWouldLoad() ? "load" : "refusal") + "; findings " + r.findings());
+            }
+        }
+        System.out.println("scan vs torch 2.14: " + files.size() + " files, torch loads " + loads);
+        assertTrue(disagreements.isEmpty(), String.join("\n", disagreements));
+    }
+}

@@ -1,0 +1,210 @@
+package io.torchbridge.reader;
+
+import io.torchbridge.reader.internal.data.MappedFile;
+import io.torchbridge.reader.internal.pickle.Allowlist;
+import io.torchbridge.reader.internal.pickle.PickleScanner;
+import io.torchbridge.reader.internal.zip.ZipContainer;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeSet;
+
+/**
+ * What a checkpoint's pickle would do if loaded, found without loading it (the job picklescan
+ * does): every global it names, whether PyTorch 2.14's {@code torch.load(weights_only=True)}
+ * accepts it and whether this reader does by default, the opcodes used, and dangerous patterns
+ * (code execution, network, nested pickles).
+ */
+public final class Scan {
+    /**
+     * One global the pickle names.
+     *
+     * @param torchAccepts      on torch 2.14's weights_only allowlist and not in a blocked module
+     * @param acceptedByDefault what {@link Checkpoint#open(Path)} admits (the same allowlist)
+     * @param danger            why it is dangerous, or null
+     */
+    public record GlobalUse(String name, int count, long firstOffset, boolean torchAccepts,
+                            boolean acceptedByDefault, String danger) {
+    }
+
+    /**
+     * A file's scan.
+     *
+     * @param torchWouldLoad whether torch 2.14's {@code torch.load(path, weights_only=True)} would load it
+     * @param readsByDefault whether {@link Checkpoint#open(Path)} reads it
+     * @param findings       what makes the file not clean, one line each
+     * @param error          why the file could not be scanned or read, or null
+     */
+    public record Report(String file, String format, List<GlobalUse> globals, Map<String, Integer> opcodes,
+                         List<String> findings, boolean torchWouldLoad, boolean readsByDefault, String error) {
+        /** Nothing dangerous, nothing outside the allowlist, and the file reads. */
+        public boolean clean() {
+            return findings.isEmpty() && readsByDefault;
+        }
+    }
+
+    private Scan() {
+    }
+
+    public static Report scan(Path path) {
+        List<String> findings = new ArrayList<>();
+        String format = "unknown";
+        byte[] pickle = null;
+        boolean torchScript = false;
+        try (MappedFile file = MappedFile.open(path)) {
+            byte[] head = file.size() >= 4 ? file.read(0, 4) : new byte[0];
+            if (head.length == 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) {
+                format = "zip";
+                try (ZipContainer zip = ZipContainer.open(file)) {
+                    torchScript = zip.entry("constants.pkl").isPresent();
+                    if (torchScript) {
+                        format = "torchscript";
+                        findings.add("a TorchScript archive: torch.load(weights_only=True) refuses it");
+                    }
+                    Optional<ZipContainer.Entry> pkl = zip.entry("data.pkl");
+                    if (pkl.isPresent()) {
+                        pickle = zip.read(file, pkl.get(), ReadOptions.defaults().maxPickleBytes());
+                    }
+                }
+            } else if (head.length > 0 && (head[0] & 0xFF) == 0x80) {
+                format = "pickle";
+                pickle = file.read(0, (int) Math.min(file.size(), ReadOptions.defaults().maxPickleBytes()));
+                findings.add("a bare pickle, not a torch.save checkpoint: torch.load cannot read it safely");
+            }
+        } catch (IOException e) {
+            return unreadable(path, format, e);
+        }
+        if (pickle == null) {
+            return unreadable(path, format, new IOException("no pickle to scan (no data.pkl record)"));
+        }
+
+        PickleScanner.Result r = PickleScanner.scan(pickle);
+        Map<String, GlobalUse> uses = new LinkedHashMap<>();
+        for (PickleScanner.GlobalRef g : r.globals()) {
+            String full = g.fullName();
+            boolean torch = !Allowlist.isBlockedModule(g.module()) && Allowlist.allowedByDefault(full);
+            GlobalUse prev = uses.get(full);
+            uses.put(full, prev == null
+                    ? new GlobalUse(full, 1, g.offset(), torch, torch, Dangers.of(g.module(), g.name()))
+                    : new GlobalUse(full, prev.count() + 1, prev.firstOffset(), torch, torch, prev.danger()));
+        }
+        for (GlobalUse u : uses.values()) {
+            if (u.danger() != null) {
+                findings.add(String.format("%s at data.pkl+0x%X: %s", u.name(), u.firstOffset(), u.danger()));
+            } else if (!u.acceptedByDefault()) {
+                findings.add(String.format("%s at data.pkl+0x%X is not on PyTorch's weights_only allowlist",
+                        u.name(), u.firstOffset()));
+            }
+        }
+        TreeSet<String> foreign = new TreeSet<>(r.opcodes().keySet());
+        foreign.removeAll(PickleScanner.TORCH_OPCODES);
+        if (r.error() != null) {
+            findings.add(String.format("malformed pickle at data.pkl+0x%X: %s", r.errorOffset(), r.error()));
+        }
+
+        String error = null;
+        boolean reads = false;
+        try (Checkpoint c = Checkpoint.open(path)) {
+            reads = true;
+        } catch (IOException e) {
+            error = e.getMessage();
+            if (!(e instanceof CheckpointException ce && ce.kind() == CheckpointException.Kind.DISALLOWED_GLOBAL)) {
+                findings.add("does not read: " + e.getMessage());
+            }
+        }
+        boolean torchLoads = "zip".equals(format) && r.error() == null && foreign.isEmpty()
+                && uses.values().stream().allMatch(GlobalUse::torchAccepts) && (reads || structurallyValid(path));
+        return new Report(path.toString(), format, List.copyOf(uses.values()), r.opcodes(), findings, torchLoads,
+                reads, error);
+    }
+
+    /**
+     * Whether the file passes every check the reader makes but its safety limits (nesting, memo,
+     * stack), which torch does not have: what torch itself would still load.
+     */
+    private static boolean structurallyValid(Path path) {
+        ReadOptions relaxed = ReadOptions.builder().maxMemo(Integer.MAX_VALUE).maxStack(Integer.MAX_VALUE)
+                .maxNesting(Integer.MAX_VALUE).build();
+        try (MappedFile file = MappedFile.open(path); ZipContainer zip = ZipContainer.open(file)) {
+            Checkpoint.readZip(file, zip, relaxed, false);
+            return true;
+        } catch (IOException | RuntimeException | StackOverflowError e) {
+            return false;
+        }
+    }
+
+    private static Report unreadable(Path path, String format, IOException e) {
+        return new Report(path.toString(), format, List.of(), Map.of(), List.of("does not read: " + e.getMessage()),
+                false, false, e.getMessage());
+    }
+
+    /** Globals that run code, touch the system or the network, or unpickle again (picklescan's list, widened). */
+    static final class Dangers {
+        private static final Map<String, String> MODULES = new LinkedHashMap<>();
+        private static final Map<String, String> NAMES = new LinkedHashMap<>();
+
+        static {
+            for (String m : new String[] {"os", "posix", "nt", "subprocess", "pty", "commands", "popen2", "platform"}) {
+                MODULES.put(m, "runs system commands");
+            }
+            for (String m : new String[] {"sys", "runpy", "code", "codeop", "pdb", "bdb", "pydoc", "timeit",
+                "ctypes", "importlib", "imp", "_thread", "threading", "multiprocessing", "asyncio", "signal",
+                "pip", "venv", "ensurepip", "cProfile", "profile", "trace", "doctest", "idlelib", "distutils",
+                "setuptools", "site", "operator", "functools", "types", "inspect", "gc", "marshal", "shelve"}) {
+                MODULES.put(m, "reaches code execution or interpreter internals");
+            }
+            for (String m : new String[] {"socket", "ssl", "http", "httplib", "urllib", "urllib2", "urllib3",
+                "requests", "aiohttp", "ftplib", "smtplib", "telnetlib", "webbrowser", "xmlrpc", "nntplib",
+                "poplib", "imaplib", "socketserver"}) {
+                MODULES.put(m, "opens network connections");
+            }
+            for (String m : new String[] {"shutil", "tempfile", "glob", "pathlib", "io", "fileinput", "zipfile",
+                "tarfile"}) {
+                MODULES.put(m, "reads, writes or deletes files");
+            }
+            for (String m : new String[] {"pickle", "_pickle", "cPickle", "dill", "cloudpickle", "joblib"}) {
+                MODULES.put(m, "unpickles nested data (a pickle inside a pickle)");
+            }
+            for (String n : new String[] {"eval", "exec", "execfile", "compile", "__import__", "getattr", "setattr",
+                "delattr", "globals", "locals", "vars", "open", "input", "breakpoint", "apply", "memoryview",
+                "help", "exit", "quit"}) {
+                NAMES.put("builtins." + n, "runs or reaches arbitrary code");
+            }
+            NAMES.put("torch.load", "loads another checkpoint (a nested, unchecked load)");
+            NAMES.put("torch.serialization.load", "loads another checkpoint (a nested, unchecked load)");
+            NAMES.put("torch.hub.load", "downloads and runs code");
+            NAMES.put("torch.hub.load_state_dict_from_url", "downloads files");
+            NAMES.put("torch.storage._load_from_bytes", "unpickles nested data (a pickle inside a pickle)");
+            NAMES.put("torch.jit.load", "loads TorchScript code");
+            NAMES.put("torch._C._jit_deserialize", "loads TorchScript code");
+            NAMES.put("numpy.load", "loads a numpy file with pickles allowed");
+            NAMES.put("numpy.testing._private.utils.runstring", "runs code");
+            NAMES.put("numpy.core.multiarray._reconstruct", null);
+        }
+
+        private Dangers() {
+        }
+
+        static String of(String module, String name) {
+            String full = module + "." + name;
+            if (NAMES.containsKey(full)) {
+                return NAMES.get(full);
+            }
+            String m = module;
+            while (true) {
+                if (MODULES.containsKey(m)) {
+                    return MODULES.get(m);
+                }
+                int dot = m.lastIndexOf('.');
+                if (dot < 0) {
+                    return null;
+                }
+                m = m.substring(0, dot);
+            }
+        }
+    }
+}
