@@ -73,6 +73,9 @@ public final class MappedFile implements AutoCloseable {
         ensureOpen();
         try {
             return channel.map(FileChannel.MapMode.READ_ONLY, offset, length);
+        } catch (java.nio.channels.ClosedChannelException e) {
+            // closed by another thread between the check above and the map
+            throw new IllegalStateException("checkpoint " + path + " is closed", e);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot map " + path + " at " + offset, e);
         }

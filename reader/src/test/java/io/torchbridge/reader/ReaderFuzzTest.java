@@ -1,0 +1,144 @@
+package io.torchbridge.reader;
+
+import com.code_intelligence.jazzer.junit.FuzzTest;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import java.util.zip.CRC32;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipOutputStream;
+
+/**
+ * Coverage-guided fuzzing (Jazzer) of the reader's entry points. In a normal test run each
+ * target replays its seeds and every earlier finding (src/test/resources/.../ReaderFuzzTestInputs);
+ * with {@code JAZZER_FUZZ=1} it fuzzes for its maxDuration (CI: a few minutes, see .ci/run). The
+ * only exception allowed out of the reader is {@link CheckpointException}; anything else, a hang
+ * or running out of memory is a finding, saved as a regression input named by its hash.
+ */
+class ReaderFuzzTest {
+    private static final Path SCRATCH;
+    private static final List<Map<String, byte[]>> TEMPLATES = new ArrayList<>();
+
+    static {
+        try {
+            Path shm = Path.of("/dev/shm");
+            SCRATCH = Files.createTempDirectory(Files.isDirectory(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir")),
+                    "tb-fuzz");
+            SCRATCH.toFile().deleteOnExit();
+            try (Stream<Path> s = Files.list(Repo.fixture("2.14.1", "x").getParent().getParent())) {
+                for (Path dir : s.filter(p -> Files.isDirectory(p) && p.getFileName().toString().startsWith("torch-")).sorted().toList()) {
+                    try (Stream<Path> files = Files.list(dir)) {
+                        for (Path f : files.filter(p -> p.toString().endsWith(".pt")).sorted().toList()) {
+                            TEMPLATES.add(records(Files.readAllBytes(f)));
+                        }
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
+    /** Any bytes as a checkpoint file. Seeds: every fixture. */
+    @FuzzTest(maxDuration = "2m")
+    void checkpointFile(byte[] data) throws IOException {
+        Path f = SCRATCH.resolve("file-" + Thread.currentThread().getId() + ".pt");
+        Files.write(f, data);
+        readEverything(f);
+    }
+
+    /**
+     * A pickle in the archive of a real fixture: the first byte picks the fixture whose storage
+     * records surround it, the rest is data.pkl. Seeds: each fixture's own data.pkl.
+     */
+    @FuzzTest(maxDuration = "2m")
+    void pickleRecord(byte[] data) throws IOException {
+        if (data.length == 0) {
+            return;
+        }
+        Map<String, byte[]> records = new LinkedHashMap<>(TEMPLATES.get((data[0] & 0xFF) % TEMPLATES.size()));
+        records.put("data.pkl", java.util.Arrays.copyOfRange(data, 1, data.length));
+        Path f = SCRATCH.resolve("pickle-" + Thread.currentThread().getId() + ".pt");
+        Files.write(f, zip(records));
+        readEverything(f);
+    }
+
+    /** Opens, walks every value and streams every tensor; only CheckpointException may escape. */
+    static void readEverything(Path f) {
+        try (Checkpoint c = Checkpoint.open(f, ReadOptions.builder().maxPickleBytes(1 << 20).build())) {
+            for (Tensor t : c.tensors().values()) {
+                long[] sum = {0};
+                t.stream(b -> {
+                    while (b.hasRemaining()) {
+                        sum[0] += b.get();
+                    }
+                });
+            }
+            c.value("");
+        } catch (CheckpointException expected) {
+            // a bad file, reported as it should be
+        } catch (IOException e) {
+            throw new AssertionError("an IOException that is not a CheckpointException", e);
+        }
+    }
+
+    static Map<String, byte[]> records(byte[] zipBytes) throws IOException {
+        Map<String, byte[]> out = new LinkedHashMap<>();
+        // java.util.zip cannot stream PyTorch's STORED-with-descriptor records; Commons Compress can.
+        Path tmp = Files.createTempFile("tb-template", ".pt");
+        try {
+            Files.write(tmp, zipBytes);
+            try (org.apache.commons.compress.archivers.zip.ZipFile z =
+                         org.apache.commons.compress.archivers.zip.ZipFile.builder().setPath(tmp).get()) {
+                var entries = z.getEntries();
+                while (entries.hasMoreElements()) {
+                    var e = entries.nextElement();
+                    String name = e.getName().substring(e.getName().indexOf('/') + 1);
+                    try (var in = z.getInputStream(e)) {
+                        out.put(name, in.readAllBytes());
+                    }
+                }
+            }
+        } finally {
+            Files.delete(tmp);
+        }
+        return out;
+    }
+
+    static byte[] zip(Map<String, byte[]> records) throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (ZipOutputStream zip = new ZipOutputStream(bytes)) {
+            for (Map.Entry<String, byte[]> r : records.entrySet()) {
+                ZipEntry e = new ZipEntry("archive/" + r.getKey());
+                e.setMethod(ZipEntry.STORED);
+                e.setSize(r.getValue().length);
+                CRC32 crc = new CRC32();
+                crc.update(r.getValue());
+                e.setCrc(crc.getValue());
+                zip.putNextEntry(e);
+                zip.write(r.getValue());
+                zip.closeEntry();
+            }
+        }
+        return bytes.toByteArray();
+    }
+
+    /** Writes the pickleRecord seeds: one per fixture, its index then its data.pkl. Run once by hand. */
+    public static void main(String[] args) throws IOException {
+        Path dir = Path.of(args[0]);
+        Files.createDirectories(dir);
+        for (int i = 0; i < TEMPLATES.size() && i < 256; i++) {
+            byte[] pkl = TEMPLATES.get(i).get("data.pkl");
+            byte[] seed = new byte[pkl.length + 1];
+            seed[0] = (byte) i;
+            System.arraycopy(pkl, 0, seed, 1, pkl.length);
+            Files.write(dir.resolve(String.format("fixture-%03d", i)), seed);
+        }
+    }
+}
