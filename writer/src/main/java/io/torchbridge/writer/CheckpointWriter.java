@@ -12,12 +12,13 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
@@ -55,6 +56,9 @@ public final class CheckpointWriter {
 
     public static void save(Object obj, Path target, WriteOptions options) throws IOException {
         Path abs = target.toAbsolutePath();
+        if (Files.isSymbolicLink(abs)) {
+            abs = abs.toRealPath(); // torch.save writes through a link; so do we, beside the real file
+        }
         Path dir = abs.getParent();
         String archive = options.archiveName() != null ? options.archiveName() : archiveName(abs);
 
@@ -63,7 +67,7 @@ public final class CheckpointWriter {
         Pickler pickler = new Pickler(o -> view(o, mapped));
         byte[] pkl = pickler.dump(obj);
 
-        Path tmp = createTemp(dir, abs.getFileName().toString());
+        Path tmp = createTemp(dir, abs);
         boolean done = false;
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
@@ -85,19 +89,22 @@ public final class CheckpointWriter {
                     ch.force(true);
                 }
             }
-            try {
-                Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
-            }
+            // The commit point: a rename within one folder is atomic. There is deliberately no
+            // non-atomic fallback, which would delete the old file before the new one is in place.
+            Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
             done = true;
             if (options.fsync()) {
                 syncDirectory(dir);
             }
-        } finally {
+        } catch (IOException | RuntimeException | Error e) {
             if (!done) {
-                Files.deleteIfExists(tmp);
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
             }
+            throw e;
         }
     }
 
@@ -125,11 +132,29 @@ public final class CheckpointWriter {
         return null;
     }
 
-    private static Path createTemp(Path dir, String name) throws IOException {
+    /**
+     * An empty temporary file beside {@code target}, named after it (shortened so that the name
+     * stays within the 255 bytes file systems allow), with the target's permissions when it exists
+     * so that replacing a private file does not expose it.
+     */
+    private static Path createTemp(Path dir, Path target) throws IOException {
+        String name = target.getFileName().toString();
+        while (name.getBytes(StandardCharsets.UTF_8).length > 255 - 22) {
+            name = name.substring(0, name.length() - 1);
+        }
+        FileAttribute<?>[] attrs = {};
+        if (Files.exists(target) && target.getFileSystem().supportedFileAttributeViews().contains("posix")) {
+            attrs = new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(Files.getPosixFilePermissions(target))};
+        }
         for (int attempt = 0; ; attempt++) {
             Path tmp = dir.resolve("." + name + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
             try {
-                FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE).close();
+                FileChannel.open(tmp, java.util.Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), attrs)
+                        .close();
+                if (attrs.length > 0) {
+                    // the umask may have narrowed the mode given at creation
+                    Files.setPosixFilePermissions(tmp, Files.getPosixFilePermissions(target));
+                }
                 return tmp;
             } catch (FileAlreadyExistsException e) {
                 if (attempt > 100) {
