@@ -1,0 +1,143 @@
+package io.torchbridge.reader;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.torchbridge.reader.CheckpointException.Kind;
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.zip.CRC32;
+import java.util.zip.ZipEntry;
+import java.util.zip.ZipOutputStream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The archive-level checks: each crafted archive is refused with its kind, before any data is used. */
+class ZipLimitsTest {
+    @TempDir
+    Path dir;
+
+    private static final byte[] PKL = P.proto(2).tensorV2("FloatStorage", "0", 2, 0, new long[] {2}, new long[] {1})
+            .stop().bytes();
+
+    /** A valid archive: archive/data.pkl, archive/data/0 (8 bytes), archive/data/1, archive/version. */
+    private static byte[] valid(boolean deflatePickle, byte[] pickle) throws Exception {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (ZipOutputStream zip = new ZipOutputStream(bytes)) {
+            put(zip, "archive/data.pkl", pickle, deflatePickle);
+            put(zip, "archive/data/0", new byte[8], false);
+            put(zip, "archive/data/1", new byte[8], false);
+            put(zip, "archive/version", "3\n".getBytes(StandardCharsets.US_ASCII), false);
+        }
+        return bytes.toByteArray();
+    }
+
+    private static void put(ZipOutputStream zip, String name, byte[] data, boolean deflate) throws Exception {
+        ZipEntry e = new ZipEntry(name);
+        if (!deflate) {
+            e.setMethod(ZipEntry.STORED);
+            e.setSize(data.length);
+            CRC32 crc = new CRC32();
+            crc.update(data);
+            e.setCrc(crc.getValue());
+        }
+        zip.putNextEntry(e);
+        zip.write(data);
+        zip.closeEntry();
+    }
+
+    /** Offsets of the central-directory entries, in order. */
+    private static int[] central(byte[] z) {
+        ByteBuffer b = ByteBuffer.wrap(z).order(ByteOrder.LITTLE_ENDIAN);
+        int eocd = z.length - 22;
+        int n = b.getShort(eocd + 10);
+        int at = b.getInt(eocd + 16);
+        int[] out = new int[n];
+        for (int i = 0; i < n; i++) {
+            out[i] = at;
+            at += 46 + b.getShort(at + 28) + b.getShort(at + 30) + b.getShort(at + 32);
+        }
+        return out;
+    }
+
+    private CheckpointException refuse(byte[] z) throws Exception {
+        return refuse(z, ReadOptions.defaults());
+    }
+
+    private CheckpointException refuse(byte[] z, ReadOptions o) throws Exception {
+        Path f = Files.write(dir.resolve("z" + System.nanoTime() + ".pt"), z);
+        return assertThrows(CheckpointException.class, () -> Checkpoint.open(f, o).close());
+    }
+
+    @Test
+    void theUnpatchedArchiveReads() throws Exception {
+        Path f = Files.write(dir.resolve("ok.pt"), valid(false, PKL));
+        try (Checkpoint c = Checkpoint.open(f)) {
+            assertEquals(2, c.tensor("").numel());
+        }
+    }
+
+    @Test
+    void overlappingRecordsAreRefused() throws Exception {
+        byte[] z = valid(false, PKL);
+        int[] cd = central(z);
+        ByteBuffer b = ByteBuffer.wrap(z).order(ByteOrder.LITTLE_ENDIAN);
+        // data/1's central entry points at data/0's local header: two records, one range of bytes.
+        b.putInt(cd[2] + 42, b.getInt(cd[1] + 42));
+        CheckpointException e = refuse(z);
+        assertEquals(Kind.MALFORMED, e.kind());
+        assertTrue(e.getMessage().contains("overlap"), e.getMessage());
+    }
+
+    @Test
+    void duplicateNamesAreRefused() throws Exception {
+        byte[] z = valid(false, PKL);
+        String s = new String(z, StandardCharsets.ISO_8859_1).replace("archive/data/1", "archive/data/0");
+        CheckpointException e = refuse(s.getBytes(StandardCharsets.ISO_8859_1));
+        assertEquals(Kind.MALFORMED, e.kind());
+        assertTrue(e.getMessage().contains("twice"), e.getMessage());
+    }
+
+    @Test
+    void aRecordOutsideTheArchiveFolderIsRefused() throws Exception {
+        byte[] z = valid(false, PKL);
+        String s = new String(z, StandardCharsets.ISO_8859_1).replace("archive/version", "archivX/version");
+        CheckpointException e = refuse(s.getBytes(StandardCharsets.ISO_8859_1));
+        assertEquals(Kind.MALFORMED, e.kind());
+        assertEquals("archivX/version", e.record().orElseThrow());
+    }
+
+    @Test
+    void aRecordReachingPastTheFileIsRefused() throws Exception {
+        byte[] z = valid(false, PKL);
+        int[] cd = central(z);
+        ByteBuffer b = ByteBuffer.wrap(z).order(ByteOrder.LITTLE_ENDIAN);
+        b.putInt(cd[1] + 20, 1 << 30).putInt(cd[1] + 24, 1 << 30); // data/0 claims 1 GiB
+        CheckpointException e = refuse(z);
+        assertTrue(e.kind() == Kind.TRUNCATED || e.kind() == Kind.MALFORMED, e.toString());
+    }
+
+    @Test
+    void aCompressedPickleIsCappedWhileItExpands() throws Exception {
+        // 64 MiB of zeros deflate to a few KiB: with a 1 MiB limit reading stops at 1 MiB + 1 byte.
+        byte[] bomb = new byte[64 << 20];
+        byte[] z = valid(true, bomb);
+        assertTrue(z.length < 200_000, "a small file: " + z.length);
+        CheckpointException e = refuse(z, ReadOptions.builder().maxPickleBytes(1 << 20).build());
+        assertEquals(Kind.LIMIT_EXCEEDED, e.kind());
+        assertTrue(e.getMessage().contains("maxPickleBytes") || e.getMessage().contains("expands"), e.getMessage());
+    }
+
+    @Test
+    void aCompressedPickleWithinTheLimitReads() throws Exception {
+        Path f = Files.write(dir.resolve("deflated.pt"), valid(true, PKL));
+        try (Checkpoint c = Checkpoint.open(f)) {
+            assertEquals(2, c.tensor("").numel());
+        }
+    }
+}
