@@ -24,7 +24,7 @@ class ConvertRoundTripTest {
 
     @TestFactory
     Stream<DynamicTest> convertedFixturesLoadInRealTorchWithTheirManifests() {
-        return FixtureTest.VERSIONS.stream().map(v -> DynamicTest.dynamicTest("torch " + v, () -> {
+        return FixtureTest.sets().stream().map(v -> DynamicTest.dynamicTest("torch " + v, () -> {
             Path out = Files.createDirectories(tmp.resolve("torch-" + v));
             ObjectMapper json = new ObjectMapper();
             int n = 0;
@@ -36,11 +36,11 @@ class ConvertRoundTripTest {
                 Files.writeString(out.resolve(name.replace(".pt", ".expected.json")), json.writeValueAsString(expected));
                 n++;
             }
-            assertTrue(n > 30);
+            assertTrue(n >= 5);
             String report = TorchMatrix.require("2.14.1").run(600,
                     Repo.fixtures().resolve("check_written.py").toString(), out.toString());
             assertTrue(report.contains("check_written: " + n + " passed, 0 failed"), report);
-            if (!v.equals("2.14.1")) {
+            if (FixtureTest.VERSIONS.contains(v) && !v.equals("2.14.1")) {
                 // The torch that wrote the originals loads the converted files too; torch 1.13's
                 // weights_only unpickler has no BINFLOAT and no _codecs.encode, so it loads them fully.
                 if (v.equals("1.13.1")) {

@@ -44,7 +44,7 @@ class InspectCliTest {
 
     @Test
     void jsonLinesFollowTheContractForEveryFixture() throws Exception {
-        for (String v : FixtureTest.VERSIONS) {
+        for (String v : FixtureTest.sets()) {
             List<Path> manifests = FixtureTest.manifests(Repo.fixtures().resolve("torch-" + v));
             List<String> args = new ArrayList<>(List.of("inspect", "--json"));
             for (Path mf : manifests) {
