@@ -42,18 +42,16 @@ public final class Checkpoint implements Closeable {
     private final ZipContainer zip;
     private final Format format;
     private final Object root;
-    private final Map<String, Object> nodes;
     private final Map<String, Tensor> tensors;
     private final ByteOrder byteOrder;
     private final int version;
 
-    private Checkpoint(MappedFile file, ZipContainer zip, Format format, Object root, Map<String, Object> nodes,
+    private Checkpoint(MappedFile file, ZipContainer zip, Format format, Object root,
                        Map<String, Tensor> tensors, ByteOrder byteOrder, int version) {
         this.file = file;
         this.zip = zip;
         this.format = format;
         this.root = root;
-        this.nodes = Collections.unmodifiableMap(nodes);
         this.tensors = Collections.unmodifiableMap(tensors);
         this.byteOrder = byteOrder;
         this.version = version;
@@ -159,13 +157,14 @@ public final class Checkpoint implements Closeable {
             storages.put(key, ref);
             return ref;
         });
-        Object raw = reader.read(pickle);
+        // Without a tree to build (a scan predicting torch), trailing bytes are allowed as torch allows them.
+        Object raw = reader.read(pickle, !build);
         if (!build) {
             return null;
         }
         ValueTree tree = new ValueTree(options, "data.pkl");
         Object root = tree.build(raw);
-        return new Checkpoint(file, zip, Format.ZIP, root, tree.nodes, tree.tensors, order, version);
+        return new Checkpoint(file, zip, Format.ZIP, root, tree.tensors, order, version);
     }
 
     private static int version(MappedFile file, ZipContainer zip) throws CheckpointException {
@@ -257,15 +256,16 @@ public final class Checkpoint implements Closeable {
 
     /** Any value by its path ({@code epoch}, {@code optimizer.param_groups.0.lr}); "" is the root. */
     public Object value(String path) {
-        if (!nodes.containsKey(path)) {
+        Object v = ValueTree.lookup(root, path);
+        if (v == ValueTree.ABSENT) {
             throw new NoSuchElementException("no value '" + path + "' in " + file.path() + hint(path));
         }
-        return nodes.get(path);
+        return v;
     }
 
     /** Whether {@link #value(String)} has {@code path}. */
     public boolean has(String path) {
-        return nodes.containsKey(path);
+        return ValueTree.lookup(root, path) != ValueTree.ABSENT;
     }
 
     private String hint(String name) {

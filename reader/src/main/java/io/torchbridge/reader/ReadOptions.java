@@ -14,18 +14,21 @@ import java.util.Set;
  * @param maxMemo        most memo entries one pickle may create
  * @param maxStack       most items on the unpickler stack at once
  * @param maxNesting     deepest nesting of containers in the object tree
+ * @param maxTreeNodes   most values the object tree may hold counting every path to a shared
+ *                       container again (what a walk of the tree meets): stops "billion laughs"
+ *                       pickles whose few objects expand to billions of values
  * @param inert          admit every global (but those of os, posix, nt, sys) as inert data: for
  *                       full-model pickles ({@code torch.save(model)}) and checkpoints with
  *                       arbitrary Python objects; nothing is ever constructed or run
  */
 public record ReadOptions(Set<String> extraGlobals, long maxPickleBytes, int maxMemo, int maxStack,
-                          int maxNesting, boolean inert) {
+                          int maxNesting, long maxTreeNodes, boolean inert) {
 
     private static final ReadOptions DEFAULTS = builder().build();
 
     public ReadOptions {
         extraGlobals = Collections.unmodifiableSet(new LinkedHashSet<>(extraGlobals));
-        if (maxPickleBytes <= 0 || maxMemo <= 0 || maxStack <= 0 || maxNesting <= 0) {
+        if (maxPickleBytes <= 0 || maxMemo <= 0 || maxStack <= 0 || maxNesting <= 0 || maxTreeNodes <= 0) {
             throw new IllegalArgumentException("limits must be positive");
         }
     }
@@ -48,9 +51,10 @@ public record ReadOptions(Set<String> extraGlobals, long maxPickleBytes, int max
     public static final class Builder {
         private final Set<String> extraGlobals = new LinkedHashSet<>();
         private long maxPickleBytes = 1L << 30;
-        private int maxMemo = 10_000_000;
-        private int maxStack = 10_000_000;
+        private int maxMemo = 2_000_000;
+        private int maxStack = 1_000_000;
         private int maxNesting = 1_000;
+        private long maxTreeNodes = 100_000_000L;
         private boolean inert;
 
         private Builder() {
@@ -91,13 +95,18 @@ public record ReadOptions(Set<String> extraGlobals, long maxPickleBytes, int max
             return this;
         }
 
+        public Builder maxTreeNodes(long v) {
+            maxTreeNodes = v;
+            return this;
+        }
+
         public Builder maxNesting(int v) {
             maxNesting = v;
             return this;
         }
 
         public ReadOptions build() {
-            return new ReadOptions(extraGlobals, maxPickleBytes, maxMemo, maxStack, maxNesting, inert);
+            return new ReadOptions(extraGlobals, maxPickleBytes, maxMemo, maxStack, maxNesting, maxTreeNodes, inert);
         }
     }
 }

@@ -59,7 +59,11 @@ public final class Scan {
             byte[] head = file.size() >= 4 ? file.read(0, 4) : new byte[0];
             if (head.length == 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) {
                 format = "zip";
-                try (ZipContainer zip = ZipContainer.open(file)) {
+                try (ZipContainer zip = ZipContainer.open(file, true)) {
+                    for (String d : zip.duplicates()) {
+                        findings.add("record " + d + " appears twice: torch reads the first, other tools may read "
+                                + "the second (a crafted archive)");
+                    }
                     torchScript = zip.entry("constants.pkl").isPresent();
                     if (torchScript) {
                         format = "torchscript";
@@ -100,8 +104,10 @@ public final class Scan {
                         u.name(), u.firstOffset()));
             }
         }
-        TreeSet<String> foreign = new TreeSet<>(r.opcodes().keySet());
-        foreign.removeAll(PickleScanner.TORCH_OPCODES);
+        if (r.trailingAt() >= 0) {
+            findings.add(String.format("data.pkl+0x%X: bytes after the pickle's STOP (a second pickle hidden "
+                    + "behind the first: torch ignores it, TorchBridge refuses the file)", r.trailingAt()));
+        }
         if (r.error() != null) {
             findings.add(String.format("malformed pickle at data.pkl+0x%X: %s", r.errorOffset(), r.error()));
         }
@@ -116,8 +122,16 @@ public final class Scan {
                 findings.add("does not read: " + e.getMessage());
             }
         }
-        boolean torchLoads = "zip".equals(format) && r.error() == null && foreign.isEmpty()
-                && uses.values().stream().allMatch(GlobalUse::torchAccepts) && (reads || structurallyValid(path));
+        // torch reads the first pickle only: its verdict depends on what comes before the first STOP
+        byte[] pkl = pickle;
+        PickleScanner.Result first = r.trailingAt() < 0 ? r
+                : PickleScanner.scan(java.util.Arrays.copyOf(pkl, (int) r.trailingAt()));
+        TreeSet<String> firstForeign = new TreeSet<>(first.opcodes().keySet());
+        firstForeign.removeAll(PickleScanner.TORCH_OPCODES);
+        boolean torchLoads = "zip".equals(format) && first.error() == null && firstForeign.isEmpty()
+                && first.globals().stream().allMatch(g -> !Allowlist.isBlockedModule(g.module())
+                        && Allowlist.allowedByDefault(g.fullName()))
+                && (reads || structurallyValid(path));
         return new Report(path.toString(), format, List.copyOf(uses.values()), r.opcodes(), findings, torchLoads,
                 reads, error);
     }
@@ -129,11 +143,16 @@ public final class Scan {
     private static boolean structurallyValid(Path path) {
         ReadOptions relaxed = ReadOptions.builder().maxMemo(Integer.MAX_VALUE).maxStack(Integer.MAX_VALUE)
                 .maxNesting(Integer.MAX_VALUE).build();
-        try (MappedFile file = MappedFile.open(path); ZipContainer zip = ZipContainer.open(file)) {
+        try (MappedFile file = MappedFile.open(path); ZipContainer zip = ZipContainer.open(file, true)) {
             Checkpoint.readZip(file, zip, relaxed, false);
             return true;
-        } catch (IOException | RuntimeException | StackOverflowError e) {
+        } catch (CheckpointException e) {
+            // Our safety limits (nesting the thread's stack cannot hold) are not torch's.
+            return e.kind() == CheckpointException.Kind.LIMIT_EXCEEDED;
+        } catch (IOException | RuntimeException e) {
             return false;
+        } catch (StackOverflowError e) {
+            return true;
         }
     }
 

@@ -7,6 +7,7 @@ import io.torchbridge.reader.internal.pickle.RawSet;
 import io.torchbridge.reader.internal.pickle.StorageRef;
 import io.torchbridge.reader.internal.pickle.TensorSpec;
 import java.math.BigInteger;
+import java.util.AbstractMap.SimpleImmutableEntry;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
@@ -18,17 +19,24 @@ import java.util.Set;
 
 /**
  * Turns the unpickler's raw values into the public immutable ones, keeping sharing (an object
- * reached twice is one object), and names every node by its path: dict keys joined with '.',
- * list and tuple indices in decimal.
+ * reached twice is one object), and names every tensor by its path: dict keys joined with '.',
+ * list and tuple indices in decimal. Other values are found by path on demand ({@link #lookup}),
+ * so a tree of shared containers (a "billion laughs" pickle) costs no more than its objects.
  */
 final class ValueTree {
+    /** A tensor reached under more paths than this is a shared-container bomb, not a checkpoint. */
+    static final int MAX_PATHS_PER_TENSOR = 64;
+
     private final ReadOptions options;
     private final String record;
     private final Map<Object, Object> frozen = new IdentityHashMap<>();
     private final Set<Object> inProgress = Collections.newSetFromMap(new IdentityHashMap<>());
-    final Map<String, Object> nodes = new LinkedHashMap<>();
+    /** Containers (frozen) that hold a tensor somewhere below them. */
+    private final Set<Object> holdsTensor = Collections.newSetFromMap(new IdentityHashMap<>());
+    /** Per frozen container: the values a walk below it meets, shared containers counted again. */
+    private final Map<Object, Long> expanded = new IdentityHashMap<>();
+    private final Map<Tensor, Integer> paths = new IdentityHashMap<>();
     final Map<String, Tensor> tensors = new LinkedHashMap<>();
-    private long visits;
 
     ValueTree(ReadOptions options, String record) {
         this.options = options;
@@ -36,9 +44,14 @@ final class ValueTree {
     }
 
     Object build(Object raw) throws CheckpointException {
-        Object root = freeze(raw, 0);
-        name("", root, 0);
-        return root;
+        try {
+            Object root = freeze(raw, 0);
+            name("", root);
+            return root;
+        } catch (StackOverflowError e) {
+            throw CheckpointException.at(Kind.LIMIT_EXCEEDED, record, -1,
+                    "the object tree nests too deeply for the thread's stack (lower ReadOptions.maxNesting)");
+        }
     }
 
     private Object freeze(Object raw, int depth) throws CheckpointException {
@@ -60,17 +73,20 @@ final class ValueTree {
                     "a container contains itself; checkpoints hold no cycles");
         }
         Object out;
+        boolean tensorBelow = false;
         if (raw instanceof ArrayList<?> list) {
             List<Object> items = new ArrayList<>(list.size());
             for (Object o : list) {
                 items.add(freeze(o, depth + 1));
             }
+            tensorBelow = anyTensor(items);
             out = Collections.unmodifiableList(items);
         } else if (raw instanceof PyTuple t) {
             List<Object> items = new ArrayList<>(t.size());
             for (Object o : t.items()) {
                 items.add(freeze(o, depth + 1));
             }
+            tensorBelow = anyTensor(items);
             out = new PyTuple(items);
         } else if (raw instanceof RawDict d) {
             Map<Object, Object> items = new LinkedHashMap<>();
@@ -81,6 +97,7 @@ final class ValueTree {
             for (Map.Entry<String, Object> e : d.attributes.entrySet()) {
                 attrs.put(e.getKey(), freeze(e.getValue(), depth + 1));
             }
+            tensorBelow = anyTensor(items.values());
             out = new PyDict(d.pythonClass, items, attrs);
         } else if (raw instanceof RawSet s) {
             Set<Object> items = new LinkedHashSet<>();
@@ -97,8 +114,14 @@ final class ValueTree {
             for (Map.Entry<Object, Object> e : o.dictItems.entrySet()) {
                 dictItems.put(freeze(e.getKey(), depth + 1), freeze(e.getValue(), depth + 1));
             }
-            out = new PyObject(o.callable, (PyTuple) freeze(o.args, depth + 1), freeze(o.state, depth + 1),
+            PyObject p = new PyObject(o.callable, (PyTuple) freeze(o.args, depth + 1), freeze(o.state, depth + 1),
                     listItems, dictItems);
+            List<Object> below = new ArrayList<>();
+            for (Map.Entry<String, Object> c : children(p)) {
+                below.add(c.getValue());
+            }
+            tensorBelow = anyTensor(below);
+            out = p;
         } else if (raw instanceof TensorSpec t) {
             out = tensor(t);
         } else if (raw instanceof StorageRef s) {
@@ -109,7 +132,30 @@ final class ValueTree {
         }
         inProgress.remove(raw);
         frozen.put(raw, out);
+        long size = 1;
+        for (Map.Entry<String, Object> c : children(out)) {
+            Long below = c.getValue() == null ? null : expanded.get(c.getValue());
+            size = Math.min(Long.MAX_VALUE / 2, size + (below == null ? 1 : below));
+        }
+        expanded.put(out, size);
+        if (size > options.maxTreeNodes()) {
+            throw CheckpointException.at(Kind.LIMIT_EXCEEDED, record, -1, "the object tree expands to more than "
+                    + options.maxTreeNodes() + " values through containers shared over and over (a 'billion laughs' "
+                    + "pickle) (ReadOptions.maxTreeNodes)");
+        }
+        if (tensorBelow) {
+            holdsTensor.add(out);
+        }
         return out;
+    }
+
+    private boolean anyTensor(Iterable<?> values) {
+        for (Object v : values) {
+            if (v instanceof Tensor || (v != null && holdsTensor.contains(v))) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static Tensor tensor(TensorSpec t) {
@@ -118,55 +164,84 @@ final class ValueTree {
         return new Tensor(info, t.storage.region());
     }
 
-    /** Pre-order walk giving every node its path. A node reached twice gets both paths. */
-    private void name(String path, Object value, int depth) throws CheckpointException {
-        if (++visits > options.maxStack()) {
-            throw CheckpointException.at(Kind.LIMIT_EXCEEDED, record, -1, "the object tree has more than "
-                    + options.maxStack() + " paths (shared containers repeated?) (ReadOptions.maxStack)");
-        }
-        nodes.putIfAbsent(path, value);
+    /** Pre-order walk giving every tensor each path it is reached by; only containers that hold tensors are entered. */
+    private void name(String path, Object value) throws CheckpointException {
         if (value instanceof Tensor t) {
+            int n = paths.merge(t, 1, Integer::sum);
+            if (n > MAX_PATHS_PER_TENSOR) {
+                throw CheckpointException.at(Kind.LIMIT_EXCEEDED, record, -1, "tensor '" + t.name()
+                        + "' is reached under more than " + MAX_PATHS_PER_TENSOR + " paths: containers shared over and "
+                        + "over (a 'billion laughs' pickle), which no checkpoint needs");
+            }
             t.name(path);
             tensors.putIfAbsent(path, t);
-        } else if (value instanceof PyDict d) {
-            for (Map.Entry<Object, Object> e : d.items().entrySet()) {
-                name(child(path, PyRepr.key(e.getKey())), e.getValue(), depth + 1);
+        } else if (value != null && holdsTensor.contains(value)) {
+            for (Map.Entry<String, Object> c : children(value)) {
+                name(child(path, c.getKey()), c.getValue());
             }
-        } else if (value instanceof List<?> l) {
-            for (int i = 0; i < l.size(); i++) {
-                name(child(path, Integer.toString(i)), l.get(i), depth + 1);
-            }
-        } else if (value instanceof PyTuple t) {
-            for (int i = 0; i < t.size(); i++) {
-                name(child(path, Integer.toString(i)), t.get(i), depth + 1);
-            }
-        } else if (value instanceof PyObject o) {
-            nameObject(path, o, depth);
         }
     }
+
+    /** The value at {@code path}, or {@link #ABSENT}: the first match in pre-order, as names are given. */
+    static Object lookup(Object root, String path) {
+        if (path.isEmpty()) {
+            return root;
+        }
+        for (Map.Entry<String, Object> c : children(root)) {
+            String k = c.getKey();
+            if (path.equals(k)) {
+                return c.getValue();
+            }
+            if (path.startsWith(k) && path.length() > k.length() && path.charAt(k.length()) == '.') {
+                Object found = lookup(c.getValue(), path.substring(k.length() + 1));
+                if (found != ABSENT) {
+                    return found;
+                }
+            }
+        }
+        return ABSENT;
+    }
+
+    /** Returned by {@link #lookup} for a path that names nothing. */
+    static final Object ABSENT = new Object();
 
     /**
-     * An inert object's parts get attribute paths. A pickled {@code nn.Module} (its state holds
-     * {@code _parameters}, {@code _buffers} and {@code _modules}) is named as its
-     * {@code state_dict()} would be: {@code fc1.weight}, {@code bn.running_mean}.
+     * A node's named children, in order: dict items by key, list and tuple items by index, and an
+     * inert object's parts. A pickled {@code nn.Module} (its state holds {@code _parameters},
+     * {@code _buffers} and {@code _modules}) is named as its {@code state_dict()} would be.
      */
-    private void nameObject(String path, PyObject o, int depth) throws CheckpointException {
-        Object state = o.state();
-        if (state instanceof PyTuple t && t.size() == 2) {
-            nameAttributes(path, t.get(0), depth);
-            nameAttributes(path, t.get(1), depth);
-        } else {
-            nameAttributes(path, state, depth);
+    static List<Map.Entry<String, Object>> children(Object node) {
+        List<Map.Entry<String, Object>> out = new ArrayList<>();
+        if (node instanceof PyDict d) {
+            for (Map.Entry<Object, Object> e : d.items().entrySet()) {
+                out.add(new SimpleImmutableEntry<>(PyRepr.key(e.getKey()), e.getValue()));
+            }
+        } else if (node instanceof List<?> l) {
+            for (int i = 0; i < l.size(); i++) {
+                out.add(new SimpleImmutableEntry<>(Integer.toString(i), l.get(i)));
+            }
+        } else if (node instanceof PyTuple t) {
+            for (int i = 0; i < t.size(); i++) {
+                out.add(new SimpleImmutableEntry<>(Integer.toString(i), t.get(i)));
+            }
+        } else if (node instanceof PyObject o) {
+            if (o.state() instanceof PyTuple t && t.size() == 2) {
+                attributes(t.get(0), out);
+                attributes(t.get(1), out);
+            } else {
+                attributes(o.state(), out);
+            }
+            for (int i = 0; i < o.listItems().size(); i++) {
+                out.add(new SimpleImmutableEntry<>(Integer.toString(i), o.listItems().get(i)));
+            }
+            for (Map.Entry<Object, Object> e : o.dictItems().entrySet()) {
+                out.add(new SimpleImmutableEntry<>(PyRepr.key(e.getKey()), e.getValue()));
+            }
         }
-        for (int i = 0; i < o.listItems().size(); i++) {
-            name(child(path, Integer.toString(i)), o.listItems().get(i), depth + 1);
-        }
-        for (Map.Entry<Object, Object> e : o.dictItems().entrySet()) {
-            name(child(path, PyRepr.key(e.getKey())), e.getValue(), depth + 1);
-        }
+        return out;
     }
 
-    private void nameAttributes(String path, Object state, int depth) throws CheckpointException {
+    private static void attributes(Object state, List<Map.Entry<String, Object>> out) {
         if (!(state instanceof PyDict d)) {
             return;
         }
@@ -176,10 +251,10 @@ final class ValueTree {
             if (module && (key.equals("_parameters") || key.equals("_buffers") || key.equals("_modules"))
                     && e.getValue() instanceof PyDict members) {
                 for (Map.Entry<Object, Object> m : members.items().entrySet()) {
-                    name(child(path, PyRepr.key(m.getKey())), m.getValue(), depth + 1);
+                    out.add(new SimpleImmutableEntry<>(PyRepr.key(m.getKey()), m.getValue()));
                 }
             } else {
-                name(child(path, key), e.getValue(), depth + 1);
+                out.add(new SimpleImmutableEntry<>(key, e.getValue()));
             }
         }
     }

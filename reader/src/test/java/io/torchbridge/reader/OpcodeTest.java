@@ -186,8 +186,8 @@ class OpcodeTest {
 
     @Test
     void popDupPopMarkAndFrame() throws Exception {
-        // \x95 FRAME len8; K1 0 POP; K2 2 DUP; ( K9 1 POP_MARK; t -> (2, 2)
-        Object v = read(P.proto(4).op(0x95).le(20, 8).mark().op('K').raw(1).op('0').op('K').raw(2).op('2')
+        // \x95 FRAME of the 13 bytes that follow; K1 0 POP; K2 2 DUP; ( K9 1 POP_MARK; t -> (2, 2)
+        Object v = read(P.proto(4).op(0x95).le(13, 8).mark().op('K').raw(1).op('0').op('K').raw(2).op('2')
                 .mark().op('K').raw(9).op('1').tuple());
         assertEquals(PyTuple.of(2L, 2L), v);
     }

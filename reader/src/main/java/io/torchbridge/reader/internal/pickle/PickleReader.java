@@ -9,7 +9,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import net.razorvine.pickle.UnpickleStack;
@@ -36,11 +35,20 @@ public final class PickleReader extends Unpickler {
 
     /** Reads the pickle in {@code data}; the result holds raw values (RawDict, ArrayList, ...). */
     public Object read(byte[] data) throws CheckpointException {
+        return read(data, false);
+    }
+
+    /**
+     * Reads the pickle in {@code data}. Bytes after its STOP are refused unless
+     * {@code allowTrailing}: torch reads only the first pickle of a record, so a second one hidden
+     * behind it is something only an attacker puts there (the scan lists it either way).
+     */
+    public Object read(byte[] data, boolean allowTrailing) throws CheckpointException {
         in = new Input(data);
         input = in;
         marks = new Stack();
         stack = marks;
-        memo = new HashMap<>();
+        memo = new DenseMemo();
         try {
             while (true) {
                 opOffset = in.position();
@@ -53,7 +61,13 @@ public final class PickleReader extends Unpickler {
                     throw error(Kind.MALFORMED, String.format("unknown opcode 0x%02X", b));
                 }
                 if (op == Op.STOP) {
-                    return pop();
+                    Object result = pop();
+                    if (!allowTrailing && in.remaining() > 0) {
+                        opOffset = in.position();
+                        throw error(Kind.MALFORMED, in.remaining() + " bytes follow the pickle's STOP (a second "
+                                + "pickle hidden behind the first?); torch.save never writes them");
+                    }
+                    return result;
                 }
                 step(op);
                 if (stack.size() > options.maxStack()) {
@@ -76,6 +90,8 @@ public final class PickleReader extends Unpickler {
             throw error(kind, op + ": " + e.getMessage()).withCause(e);
         } catch (RuntimeException e) {
             throw error(Kind.MALFORMED, op + ": " + e.getMessage()).withCause(e);
+        } catch (StackOverflowError e) {
+            throw error(Kind.LIMIT_EXCEEDED, op + " nests values too deeply for the thread's stack");
         } finally {
             stack = null;
             memo = null;
@@ -94,8 +110,15 @@ public final class PickleReader extends Unpickler {
     private void step(Op op) throws IOException, CheckpointException {
         switch (op) {
             // Values whose reading we check before allocating, or whose Java type we choose.
-            case INT -> stack.add(textInt(line()));
-            case LONG -> stack.add(normalize(new BigInteger(stripSuffix(line(), "L"))));
+            case INT -> stack.add(textInt(digits(line())));
+            case LONG -> stack.add(textInt(digits(stripSuffix(line(), "L"))));
+            case FRAME -> {
+                long n = in.int64();
+                if (n < 0 || n > in.remaining()) {
+                    throw error(Kind.TRUNCATED, "FRAME declares " + Long.toUnsignedString(n) + " bytes but only "
+                            + in.remaining() + " remain in " + record);
+                }
+            }
             case BININT -> stack.add((long) in.int32());
             case BININT1 -> stack.add((long) in.readByte());
             case BININT2 -> stack.add((long) in.uint16());
@@ -291,9 +314,26 @@ public final class PickleReader extends Unpickler {
                 || key instanceof Double || key instanceof Boolean || key instanceof PyGlobal) {
             return key;
         }
-        if (key instanceof PyTuple t) {
-            for (Object o : t.items()) {
-                hashable(o);
+        if (key instanceof PyTuple) {
+            // Iterative, and depth-bounded: hashing a deeply nested tuple recurses in Java too.
+            java.util.ArrayDeque<Object[]> todo = new java.util.ArrayDeque<>();
+            todo.push(new Object[] {key, 0});
+            while (!todo.isEmpty()) {
+                Object[] e = todo.pop();
+                int depth = (int) e[1];
+                if (depth > options.maxNesting()) {
+                    throw error(Kind.LIMIT_EXCEEDED, op + ": a dict key nests tuples deeper than "
+                            + options.maxNesting() + " levels (ReadOptions.maxNesting)");
+                }
+                if (e[0] instanceof PyTuple t) {
+                    for (Object o : t.items()) {
+                        todo.push(new Object[] {o, depth + 1});
+                    }
+                } else if (!(e[0] == null || e[0] instanceof String || e[0] instanceof Long
+                        || e[0] instanceof BigInteger || e[0] instanceof Double || e[0] instanceof Boolean
+                        || e[0] instanceof PyGlobal)) {
+                    throw error(Kind.MALFORMED, op + ": a " + typeName(e[0]) + " cannot be part of a dict key");
+                }
             }
             return key;
         }
@@ -352,6 +392,9 @@ public final class PickleReader extends Unpickler {
 
     /** Reads {@code n} bytes, checking {@code n} against what is left before allocating. */
     private byte[] bytes(long n) throws CheckpointException {
+        if (n < 0 && op == Op.BINSTRING) {
+            throw error(Kind.MALFORMED, op + " declares a negative length (" + n + ")");
+        }
         if (n < 0 || n > in.remaining()) {
             throw error(Kind.TRUNCATED, op + " declares " + Long.toUnsignedString(n) + " bytes but only "
                     + in.remaining() + " remain in " + record);
@@ -409,6 +452,18 @@ public final class PickleReader extends Unpickler {
         return v.bitLength() < 64 ? (Object) v.longValue() : v;
     }
 
+    /**
+     * Text integers are parsed in time quadratic in their length; CPython refuses more than 4300
+     * digits ({@code sys.int_info.str_digits_check_threshold}) for the same reason.
+     */
+    private String digits(String s) throws CheckpointException {
+        if (s.length() > 4300) {
+            throw error(Kind.LIMIT_EXCEEDED, op + " operand has " + s.length()
+                    + " digits; CPython refuses integers over 4300 digits in text");
+        }
+        return s;
+    }
+
     private Object textInt(String s) throws CheckpointException {
         if (s.equals("00")) {
             return Boolean.FALSE;
@@ -441,6 +496,76 @@ public final class PickleReader extends Unpickler {
 
     private static String stripSuffix(String s, String suffix) {
         return s.endsWith(suffix) ? s.substring(0, s.length() - suffix.length()) : s;
+    }
+
+    /**
+     * The memo as an array: pickles number memo entries densely from 0, so this costs 8 bytes an
+     * entry where a HashMap costs about 50 (which decides whether a memo-filling pickle exhausts a
+     * small heap). Sparse or huge indices, which only crafted pickles use, go to a HashMap.
+     */
+    private static final class DenseMemo extends java.util.AbstractMap<Integer, Object> {
+        private Object[] dense = new Object[64];
+        private boolean[] set = new boolean[64];
+        private final java.util.HashMap<Integer, Object> sparse = new java.util.HashMap<>();
+        private int size;
+
+        @Override
+        public Object put(Integer key, Object value) {
+            int k = key;
+            if (k >= 0 && k < (1 << 26) && k <= Math.max(2 * dense.length, 64)) {
+                if (k >= dense.length) {
+                    int n = Math.max(k + 1, dense.length * 2);
+                    dense = java.util.Arrays.copyOf(dense, n);
+                    set = java.util.Arrays.copyOf(set, n);
+                }
+                Object old = dense[k];
+                if (!set[k]) {
+                    set[k] = true;
+                    size++;
+                }
+                dense[k] = value;
+                return old;
+            }
+            boolean had = sparse.containsKey(key);
+            Object old = sparse.put(key, value);
+            if (!had) {
+                size++;
+            }
+            return old;
+        }
+
+        @Override
+        public Object get(Object key) {
+            int k = (Integer) key;
+            if (k >= 0 && k < dense.length && set[k]) {
+                return dense[k];
+            }
+            return sparse.get(key);
+        }
+
+        @Override
+        public boolean containsKey(Object key) {
+            int k = (Integer) key;
+            return (k >= 0 && k < dense.length && set[k]) || sparse.containsKey(key);
+        }
+
+        @Override
+        public int size() {
+            return size;
+        }
+
+        @Override
+        public void clear() {
+            dense = new Object[64];
+            set = new boolean[64];
+            sparse.clear();
+            size = 0;
+        }
+
+        @Override
+        public java.util.Set<Entry<Integer, Object>> entrySet() {
+            throw new UnsupportedOperationException("the memo is only looked up by index");
+        }
     }
 
     /** Exposes Pyrolite's MARK sentinel, so a MARK is never taken for a value. */

@@ -31,8 +31,12 @@ public final class PickleScanner {
         }
     }
 
-    /** What the walk found. {@code error} is null when the pickle was walked to its STOP. */
-    public record Result(List<GlobalRef> globals, Map<String, Integer> opcodes, String error, long errorOffset) {
+    /**
+     * What the walk found. {@code error} is null when the pickle was walked to its STOP;
+     * {@code trailingAt} is the offset of bytes after the first STOP (walked as further pickles), or -1.
+     */
+    public record Result(List<GlobalRef> globals, Map<String, Integer> opcodes, String error, long errorOffset,
+                         long trailingAt) {
     }
 
     private final byte[] b;
@@ -55,21 +59,31 @@ public final class PickleScanner {
         int memoCount = 0;
         int pos = 0;
         String lastString = null;
+        long trailingAt = -1;
         while (true) {
             int at = pos;
             if (pos >= b.length) {
-                return new Result(globals, opcodes, "the pickle ends without a STOP opcode", at);
+                return new Result(globals, opcodes, trailingAt >= 0 ? null : "the pickle ends without a STOP opcode",
+                        at, trailingAt);
             }
             Op op = Op.of(b[pos++]);
             if (op == null) {
-                return new Result(globals, opcodes, String.format("unknown opcode 0x%02X", b[at] & 0xFF), at);
+                return new Result(globals, opcodes, String.format("unknown opcode 0x%02X", b[at] & 0xFF), at, trailingAt);
             }
             opcodes.merge(op.name(), 1, Integer::sum);
             String pushed = null;
             try {
                 switch (op) {
                     case STOP:
-                        return new Result(globals, opcodes, null, -1);
+                        if (pos >= b.length) {
+                            return new Result(globals, opcodes, null, -1, trailingAt);
+                        }
+                        // Bytes after STOP: torch stops reading here, but a second pickle may hide
+                        // behind the first, so the walk goes on.
+                        if (trailingAt < 0) {
+                            trailingAt = pos;
+                        }
+                        break;
                     case GLOBAL, INST: {
                         int e1 = lineEnd(b, pos);
                         String module = new String(b, pos, e1 - pos, StandardCharsets.UTF_8);
@@ -172,9 +186,9 @@ public final class PickleScanner {
                         break; // no operand
                 }
             } catch (Truncated e) {
-                return new Result(globals, opcodes, e.getMessage(), at);
+                return new Result(globals, opcodes, e.getMessage(), at, trailingAt);
             } catch (NumberFormatException e) {
-                return new Result(globals, opcodes, op + " has a malformed operand", at);
+                return new Result(globals, opcodes, op + " has a malformed operand", at, trailingAt);
             }
             if (op != Op.BINPUT && op != Op.LONG_BINPUT && op != Op.PUT && op != Op.MEMOIZE) {
                 lastString = pushed;

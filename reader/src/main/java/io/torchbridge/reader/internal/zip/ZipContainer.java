@@ -33,16 +33,27 @@ public final class ZipContainer implements AutoCloseable {
     private final String archiveName;
     private final Map<String, Entry> entries;
     private final Map<String, ZipArchiveEntry> raw;
+    private final List<String> duplicates;
 
     private ZipContainer(ZipFile zip, String archiveName, Map<String, Entry> entries,
-                         Map<String, ZipArchiveEntry> raw) {
+                         Map<String, ZipArchiveEntry> raw, List<String> duplicates) {
         this.zip = zip;
         this.archiveName = archiveName;
         this.entries = entries;
         this.raw = raw;
+        this.duplicates = duplicates;
     }
 
     public static ZipContainer open(MappedFile file) throws CheckpointException {
+        return open(file, false);
+    }
+
+    /**
+     * Opens the archive; with {@code keepFirstDuplicate} a record name that appears twice keeps
+     * its first entry (what PyTorch's reader uses) and is listed in {@link #duplicates()} instead
+     * of refusing the file: how a scan sees what torch would read.
+     */
+    public static ZipContainer open(MappedFile file, boolean keepFirstDuplicate) throws CheckpointException {
         ZipFile zip;
         try {
             zip = ZipFile.builder().setPath(file.path()).get();
@@ -56,7 +67,7 @@ public final class ZipContainer implements AutoCloseable {
                     + " (a damaged file? compare its size and checksum with the original)").withCause(e);
         }
         try {
-            return index(zip, file.size(), centralDirectoryOffset(file));
+            return index(zip, file.size(), centralDirectoryOffset(file), keepFirstDuplicate);
         } catch (CheckpointException | RuntimeException e) {
             ZipFile.closeQuietly(zip);
             throw e;
@@ -111,10 +122,12 @@ public final class ZipContainer implements AutoCloseable {
         }
     }
 
-    private static ZipContainer index(ZipFile zip, long fileSize, long cdOffset) throws CheckpointException {
+    private static ZipContainer index(ZipFile zip, long fileSize, long cdOffset, boolean keepFirstDuplicate)
+            throws CheckpointException {
         Map<String, Entry> entries = new LinkedHashMap<>();
         Map<String, ZipArchiveEntry> raw = new LinkedHashMap<>();
         List<long[]> spans = new ArrayList<>();
+        List<String> duplicates = new ArrayList<>();
         String prefix = null;
         Enumeration<ZipArchiveEntry> all = zip.getEntries();
         while (all.hasMoreElements()) {
@@ -151,7 +164,12 @@ public final class ZipContainer implements AutoCloseable {
             }
             spans.add(new long[] {e.getLocalHeaderOffset(), offset + csize});
             if (entries.putIfAbsent(name, new Entry(name, offset, e.getSize(), csize, e.getMethod())) != null) {
-                throw CheckpointException.at(Kind.MALFORMED, name, -1, "record appears twice in the archive");
+                if (!keepFirstDuplicate) {
+                    throw CheckpointException.at(Kind.MALFORMED, name, -1, "record appears twice in the archive "
+                            + "(readers may disagree on which one counts: a crafted archive)");
+                }
+                duplicates.add(name);
+                continue;
             }
             raw.put(name, e);
         }
@@ -167,7 +185,12 @@ public final class ZipContainer implements AutoCloseable {
                         + " (a crafted or damaged archive)");
             }
         }
-        return new ZipContainer(zip, prefix.substring(0, prefix.length() - 1), entries, raw);
+        return new ZipContainer(zip, prefix.substring(0, prefix.length() - 1), entries, raw, duplicates);
+    }
+
+    /** Record names that appeared again after their first entry (only when opened to keep the first). */
+    public List<String> duplicates() {
+        return Collections.unmodifiableList(duplicates);
     }
 
     /** The top folder, which torch.save names after the file. */
