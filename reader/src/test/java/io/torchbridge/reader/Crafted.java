@@ -1,7 +1,6 @@
 package io.torchbridge.reader;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -43,8 +42,13 @@ final class Crafted {
 
     Path write(Path dir, String file) throws IOException {
         records.putIfAbsent("version", "3\n".getBytes(StandardCharsets.US_ASCII));
-        Path p = dir.resolve(file);
-        try (OutputStream os = Files.newOutputStream(p); ZipOutputStream zip = new ZipOutputStream(os)) {
+        return Files.write(dir.resolve(file), zip(archive, records));
+    }
+
+    /** A STORED zip of {@code records} under the folder {@code archive}. */
+    static byte[] zip(String archive, Map<String, byte[]> records) throws IOException {
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        try (ZipOutputStream zip = new ZipOutputStream(bytes)) {
             for (Map.Entry<String, byte[]> r : records.entrySet()) {
                 ZipEntry e = new ZipEntry(archive + "/" + r.getKey());
                 e.setMethod(ZipEntry.STORED);
@@ -57,7 +61,7 @@ final class Crafted {
                 zip.closeEntry();
             }
         }
-        return p;
+        return bytes.toByteArray();
     }
 
     /** Opens a checkpoint whose data.pkl is {@code pickle}, with no storages. */

@@ -1,7 +1,6 @@
 package io.torchbridge.reader;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -10,9 +9,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
-import java.util.zip.CRC32;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipOutputStream;
 
 /**
  * Coverage-guided fuzzing (Jazzer) of the reader's entry points. In a normal test run each
@@ -65,7 +61,7 @@ class ReaderFuzzTest {
         Map<String, byte[]> records = new LinkedHashMap<>(TEMPLATES.get((data[0] & 0xFF) % TEMPLATES.size()));
         records.put("data.pkl", java.util.Arrays.copyOfRange(data, 1, data.length));
         Path f = SCRATCH.resolve("pickle-" + Thread.currentThread().getId() + ".pt");
-        Files.write(f, zip(records));
+        Files.write(f, Crafted.zip("archive", records));
         readEverything(f);
     }
 
@@ -109,24 +105,6 @@ class ReaderFuzzTest {
             Files.delete(tmp);
         }
         return out;
-    }
-
-    static byte[] zip(Map<String, byte[]> records) throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try (ZipOutputStream zip = new ZipOutputStream(bytes)) {
-            for (Map.Entry<String, byte[]> r : records.entrySet()) {
-                ZipEntry e = new ZipEntry("archive/" + r.getKey());
-                e.setMethod(ZipEntry.STORED);
-                e.setSize(r.getValue().length);
-                CRC32 crc = new CRC32();
-                crc.update(r.getValue());
-                e.setCrc(crc.getValue());
-                zip.putNextEntry(e);
-                zip.write(r.getValue());
-                zip.closeEntry();
-            }
-        }
-        return bytes.toByteArray();
     }
 
     /** Writes the pickleRecord seeds: one per fixture, its index then its data.pkl. Run once by hand. */

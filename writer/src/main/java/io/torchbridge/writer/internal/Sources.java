@@ -77,51 +77,18 @@ public final class Sources {
 
     /** The bytes from {@code buf}'s position to its limit, not copied; the caller keeps them unchanged until saved. */
     public static StorageSource buffer(ByteBuffer buf, DType dtype) {
-        ByteBuffer view = buf.duplicate();
-        return new StorageSource() {
-            @Override
-            public DType dtype() {
-                return dtype;
-            }
-
-            @Override
-            public long nbytes() {
-                return view.remaining();
-            }
-
-            @Override
-            public void writeTo(Sink sink) throws IOException {
-                sink.write(view.duplicate());
-            }
-        };
+        return chunks(List.of(buf), dtype);
     }
 
     /** The concatenated remaining bytes of {@code chunks}, not copied. */
     public static StorageSource chunks(List<ByteBuffer> chunks, DType dtype) {
         List<ByteBuffer> views = chunks.stream().map(ByteBuffer::duplicate).toList();
-        long n = 0;
-        for (ByteBuffer b : views) {
-            n += b.remaining();
-        }
-        long total = n;
-        return new StorageSource() {
-            @Override
-            public DType dtype() {
-                return dtype;
+        long total = views.stream().mapToLong(ByteBuffer::remaining).sum();
+        return new Fixed(dtype, total, sink -> {
+            for (ByteBuffer b : views) {
+                sink.write(b.duplicate());
             }
-
-            @Override
-            public long nbytes() {
-                return total;
-            }
-
-            @Override
-            public void writeTo(Sink sink) throws IOException {
-                for (ByteBuffer b : views) {
-                    sink.write(b.duplicate());
-                }
-            }
-        };
+        });
     }
 
     /**
@@ -129,28 +96,28 @@ public final class Sources {
      * swapped to little-endian element by element ({@code item} bytes; complex halves apart).
      */
     public static StorageSource mapped(List<ByteBuffer> chunks, long nbytes, DType dtype, ByteOrder order) {
-        return new StorageSource() {
-            @Override
-            public DType dtype() {
-                return dtype;
-            }
-
-            @Override
-            public long nbytes() {
-                return nbytes;
-            }
-
-            @Override
-            public void writeTo(Sink sink) throws IOException {
-                for (ByteBuffer c : chunks) {
-                    if (order == ByteOrder.LITTLE_ENDIAN || dtype == null || dtype.itemSize() == 1) {
-                        sink.write(c.duplicate());
-                    } else {
-                        swapped(c.duplicate(), dtype, sink);
-                    }
+        return new Fixed(dtype, nbytes, sink -> {
+            for (ByteBuffer c : chunks) {
+                if (order == ByteOrder.LITTLE_ENDIAN || dtype == null || dtype.itemSize() == 1) {
+                    sink.write(c.duplicate());
+                } else {
+                    swapped(c.duplicate(), dtype, sink);
                 }
             }
-        };
+        });
+    }
+
+    /** A source whose size is known up front and whose bytes a function writes. */
+    private record Fixed(DType dtype, long nbytes, Body body) implements StorageSource {
+        @Override
+        public void writeTo(Sink sink) throws IOException {
+            body.writeTo(sink);
+        }
+    }
+
+    @FunctionalInterface
+    private interface Body {
+        void writeTo(StorageSource.Sink sink) throws IOException;
     }
 
     private static void swapped(ByteBuffer src, DType dtype, StorageSource.Sink sink) throws IOException {
