@@ -24,9 +24,15 @@ public final class NewTensor {
     private final boolean parameter;
     private final boolean conj;
     private final boolean neg;
+    private final String location;
 
     private NewTensor(StorageSource storage, DType dtype, long[] shape, long[] stride, long offset,
                       boolean requiresGrad, boolean parameter, boolean conj, boolean neg) {
+        this(storage, dtype, shape, stride, offset, requiresGrad, parameter, conj, neg, null);
+    }
+
+    private NewTensor(StorageSource storage, DType dtype, long[] shape, long[] stride, long offset,
+                      boolean requiresGrad, boolean parameter, boolean conj, boolean neg, String location) {
         this.storage = storage;
         this.dtype = dtype;
         this.shape = shape;
@@ -36,6 +42,7 @@ public final class NewTensor {
         this.parameter = parameter;
         this.conj = conj;
         this.neg = neg;
+        this.location = location;
         for (long s : shape) {
             if (s < 0) {
                 throw new IllegalArgumentException("negative size in shape " + Arrays.toString(shape));
@@ -113,26 +120,42 @@ public final class NewTensor {
         if (shape.length != stride.length) {
             throw new IllegalArgumentException("shape and stride differ in rank");
         }
-        return new NewTensor(storage, dtype, shape.clone(), stride.clone(), storageOffset, false, false, conj, neg);
+        return new NewTensor(storage, dtype, shape.clone(), stride.clone(), storageOffset, false, false, conj, neg,
+                location);
     }
 
     /** This tensor saved as an {@code nn.Parameter} (with {@code requires_grad}). */
     public NewTensor asParameter(boolean requiresGrad) {
-        return new NewTensor(storage, dtype, shape, stride, offset, requiresGrad, true, conj, neg);
+        return new NewTensor(storage, dtype, shape, stride, offset, requiresGrad, true, conj, neg, location);
     }
 
     public NewTensor withRequiresGrad(boolean rg) {
-        return new NewTensor(storage, dtype, shape, stride, offset, rg, parameter, conj, neg);
+        return new NewTensor(storage, dtype, shape, stride, offset, rg, parameter, conj, neg, location);
     }
 
     /** Sets the conjugate bit: the storage holds the un-conjugated values (complex only). */
     public NewTensor withConj(boolean c) {
-        return new NewTensor(storage, dtype, shape, stride, offset, requiresGrad, parameter, c, neg);
+        return new NewTensor(storage, dtype, shape, stride, offset, requiresGrad, parameter, c, neg, location);
     }
 
     /** Sets the negative bit: the storage holds the un-negated values. */
     public NewTensor withNeg(boolean n) {
-        return new NewTensor(storage, dtype, shape, stride, offset, requiresGrad, parameter, conj, n);
+        return new NewTensor(storage, dtype, shape, stride, offset, requiresGrad, parameter, conj, n, location);
+    }
+
+    /**
+     * The location tag saved with the storage, as {@code torch.save} writes a CUDA tensor's
+     * ({@code cuda:0}); {@code torch.load} then places it there unless told otherwise by its
+     * {@code map_location}. The default, {@code null}, is {@code cpu}. Tensors that share a storage
+     * should carry the same tag.
+     */
+    public NewTensor withLocation(String tag) {
+        return new NewTensor(storage, dtype, shape, stride, offset, requiresGrad, parameter, conj, neg, tag);
+    }
+
+    /** The saved location tag; {@code null} means {@code cpu}. */
+    public String location() {
+        return location;
     }
 
     public DType dtype() {
@@ -152,7 +175,7 @@ public final class NewTensor {
     }
 
     TensorView toView() {
-        return new TensorView(storage, null, dtype, shape, stride, offset, requiresGrad, parameter, conj, neg);
+        return new TensorView(storage, location, dtype, shape, stride, offset, requiresGrad, parameter, conj, neg);
     }
 
     static long[] rowMajor(long[] shape) {
