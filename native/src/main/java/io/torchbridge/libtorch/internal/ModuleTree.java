@@ -1,0 +1,115 @@
+package io.torchbridge.libtorch.internal;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.StringSharedModuleDict;
+import org.bytedeco.pytorch.StringTensorDict;
+import org.bytedeco.pytorch.Tensor;
+
+/**
+ * A libtorch module tree in the order Python's {@code state_dict()} walks an {@code nn.Module}:
+ * modules in pre-order, and in each its own parameters, then its own buffers, in registration
+ * order. libtorch registers in the same order as Python, so a module built in Java with the
+ * same names gives the same keys in the same order.
+ */
+public final class ModuleTree {
+    /**
+     * One module of the tree.
+     *
+     * @param prefix   its key prefix with the trailing dot ({@code ""} for the root, {@code "fc1."})
+     * @param kind     libtorch's class for it ({@code torch::nn::LinearImpl}), or the Java class name
+     * @param params   its own parameters by local name, in order (handles owned by this node)
+     * @param buffers  its own buffers by local name, in order
+     * @param children its direct children's local names
+     */
+    public record Node(String prefix, String kind, Map<String, Tensor> params, Map<String, Tensor> buffers,
+                       Set<String> children) {
+        /** The {@code _metadata} key: the prefix without its dot. */
+        public String path() {
+            return prefix.isEmpty() ? "" : prefix.substring(0, prefix.length() - 1);
+        }
+
+        /**
+         * Python's {@code _version} for the module: 2 for the batch and instance norms (they gained
+         * {@code num_batches_tracked} at version 2, torch/nn/modules/batchnorm.py), else 1.
+         */
+        public long version() {
+            return kind.startsWith("BatchNorm") || kind.startsWith("InstanceNorm") ? 2 : 1;
+        }
+    }
+
+    private ModuleTree() {
+    }
+
+    public static List<Node> walk(Module root) {
+        List<Node> out = new ArrayList<>();
+        StringSharedModuleDict all = root.named_modules();
+        for (long i = 0; i < all.size(); i++) {
+            var item = all.get(i);
+            BytePointer key = item.key();
+            String path = key == null ? "" : key.getString();
+            Module m = item.value();
+            String kind = m == null ? "" : kind(i == 0 ? root : m);
+            out.add(new Node(path.isEmpty() ? "" : path + ".", kind, tensors(m.named_parameters(false)),
+                    tensors(m.named_buffers(false)), childNames(m.named_children())));
+        }
+        return out;
+    }
+
+    /** Every state-dict key of the tree in Python's order, with its tensor. */
+    public static Map<String, Tensor> stateDict(List<Node> tree) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (Node n : tree) {
+            n.params().forEach((k, v) -> out.put(n.prefix() + k, v));
+            n.buffers().forEach((k, v) -> out.put(n.prefix() + k, v));
+        }
+        return out;
+    }
+
+    /**
+     * The class name Python would print for the module in "Error(s) in loading state_dict for
+     * X": a Java subclass's simple name, or libtorch's name without namespace and {@code Impl}.
+     */
+    public static String pythonName(Module m) {
+        if (!m.getClass().getName().startsWith("org.bytedeco.")) {
+            return m.getClass().getSimpleName();
+        }
+        return kind(m);
+    }
+
+    private static String kind(Module m) {
+        if (!m.getClass().getName().startsWith("org.bytedeco.")) {
+            return m.getClass().getSimpleName();
+        }
+        String n = m.name().getString();
+        int colon = n.lastIndexOf(':');
+        n = colon >= 0 ? n.substring(colon + 1) : n;
+        return n.endsWith("Impl") ? n.substring(0, n.length() - 4) : n;
+    }
+
+    private static Map<String, Tensor> tensors(StringTensorDict d) {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (long i = 0; i < d.size(); i++) {
+            var item = d.get(i);
+            Tensor t = item.value();
+            if (t != null && t.defined()) {
+                out.put(item.key().getString(), t);
+            }
+        }
+        return out;
+    }
+
+    private static Set<String> childNames(StringSharedModuleDict d) {
+        Set<String> out = new LinkedHashSet<>();
+        for (long i = 0; i < d.size(); i++) {
+            out.add(d.get(i).key().getString());
+        }
+        return out;
+    }
+}
