@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code torchbridge} command line. */
 @Command(name = "torchbridge", mixinStandardHelpOptions = true, version = "torchbridge 0.1.0",
         description = "Read and write PyTorch checkpoints without Python.",
-        subcommands = {InspectCommand.class, ConvertCommand.class, ScanCommand.class})
+        subcommands = {InspectCommand.class, ConvertCommand.class, ScanCommand.class, DemoCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -81,17 +81,22 @@ public final class OptimizerStates {
                 String key = OptimizerArchives.value(group, "params/" + j).toStringRef().getString();
                 indices.add(index);
                 if (withState.contains(key)) {
-                    pyState.put(index, paramState(kind, OptimizerArchives.archive(state, key), snap, "state." + index));
+                    pyState.put(index, dict(paramState(kind, OptimizerArchives.archive(state, key), snap,
+                            "state." + index)));
                 }
             }
             Map<Object, Object> pg = options(kind, OptimizerArchives.archive(group, "options"));
             pg.put("params", indices);
-            pyGroups.add(pg);
+            pyGroups.add(dict(pg));
         }
         Map<Object, Object> out = new LinkedHashMap<>();
-        out.put("state", pyState);
+        out.put("state", dict(pyState));
         out.put("param_groups", pyGroups);
-        return new PyDict(PyDict.DICT, out, Map.of());
+        return dict(out);
+    }
+
+    private static PyDict dict(Map<Object, Object> items) {
+        return new PyDict(PyDict.DICT, items, Map.of());
     }
 
     private static Map<Object, Object> paramState(Kind kind, InputArchive a, Snapshots snap, String name) {

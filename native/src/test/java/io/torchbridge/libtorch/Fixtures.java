@@ -38,6 +38,15 @@ final class Fixtures {
         }
     }
 
+    /** The values of a float32 libtorch tensor, row-major. */
+    static float[] floats(Tensor t) {
+        java.nio.FloatBuffer f = java.nio.ByteBuffer.wrap(logicalBytes(t)).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                .asFloatBuffer();
+        float[] out = new float[f.remaining()];
+        f.get(out);
+        return out;
+    }
+
     /** The logical values of {@code t}: row-major, conj/neg resolved, little-endian, from the CPU. */
     static byte[] logicalBytes(Tensor t) {
         try (Tensor r = t.resolve_conj(); Tensor n = r.resolve_neg(); Tensor cpu = n.cpu(); Tensor c = cpu.contiguous()) {

@@ -89,7 +89,64 @@ public final class NativeDemo {
                               Map<String, Object> pythonChecks) {
     }
 
+    /** The largest difference the demo accepts between Java and Python, in float32. */
+    public static final double TOLERANCE = 1e-5;
+
     public record Result(String device, boolean pythonRan, List<ModelResult> models) {
+        /** Every difference within {@link #TOLERANCE} and every check Python made true. */
+        public boolean passed() {
+            for (ModelResult m : models) {
+                if (!(m.inferenceDiff() <= TOLERANCE && m.resumePythonDiff() <= TOLERANCE
+                        && m.nextStepDiff() <= TOLERANCE && Math.abs(m.javaLoss() - m.otherLoss()) <= TOLERANCE
+                        && m.pythonChecks().values().stream().allMatch(Boolean.TRUE::equals))) {
+                    return false;
+                }
+            }
+            return true;
+        }
+
+        /** The numbers as a table, one column per model. */
+        public String table() {
+            String other = pythonRan ? "Python" : "Java on cpu";
+            List<String[]> rows = new ArrayList<>();
+            rows.add(row("", m -> m.model()));
+            rows.add(row("Python's weights loaded strictly (entries)", m -> Integer.toString(m.keys())));
+            rows.add(row("inference on " + device + ", max |Java - Python|", m -> sci(m.inferenceDiff())));
+            rows.add(row("Java resumes Python's checkpoint: next step, max |diff|", m -> sci(m.resumePythonDiff())));
+            rows.add(row("Java trains, exports model + optimizer after (steps)", m -> Integer.toString(m.javaSteps())));
+            if (pythonRan) {
+                rows.add(row("Python loads the export strictly, optimizer too",
+                        m -> m.pythonChecks().values().stream().allMatch(Boolean.TRUE::equals) ? "yes" : "NO " + m.pythonChecks()));
+            }
+            rows.add(row(other + " resumes Java's export: next step, max |diff|", m -> sci(m.nextStepDiff())));
+            rows.add(row("  loss at that step, Java", m -> String.format("%.7f", m.javaLoss())));
+            rows.add(row("  loss at that step, " + other, m -> String.format("%.7f", m.otherLoss())));
+            int w0 = rows.stream().mapToInt(r -> r[0].length()).max().orElse(0);
+            StringBuilder b = new StringBuilder();
+            for (String[] r : rows) {
+                b.append(String.format("%-" + w0 + "s", r[0]));
+                for (int i = 1; i < r.length; i++) {
+                    b.append(String.format("  %12s", r[i]));
+                }
+                b.append('\n');
+            }
+            b.append(passed() ? "PASS" : "FAIL").append(": every difference <= ").append(sci(TOLERANCE))
+                    .append(pythonRan ? " and Python's checks hold" : "").append('\n');
+            return b.toString();
+        }
+
+        private String[] row(String label, java.util.function.Function<ModelResult, String> cell) {
+            String[] r = new String[models.size() + 1];
+            r[0] = label;
+            for (int i = 0; i < models.size(); i++) {
+                r[i + 1] = cell.apply(models.get(i));
+            }
+            return r;
+        }
+
+        private static String sci(double d) {
+            return String.format("%.2e", d);
+        }
     }
 
     private record Spec(String name, Supplier<DemoModels.Net> factory) {

@@ -6,7 +6,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.pytorch.Module;
 import org.bytedeco.pytorch.StringSharedModuleDict;
 import org.bytedeco.pytorch.StringTensorDict;
@@ -49,17 +48,20 @@ public final class ModuleTree {
 
     public static List<Node> walk(Module root) {
         List<Node> out = new ArrayList<>();
-        StringSharedModuleDict all = root.named_modules();
+        out.add(node("", root, root));
+        // Without the root: libtorch can only hand out the root as a shared_ptr when it was made as
+        // one, which a module constructed directly from Java (new LinearImpl(...)) is not.
+        StringSharedModuleDict all = root.named_modules("", false);
         for (long i = 0; i < all.size(); i++) {
             var item = all.get(i);
-            BytePointer key = item.key();
-            String path = key == null ? "" : key.getString();
-            Module m = item.value();
-            String kind = m == null ? "" : kind(i == 0 ? root : m);
-            out.add(new Node(path.isEmpty() ? "" : path + ".", kind, tensors(m.named_parameters(false)),
-                    tensors(m.named_buffers(false)), childNames(m.named_children())));
+            out.add(node(item.key().getString() + ".", item.value(), null));
         }
         return out;
+    }
+
+    private static Node node(String prefix, Module m, Module javaObject) {
+        return new Node(prefix, kind(javaObject != null ? javaObject : m), tensors(m.named_parameters(false)),
+                tensors(m.named_buffers(false)), childNames(m.named_children()));
     }
 
     /** Every state-dict key of the tree in Python's order, with its tensor. */
