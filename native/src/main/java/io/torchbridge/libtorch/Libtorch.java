@@ -1,6 +1,7 @@
 package io.torchbridge.libtorch;
 
 import io.torchbridge.libtorch.internal.Devices;
+import org.bytedeco.javacpp.Loader;
 import org.bytedeco.pytorch.global.torch;
 
 /**
@@ -20,5 +21,30 @@ public final class Libtorch {
     /** How many CUDA devices libtorch sees; 0 on the CPU build or a machine without a GPU. */
     public static int cudaDeviceCount() {
         return Devices.cudaDeviceCount();
+    }
+
+    /**
+     * Whether the CUDA build of libtorch ({@code org.bytedeco:pytorch} with the
+     * {@code <platform>-gpu} classifier) is on the class path, whether or not a GPU is present.
+     */
+    public static boolean cudaBuild() {
+        String dir = "org/bytedeco/pytorch/" + Loader.getPlatform() + "-gpu/";
+        ClassLoader cl = torch.class.getClassLoader();
+        return cl != null && cl.getResource(dir) != null;
+    }
+
+    /**
+     * Why CUDA is not usable here, in one line for people, or {@code null} when it is. Says whether
+     * the CPU build is on the class path or the CUDA build sees no device.
+     */
+    public static String whyNoCuda() {
+        if (cudaAvailable()) {
+            return null;
+        }
+        return cudaBuild()
+                ? "the CUDA build of libtorch is on the class path, but torch::cuda::is_available() is false "
+                        + "(no GPU, no driver for CUDA 13, or CUDA libraries missing from the library path)"
+                : "libtorch here is the CPU-only build (org.bytedeco:pytorch:" + Loader.getPlatform()
+                        + "); build with -Pgpu for the CUDA one";
     }
 }
