@@ -160,6 +160,12 @@ public final class NativeDemo {
 
     private NativeDemo(Options o) {
         this.o = o;
+        if (o.device().startsWith("cuda")) {
+            // Python's reference runs on the CPU in full float32; TF32 convolutions (libtorch's cuDNN
+            // default) would differ from it by about 1e-3.
+            torch.globalContext().setAllowTF32CuDNN(false);
+            torch.globalContext().setAllowTF32CuBLAS(false);
+        }
         this.toDevice = LoadOptions.defaults().withMapLocation(MapLocation.to(o.device())).withWritable(true);
     }
 

@@ -1,0 +1,42 @@
+package io.torchbridge.compat;
+
+import io.torchbridge.libtorch.Libtorch;
+import java.lang.annotation.ElementType;
+import java.lang.annotation.Retention;
+import java.lang.annotation.RetentionPolicy;
+import java.lang.annotation.Target;
+import org.junit.jupiter.api.extension.ConditionEvaluationResult;
+import org.junit.jupiter.api.extension.ExecutionCondition;
+import org.junit.jupiter.api.extension.ExtendWith;
+import org.junit.jupiter.api.extension.ExtensionContext;
+
+/**
+ * Runs a test only where libtorch sees a CUDA device; elsewhere it is reported as skipped with
+ * the reason and a plain line on stderr, never as passed. {@code -Dtorchbridge.requireCuda=true}
+ * (set by {@code native/cuda-check.sh}) turns the skip into a failure. The native module's tests
+ * have the same condition.
+ */
+@Retention(RetentionPolicy.RUNTIME)
+@Target({ElementType.TYPE, ElementType.METHOD})
+@ExtendWith(RequiresCuda.Condition.class)
+@interface RequiresCuda {
+    final class Condition implements ExecutionCondition {
+        @Override
+        public ConditionEvaluationResult evaluateExecutionCondition(ExtensionContext context) {
+            String why;
+            try {
+                why = Libtorch.whyNoCuda();
+            } catch (Throwable t) {
+                why = "libtorch did not load: " + t;
+            }
+            if (why == null) {
+                return ConditionEvaluationResult.enabled("CUDA: " + Libtorch.cudaDeviceCount() + " device(s)");
+            }
+            if (Boolean.getBoolean("torchbridge.requireCuda")) {
+                throw new AssertionError("CUDA is required (-Dtorchbridge.requireCuda=true) but " + why);
+            }
+            System.err.println("SKIPPED, CUDA checks did not run: " + context.getDisplayName() + ": " + why);
+            return ConditionEvaluationResult.disabled("CUDA checks did not run: " + why);
+        }
+    }
+}
