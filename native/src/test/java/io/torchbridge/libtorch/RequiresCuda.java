@@ -33,7 +33,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
                 return ConditionEvaluationResult.enabled("CUDA: " + Libtorch.cudaDeviceCount() + " device(s)");
             }
             if (Boolean.getBoolean("torchbridge.requireCuda")) {
-                throw new AssertionError("CUDA is required (-Dtorchbridge.requireCuda=true) but " + why);
+                throw new AssertionError("CUDA is required here (-Dtorchbridge.requireCuda=true): " + why);
             }
             System.err.println("SKIPPED, CUDA checks did not run: " + context.getDisplayName() + ": " + why);
             return ConditionEvaluationResult.disabled("CUDA checks did not run: " + why);
