@@ -95,7 +95,8 @@ bundle() {
   local py=${TORCHBRIDGE_PYTHON:-/var/cache/torchbridge/bin/python-torch-sid}
   if [ -x "$py" ] || command -v "$py" >/dev/null 2>&1; then
     echo "cuda-check: the demo's Python half (train) with $py ..."
-    (cd "$out" && "$py" "$out/fixtures/native_demo.py" train "$out/demo" >/dev/null)
+    # From the repository root: fixtures/torch-matrix.sh's chroot wrapper sees it and /tmp.
+    "$py" fixtures/native_demo.py train "$out/demo" >/dev/null
   else
     echo "cuda-check: no python with torch here; the GPU machine must have one" >&2
   fi

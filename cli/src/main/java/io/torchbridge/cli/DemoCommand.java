@@ -84,7 +84,11 @@ final class DemoCommand implements Callable<Integer> {
             throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(python, script.toString()));
         cmd.addAll(List.of(args));
-        Process p = new ProcessBuilder(cmd).directory(work.toFile()).redirectErrorStream(true).start();
+        // fixtures/torch-matrix.sh's chroot wrappers bind-mount the working directory (and /tmp) into
+        // the chroot and leave the mount; from the temporary directory itself nothing new is mounted.
+        Path tmp = Path.of(System.getProperty("java.io.tmpdir")).toAbsolutePath();
+        Path cwd = work.startsWith(tmp) ? tmp : work;
+        Process p = new ProcessBuilder(cmd).directory(cwd.toFile()).redirectErrorStream(true).start();
         byte[] out = p.getInputStream().readAllBytes();
         if (!p.waitFor(600, TimeUnit.SECONDS)) {
             p.destroyForcibly();
