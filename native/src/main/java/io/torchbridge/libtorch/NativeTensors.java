@@ -71,6 +71,7 @@ public final class NativeTensors {
         return new NativeTensorMap(loadAll(new ArrayList<>(ckpt.tensors().entrySet()), options));
     }
 
+    @SuppressWarnings("try") // a scope guard (PointerScope, NoGradGuard), used for its lifetime alone
     static Map<String, NativeTensor> loadAll(List<Map.Entry<String, io.torchbridge.reader.Tensor>> tensors,
                                              LoadOptions options) {
         // Check every target device before any copy, as torch.load fails before it builds anything.

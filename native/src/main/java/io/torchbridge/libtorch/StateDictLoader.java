@@ -93,6 +93,7 @@ public final class StateDictLoader {
      *
      * @throws StateDictException the state dict does not fit, with PyTorch's message
      */
+    @SuppressWarnings("try") // a scope guard (PointerScope, NoGradGuard), used for its lifetime alone
     public LoadReport load(Module module, Object stateDict) {
         Map<?, ?> items;
         PyDict metadata = null;

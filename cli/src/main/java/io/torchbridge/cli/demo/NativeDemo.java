@@ -198,8 +198,11 @@ public final class NativeDemo {
                 try (Checkpoint next = Checkpoint.open(o.workDir().resolve("python_" + s.name() + "_next.pt"))) {
                     diff = maxDiff(j.after(), (PyDict) next.value("model"));
                     other = ((Number) next.value("loss")).doubleValue();
+                    pyChecks = new LinkedHashMap<>();
+                    for (var c : ((PyDict) next.value("checks")).items().entrySet()) {
+                        pyChecks.put((String) c.getKey(), c.getValue());
+                    }
                 }
-                pyChecks = pythonChecks(s.name());
             } else {
                 double[] replay = cpuReplay(s, j);
                 diff = replay[0];
@@ -216,6 +219,7 @@ public final class NativeDemo {
                         Map<String, Tensor> after) {
     }
 
+    @SuppressWarnings("try") // a scope guard (PointerScope, NoGradGuard), used for its lifetime alone
     private Java javaSide(Spec s) throws IOException {
         Path dir = o.workDir();
         DemoModels.Net net = s.factory().get();
@@ -331,6 +335,7 @@ public final class NativeDemo {
         return new SGD(m.parameters(), o);
     }
 
+    @SuppressWarnings("try") // a scope guard (PointerScope, NoGradGuard), used for its lifetime alone
     private static Map<String, Tensor> stateDict(Module m) {
         Map<String, Tensor> out = new LinkedHashMap<>();
         try (NoGradGuard g = new NoGradGuard()) {
@@ -366,21 +371,6 @@ public final class NativeDemo {
              Tensor d = da.sub(db); Tensor abs = d.abs(); Tensor m = abs.max()) {
             return m.item_double();
         }
-    }
-
-    private Map<String, Object> pythonChecks(String model) throws IOException {
-        Path summary = o.workDir().resolve("resume_summary.json");
-        String json = Files.readString(summary);
-        Map<String, Object> out = new LinkedHashMap<>();
-        // The summary is a small, fixed JSON; its booleans are all the demo reports.
-        int at = json.indexOf("\"" + model + "\"");
-        int checks = json.indexOf("\"checks\"", at);
-        int end = json.indexOf('}', checks);
-        for (String part : json.substring(json.indexOf('{', checks) + 1, end).split(",")) {
-            String[] kv = part.split(":");
-            out.put(kv[0].trim().replace("\"", ""), Boolean.parseBoolean(kv[1].trim()));
-        }
-        return out;
     }
 
     private void log(String line) {

@@ -86,6 +86,7 @@ public final class Snapshots {
     }
 
     /** {@code [from, from + len)} bytes of a storage, copied to heap buffers (through the host for CUDA). */
+    @SuppressWarnings("try") // a scope guard (PointerScope, NoGradGuard), used for its lifetime alone
     private static List<ByteBuffer> copy(Storage storage, String device, long from, long len) {
         List<ByteBuffer> out = new ArrayList<>();
         if (len == 0) {

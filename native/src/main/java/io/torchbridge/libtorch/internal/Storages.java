@@ -90,6 +90,7 @@ public final class Storages {
      * {@code torch._utils._set_tensor_metadata} sets them: the storage keeps the un-conjugated,
      * un-negated values.
      */
+    @SuppressWarnings("try") // a scope guard (PointerScope, NoGradGuard), used for its lifetime alone
     public static Tensor view(Tensor bytes, DType dtype, long[] shape, long[] stride, long offset, boolean conj,
                               boolean neg) {
         try (PointerScope scope = new PointerScope()) {
