@@ -45,20 +45,30 @@ class PickleProperties {
 
     @Provide
     Arbitrary<Object> trees() {
-        return Arbitraries.lazyOf(
-                () -> Arbitraries.strings().ofMaxLength(20).map(s -> (Object) s),
-                () -> Arbitraries.longs().map(l -> (Object) l),
-                () -> Arbitraries.bigIntegers().between(BigInteger.TWO.pow(200).negate(), BigInteger.TWO.pow(200))
+        // Depth-bounded, so a tree never outgrows the reader tests' 256 MiB heap.
+        return Arbitraries.recursive(PickleProperties::leaves, PickleProperties::containers, 0, 4);
+    }
+
+    private static Arbitrary<Object> leaves() {
+        return Arbitraries.oneOf(
+                Arbitraries.strings().ofMaxLength(20).map(s -> (Object) s),
+                Arbitraries.longs().map(l -> (Object) l),
+                Arbitraries.bigIntegers().between(BigInteger.TWO.pow(200).negate(), BigInteger.TWO.pow(200))
                         .filter(b -> b.bitLength() >= 64).map(b -> (Object) b),
-                () -> Arbitraries.doubles().withSpecialValue(Double.NaN).withSpecialValue(-0.0)
+                Arbitraries.doubles().withSpecialValue(Double.NaN).withSpecialValue(-0.0)
                         .withSpecialValue(Double.POSITIVE_INFINITY).map(d -> (Object) d),
-                () -> Arbitraries.of(true, false).map(b -> (Object) b),
-                () -> Arbitraries.just(null),
-                () -> trees().list().ofMaxSize(4).map(l -> (Object) java.util.Collections.unmodifiableList(new ArrayList<>(l))),
-                () -> trees().list().ofMaxSize(4).map(l -> (Object) new PyTuple(l)),
-                () -> Arbitraries.maps(Arbitraries.strings().alpha().ofMaxLength(6).map(s -> (Object) s), trees())
+                Arbitraries.of(true, false).map(b -> (Object) b),
+                Arbitraries.just(null));
+    }
+
+    private static Arbitrary<Object> containers(Arbitrary<Object> inner) {
+        return Arbitraries.oneOf(
+                inner,
+                inner.list().ofMaxSize(4).map(l -> (Object) java.util.Collections.unmodifiableList(new ArrayList<>(l))),
+                inner.list().ofMaxSize(4).map(l -> (Object) new PyTuple(l)),
+                Arbitraries.maps(Arbitraries.strings().alpha().ofMaxLength(6).map(s -> (Object) s), inner)
                         .ofMaxSize(4).map(m -> (Object) new PyDict(PyDict.DICT, m, Map.of())),
-                () -> Arbitraries.maps(Arbitraries.longs().between(-3, 300).map(l -> (Object) l), trees())
+                Arbitraries.maps(Arbitraries.longs().between(-3, 300).map(l -> (Object) l), inner)
                         .ofMaxSize(4).map(m -> (Object) new PyDict(PyDict.ORDERED_DICT, new LinkedHashMap<>(m), Map.of())));
     }
 
