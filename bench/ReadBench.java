@@ -26,9 +26,10 @@ import jdk.incubator.vector.VectorSpecies;
  * TorchBridge side of the read benchmark (bench/read-bench.sh runs it). A single-file program:
  *
  * <pre>
- * java -cp cli/target/torchbridge.jar bench/ReadBench.java run    FILE OUT REPEAT   # all cases
- * java -cp cli/target/torchbridge.jar bench/ReadBench.java touch  FILE OUT REPEAT   # touch only (-Xmx64m)
- * java -cp cli/target/torchbridge.jar bench/ReadBench.java report FILE TORCH JAVA JAVA64
+ * J="java --add-modules jdk.incubator.vector -cp cli/target/torchbridge.jar"
+ * $J bench/ReadBench.java run    FILE OUT REPEAT   # all cases (give it a big heap)
+ * $J bench/ReadBench.java touch  FILE OUT REPEAT   # the touch cases only (for -Xmx64m)
+ * $J bench/ReadBench.java report FILE TORCH JAVA JAVA64   # the table, from the key=value files
  * </pre>
  *
  * Every case runs in this process, after warm-up runs of the same case (JIT), REPEAT timed runs,
@@ -87,6 +88,33 @@ public class ReadBench {
                 median(t) * 1e3, t[0] * 1e3, Long.toUnsignedString(check));
         sink += check;
         return t;
+    }
+
+    /**
+     * The share of this checkpoint's mapped bytes that the kernel maps with 2 MiB page-table entries
+     * (FilePmdMapped in /proc/self/smaps, over all mappings of the file): high when the file sits in
+     * the page cache in 2 MiB folios, which makes faulting a mapping in cheap. -1 if unknown.
+     * Called while one checkpoint of the file is open with all its pages touched.
+     */
+    static long pmdMappedPercent(Path file) {
+        try {
+            String name = " " + file.toRealPath();
+            List<String> lines = Files.readAllLines(Path.of("/proc/self/smaps"));
+            long rss = 0, pmd = 0;
+            boolean in = false;
+            for (String l : lines) {
+                if (l.matches("^[0-9a-f]+-[0-9a-f]+ .*")) {
+                    in = l.endsWith(name);
+                } else if (in && l.startsWith("Rss:")) {
+                    rss += Long.parseLong(l.replaceAll("\\D", ""));
+                } else if (in && l.startsWith("FilePmdMapped:")) {
+                    pmd += Long.parseLong(l.replaceAll("\\D", ""));
+                }
+            }
+            return rss == 0 ? -1 : Math.round(100.0 * pmd / rss);
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
     }
 
     /** The mapped buffers (FileChannel.map results) not yet unmapped. */
@@ -194,6 +222,7 @@ public class ReadBench {
             // Breakdown of the copy: the same checkpoint kept open and its mappings already faulted in.
             try (Checkpoint c = Checkpoint.open(file)) {
                 touchParallel(c, pool, ReadBench::sumScalar);
+                out.setProperty("pmd_mapped_pct", Long.toString(pmdMappedPercent(file)));
                 time(out, "copy_prefaulted", 3, repeat, () -> {
                     long s = 0;
                     for (Tensor t : c.tensors().values()) {
@@ -347,7 +376,7 @@ public class ReadBench {
     static void report(Path file, Properties torch, Properties java, Properties small) {
         long bytes = Long.parseLong(java.getProperty("data_bytes"));
         String tt = torch.getProperty("torch_threads"), jt = java.getProperty("threads");
-        String xmx = "-Xmx" + small.getProperty("max_heap_mib", "?") + "m";
+        String xmx = "-Xmx" + small.getProperty("max_heap_mib", "64") + "m";
         System.out.printf("TorchBridge read benchmark: %s%n", file);
         System.out.printf("  %s fp32 tensors, %d data bytes (%.3f GiB), file %d bytes, page cache warm%n",
                 java.getProperty("tensors"), bytes, bytes / (double) (1L << 30), file.toFile().length());
@@ -356,6 +385,9 @@ public class ReadBench {
                 java.getProperty("max_heap_mib"), jt);
         System.out.printf("  median and min of %s runs each (TorchBridge open: 31), in-process, after untimed warm-up"
                 + " runs (torch 1, glibc-keeping torch.load 2, Java 3, open 50)%n", torch.getProperty("repeat"));
+        System.out.printf("  page cache: %s%% of the mapped file bytes mapped with 2 MiB page-table entries"
+                + " (large folios; low values make every mmap reader fault more)%n",
+                java.getProperty("pmd_mapped_pct", "?"));
         String others = System.getProperty("bench.others", "?");
         System.out.printf("  other processes used %s%% of the CPUs while it ran%s%n", others,
                 isBusy(others) ? "  WARNING: times are unreliable, rerun on a quiet machine" : "");

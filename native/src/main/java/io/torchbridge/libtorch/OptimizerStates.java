@@ -1,6 +1,7 @@
 package io.torchbridge.libtorch;
 
 import io.torchbridge.libtorch.internal.Devices;
+import io.torchbridge.libtorch.internal.ModuleTree;
 import io.torchbridge.libtorch.internal.OptimizerArchives;
 import io.torchbridge.libtorch.internal.ScalarTypes;
 import io.torchbridge.libtorch.internal.Snapshots;
@@ -187,7 +188,7 @@ public final class OptimizerStates {
             archGroups.write("param_groups/size", OptimizerArchives.sizeTensor(groups.size()));
             for (int g = 0; g < pyGroups.size(); g++) {
                 Map<?, ?> pg = dict(pyGroups.get(g), "param group " + g);
-                Tensor[] params = groups.get(g).params().get();
+                Tensor[] params = ModuleTree.owned(groups.get(g).params());
                 if (!(pg.get("params") instanceof List<?> ids) || ids.size() != params.length) {
                     throw new IllegalArgumentException("loaded state dict contains a parameter group that doesn't "
                             + "match the size of optimizer's group (group " + g + ": " + params.length + " parameters)");
@@ -212,6 +213,8 @@ public final class OptimizerStates {
             root.write("state", state);
             root.write("param_groups", archGroups);
             OptimizerArchives.load(opt, root);
+            // Native containers are freed when their Java objects are collected: keep them until here.
+            java.lang.ref.Reference.reachabilityFence(groups);
         } finally {
             for (AutoCloseable c : temps) {
                 try {

@@ -95,15 +95,33 @@ public final class ModuleTree {
         return n.endsWith("Impl") ? n.substring(0, n.length() - 4) : n;
     }
 
+    /**
+     * The dict's tensors as handles of their own. {@code item.value()} points into the dict's
+     * memory, which JavaCPP frees once the dict object is collected; a copy of the handle shares
+     * the tensor (a reference count) and outlives the dict. Without it the handles dangle and a
+     * later call crashes the JVM.
+     */
     private static Map<String, Tensor> tensors(StringTensorDict d) {
         Map<String, Tensor> out = new LinkedHashMap<>();
         for (long i = 0; i < d.size(); i++) {
             var item = d.get(i);
             Tensor t = item.value();
             if (t != null && t.defined()) {
-                out.put(item.key().getString(), t);
+                out.put(item.key().getString(), new Tensor(t));
             }
         }
+        java.lang.ref.Reference.reachabilityFence(d);
+        return out;
+    }
+
+    /** A vector's tensors as handles of their own (see {@link #tensors}). */
+    public static Tensor[] owned(org.bytedeco.pytorch.TensorVector v) {
+        Tensor[] in = v.get();
+        Tensor[] out = new Tensor[in.length];
+        for (int i = 0; i < in.length; i++) {
+            out[i] = new Tensor(in[i]);
+        }
+        java.lang.ref.Reference.reachabilityFence(v);
         return out;
     }
 
