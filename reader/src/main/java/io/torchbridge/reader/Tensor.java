@@ -151,6 +151,22 @@ public final class Tensor {
         return out;
     }
 
+    /**
+     * Copies a float32 tensor's values into {@code dst} from {@code offset}, without allocating:
+     * the cheapest way to refill the same arrays (a new array must be zeroed first).
+     */
+    public void copyTo(float[] dst, int offset) {
+        if (info.dtype() != DType.FLOAT32) {
+            throw wrongType("copyTo(float[])", "a float32");
+        }
+        int n = arrayLength(info.numel());
+        if (offset < 0 || dst.length - offset < n) {
+            throw new IllegalArgumentException("destination holds " + Math.max(0, dst.length - offset)
+                    + " floats from offset " + offset + ", tensor '" + name + "' has " + n);
+        }
+        logical().asFloatBuffer().get(dst, offset, n);
+    }
+
     /** The values as doubles: any real float dtype, widened exactly. */
     public double[] toDoubleArray() {
         if (info.dtype() == DType.FLOAT64) {

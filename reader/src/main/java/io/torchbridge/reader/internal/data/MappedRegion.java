@@ -12,6 +12,7 @@ import java.util.List;
 public final class MappedRegion {
     /** Chunk size: a power of two, so every element of every dtype (1..16 bytes) sits in one chunk. */
     public static final long CHUNK = 1L << 30;
+    private static final long ALIGN = 2L << 20;
 
     private final MappedFile file;
     private final long offset;
@@ -72,9 +73,14 @@ public final class MappedRegion {
                     int n = (int) Math.max(1, (length + CHUNK - 1) / CHUNK);
                     c = new ByteBuffer[n];
                     for (int i = 0; i < n; i++) {
-                        long start = i * CHUNK;
-                        long len = Math.min(CHUNK, length - start);
-                        c[i] = file.map(offset + start, len).asReadOnlyBuffer();
+                        long start = offset + i * CHUNK;
+                        long len = Math.min(CHUNK, length - i * CHUNK);
+                        // Map from and to 2 MiB file boundaries: the kernel can then map the page
+                        // cache's large folios with 2 MiB entries, which makes first touches of the
+                        // data several times cheaper (bench/README.md). The view stays exactly the record.
+                        long from = start & ~(ALIGN - 1);
+                        long to = Math.min(file.size(), (start + len + ALIGN - 1) & ~(ALIGN - 1));
+                        c[i] = file.map(from, to - from).slice((int) (start - from), (int) len).asReadOnlyBuffer();
                     }
                     chunks = c;
                 }
