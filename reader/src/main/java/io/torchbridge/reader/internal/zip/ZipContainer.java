@@ -220,6 +220,12 @@ public final class ZipContainer implements AutoCloseable {
                 }
                 return file.read(e.dataOffset(), (int) e.size());
             }
+            if (e.method() != ZipArchiveEntry.DEFLATED) {
+                // torch writes STORED records and TorchScript DEFLATED ones; any other method
+                // (bzip2, zstd, ...) needs codecs a checkpoint never uses.
+                throw CheckpointException.at(Kind.UNSUPPORTED, e.name(), -1, "record uses zip compression method "
+                        + e.method() + "; PyTorch writes records stored or deflated (re-save the file with torch.save)");
+            }
             try (InputStream in = zip.getInputStream(raw.get(e.name()))) {
                 // Read at most max + 1 bytes whatever the header claims: a zip bomb stops here.
                 byte[] b = in.readNBytes((int) Math.min(max + 1, Integer.MAX_VALUE - 8));
@@ -231,8 +237,8 @@ public final class ZipContainer implements AutoCloseable {
             }
         } catch (CheckpointException ex) {
             throw ex;
-        } catch (IOException | RuntimeException ex) {
-            throw CheckpointException.at(Kind.MALFORMED, e.name(), -1, "cannot read record: " + ex.getMessage())
+        } catch (IOException | RuntimeException | LinkageError ex) {
+            throw CheckpointException.at(Kind.MALFORMED, e.name(), -1, "cannot read record: " + ex)
                     .withCause(ex);
         }
     }
