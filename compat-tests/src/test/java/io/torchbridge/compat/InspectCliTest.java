@@ -5,10 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.torchbridge.cli.Main;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -23,25 +19,6 @@ class InspectCliTest {
     @TempDir
     Path tmp;
 
-    record Run(int exit, String out, String err) {
-    }
-
-    private static Run run(String... args) {
-        PrintStream oldOut = System.out;
-        PrintStream oldErr = System.err;
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(out, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
-            int exit = Main.run(args);
-            return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
-
     @Test
     void jsonLinesFollowTheContractForEveryFixture() throws Exception {
         for (String v : FixtureTest.sets()) {
@@ -50,7 +27,7 @@ class InspectCliTest {
             for (Path mf : manifests) {
                 args.add(Manifest.read(mf).file().toString());
             }
-            Run r = run(args.toArray(String[]::new));
+            CliRun r = CliRun.of(args.toArray(String[]::new));
             assertEquals(0, r.exit(), r.err());
             String[] lines = r.out().split("\n");
             assertEquals(manifests.size(), lines.length, "one line per file");
@@ -78,7 +55,7 @@ class InspectCliTest {
     void aBadFileGetsAnErrorLineAndTheOthersStillRun() throws Exception {
         Path good = Repo.fixtures().resolve("torch-2.14.1/module_linear.pt");
         Path bad = Files.write(tmp.resolve("bad.pt"), new byte[] {'P', 'K', 3, 4, 0, 0});
-        Run r = run("inspect", "--json", good.toString(), bad.toString(), good.toString());
+        CliRun r = CliRun.of("inspect", "--json", good.toString(), bad.toString(), good.toString());
         assertEquals(1, r.exit());
         String[] lines = r.out().split("\n");
         assertEquals(3, lines.length);
@@ -91,7 +68,7 @@ class InspectCliTest {
 
     @Test
     void withNoFileItInspectsTheBundledCheckpoint() {
-        Run r = run("inspect");
+        CliRun r = CliRun.of("inspect");
         assertEquals(0, r.exit(), r.err());
         assertTrue(r.out().contains("training_adam.pt (bundled, written by torch 2.14.1)"), r.out());
         assertTrue(r.out().contains("optimizer.state.0.exp_avg"), r.out());
@@ -113,13 +90,13 @@ class InspectCliTest {
                 "    print('REFUSED', 'Unsupported global: GLOBAL bytes' in str(e))"), f.toString()).strip();
         assertEquals("REFUSED True", verdict.lines().reduce((a, b) -> b).orElse(""));
 
-        Run refused = run("inspect", "--json", f.toString());
+        CliRun refused = CliRun.of("inspect", "--json", f.toString());
         assertEquals(1, refused.exit());
         JsonNode err = JSON.readTree(refused.out()).get("error");
         assertEquals("DISALLOWED_GLOBAL", err.get("kind").asText());
         assertTrue(err.get("message").asText().contains("--allow-global builtins.bytes"), err.toString());
 
-        Run admitted = run("inspect", "--json", "--allow-global", "builtins.bytes", f.toString());
+        CliRun admitted = CliRun.of("inspect", "--json", "--allow-global", "builtins.bytes", f.toString());
         assertEquals(0, admitted.exit(), admitted.out());
         assertEquals("n", JSON.readTree(admitted.out()).get("tensors").get(0).get("name").asText());
     }
