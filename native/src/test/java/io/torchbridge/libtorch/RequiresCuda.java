@@ -14,12 +14,13 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * reported as skipped, with the reason, and a line on stderr says plainly that the CUDA checks
  * did not run; it never counts as passed. With {@code -Dtorchbridge.requireCuda=true} (what
  * {@code native/cuda-check.sh} sets) a missing device fails the test instead, so a GPU run
- * cannot pass by skipping.
+ * cannot pass by skipping. The compatibility tests use it too (this module's test jar).
  */
 @Retention(RetentionPolicy.RUNTIME)
 @Target({ElementType.TYPE, ElementType.METHOD})
 @ExtendWith(RequiresCuda.Condition.class)
-@interface RequiresCuda {
+public @interface RequiresCuda {
+    /** The condition behind the annotation. */
     final class Condition implements ExecutionCondition {
         @Override
         public ConditionEvaluationResult evaluateExecutionCondition(ExtensionContext context) {

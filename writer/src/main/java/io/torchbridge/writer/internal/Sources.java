@@ -15,59 +15,31 @@ public final class Sources {
     }
 
     public static StorageSource floats(float[] a) {
-        return new ArraySource(DType.FLOAT32, a.length, 4) {
-            @Override
-            void fill(ByteBuffer b, int from, int n) {
-                b.asFloatBuffer().put(a, from, n);
-            }
-        };
+        return new ArraySource(DType.FLOAT32, a.length, 4, (b, from, n) -> b.asFloatBuffer().put(a, from, n));
     }
 
     public static StorageSource doubles(double[] a) {
-        return new ArraySource(DType.FLOAT64, a.length, 8) {
-            @Override
-            void fill(ByteBuffer b, int from, int n) {
-                b.asDoubleBuffer().put(a, from, n);
-            }
-        };
+        return new ArraySource(DType.FLOAT64, a.length, 8, (b, from, n) -> b.asDoubleBuffer().put(a, from, n));
     }
 
     public static StorageSource longs(long[] a, DType dtype) {
-        return new ArraySource(dtype, a.length, 8) {
-            @Override
-            void fill(ByteBuffer b, int from, int n) {
-                b.asLongBuffer().put(a, from, n);
-            }
-        };
+        return new ArraySource(dtype, a.length, 8, (b, from, n) -> b.asLongBuffer().put(a, from, n));
     }
 
     public static StorageSource ints(int[] a, DType dtype) {
-        return new ArraySource(dtype, a.length, 4) {
-            @Override
-            void fill(ByteBuffer b, int from, int n) {
-                b.asIntBuffer().put(a, from, n);
-            }
-        };
+        return new ArraySource(dtype, a.length, 4, (b, from, n) -> b.asIntBuffer().put(a, from, n));
     }
 
     public static StorageSource shorts(short[] a, DType dtype) {
-        return new ArraySource(dtype, a.length, 2) {
-            @Override
-            void fill(ByteBuffer b, int from, int n) {
-                b.asShortBuffer().put(a, from, n);
-            }
-        };
+        return new ArraySource(dtype, a.length, 2, (b, from, n) -> b.asShortBuffer().put(a, from, n));
     }
 
     public static StorageSource booleans(boolean[] a) {
-        return new ArraySource(DType.BOOL, a.length, 1) {
-            @Override
-            void fill(ByteBuffer b, int from, int n) {
-                for (int i = 0; i < n; i++) {
-                    b.put(i, (byte) (a[from + i] ? 1 : 0));
-                }
+        return new ArraySource(DType.BOOL, a.length, 1, (b, from, n) -> {
+            for (int i = 0; i < n; i++) {
+                b.put(i, (byte) (a[from + i] ? 1 : 0));
             }
-        };
+        });
     }
 
     /** Raw little-endian bytes; {@code dtype} may be null for bytes any dtype may view. */
@@ -137,26 +109,14 @@ public final class Sources {
         }
     }
 
+    /** Puts array elements {@code [from, from + n)} at the start of {@code b} (little-endian). */
+    @FunctionalInterface
+    private interface Filler {
+        void fill(ByteBuffer b, int from, int n);
+    }
+
     /** A primitive array converted to little-endian bytes one chunk at a time. */
-    private abstract static class ArraySource implements StorageSource {
-        private final DType dtype;
-        private final int length;
-        private final int item;
-
-        ArraySource(DType dtype, int length, int item) {
-            this.dtype = dtype;
-            this.length = length;
-            this.item = item;
-        }
-
-        /** Puts elements {@code [from, from + n)} at the start of {@code b} (little-endian). */
-        abstract void fill(ByteBuffer b, int from, int n);
-
-        @Override
-        public DType dtype() {
-            return dtype;
-        }
-
+    private record ArraySource(DType dtype, int length, int item, Filler filler) implements StorageSource {
         @Override
         public long nbytes() {
             return (long) length * item;
@@ -169,7 +129,7 @@ public final class Sources {
             for (int from = 0; from < length; from += per) {
                 int n = Math.min(per, length - from);
                 b.clear();
-                fill(b, from, n);
+                filler.fill(b, from, n);
                 b.limit(n * item);
                 sink.write(b);
             }
