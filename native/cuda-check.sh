@@ -76,11 +76,12 @@ bundle() {
   # test-compile, not package: the CLI's shaded jar would swallow the 900 MB of CUDA libraries.
   ./mvnw -B -q -Pgpu -pl compat-tests -am test-compile dependency:build-classpath \
     -Dmdep.outputFile="$out/classpath.txt" -Dmdep.includeScope=test
-  # The project's own modules come as class folders (reader/target/classes): each becomes a jar.
+  # The project's own modules come as class folders (reader/target/classes, native/target/test-classes): each becomes a jar.
   # The console launcher carries JUnit itself; the other jars go in lib/ as they are.
   tr ':' '\n' <"$out/classpath.txt" | grep -vE '/(junit-|opentest4j|apiguardian)' | while read -r entry; do
     if [ -d "$entry" ]; then
-      (cd "$entry" && jar cf "$out/lib/torchbridge-$(basename "$(dirname "$(dirname "$entry")")").jar" .)
+      # module-classes.jar or module-test-classes.jar (compat-tests uses native's test classes too)
+      (cd "$entry" && jar cf "$out/lib/torchbridge-$(basename "$(dirname "$(dirname "$entry")")")-$(basename "$entry").jar" .)
     elif [ -n "$entry" ]; then
       cp -L "$entry" "$out/lib/"
     fi
