@@ -7,6 +7,7 @@ module io.torchbridge.reader {
     requires org.apache.commons.compress;
 
     exports io.torchbridge.reader;
+    exports io.torchbridge.reader.internal to io.torchbridge.writer;
     exports io.torchbridge.reader.internal.data to io.torchbridge.writer;
     exports io.torchbridge.reader.internal.pickle to io.torchbridge.writer;
 }
