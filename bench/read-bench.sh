@@ -7,33 +7,14 @@
 # Environment: TORCHBRIDGE_CACHE (default /var/cache/torchbridge), TORCHBRIDGE_PYTHON (a python3
 #   with torch; default the torch 2.14 wrapper that fixtures/torch-matrix.sh installs), JAVA (java).
 set -euo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$here"
 repeat=${1:-7}
-cache=${TORCHBRIDGE_CACHE:-/var/cache/torchbridge}
-python=${TORCHBRIDGE_PYTHON:-$cache/bin/python-torch-sid}
-java=${JAVA:-java}
-dir="$cache/bench"
-ckpt="$dir/state_dict_1.25g.pt"
-jar="$here/cli/target/torchbridge.jar"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 log() { echo "read-bench: $*" >&2; }
 
 if [ ! -x "$python" ]; then
   log "no torch 2.14 interpreter at $python; run fixtures/torch-matrix.sh first (it installs it)"
   exit 1
 fi
-# The sid wrapper runs python in a chroot that sees /tmp, the repository, and the folders listed
-# in TORCHBRIDGE_BIND, all at their host paths.
-export TORCHBRIDGE_BIND="${TORCHBRIDGE_BIND:+$TORCHBRIDGE_BIND }$dir"
-mkdir -p "$dir"
-
-# The same freshness rule as ./torchbridge: rebuild when any module's sources are newer than the jar.
-if [ ! -f "$jar" ] || [ -n "$(find pom.xml {reader,writer,native,cli}/pom.xml {reader,writer,native,cli}/src \
-    -newer "$jar" -print -quit 2>/dev/null)" ]; then
-  log "building the CLI jar (the reader API is in it)"
-  ./mvnw -q -B -DskipTests -pl cli -am package >&2
-fi
-
 if [ ! -f "$ckpt" ]; then
   log "making $ckpt with torch (once; about 15 s)"
   "$python" bench/torch_read.py make "$ckpt"

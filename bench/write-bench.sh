@@ -6,23 +6,13 @@
 #
 # Usage: bench/write-bench.sh [REPEAT]    (default 5)
 set -euo pipefail
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$here"
 repeat=${1:-5}
-cache=${TORCHBRIDGE_CACHE:-/var/cache/torchbridge}
-python=${TORCHBRIDGE_PYTHON:-$cache/bin/python-torch-sid}
-dir="$cache/bench"
-src="$dir/state_dict_1.25g.pt"
-jar="$here/cli/target/torchbridge.jar"
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+src="$ckpt"
 if [ ! -f "$src" ]; then
   echo "write-bench: run bench/read-bench.sh once first (it makes $src)" >&2
   exit 1
 fi
-if [ ! -f "$jar" ] || [ -n "$(find pom.xml {reader,writer,native,cli}/pom.xml {reader,writer,native,cli}/src \
-    -newer "$jar" -print -quit 2>/dev/null)" ]; then
-  ./mvnw -q -B -DskipTests -pl cli -am package >&2
-fi
-export TORCHBRIDGE_BIND="${TORCHBRIDGE_BIND:+$TORCHBRIDGE_BIND }$dir"
 out=$(mktemp -d "$dir/write-bench.XXXXXX")
 trap 'rm -rf "$out"' EXIT
 results="$out/results.txt"
@@ -32,9 +22,9 @@ sync
 echo "write-bench: torch.save x$repeat" >&2
 "$python" bench/torch_write.py "$src" "$out" "$repeat" >> "$results"
 echo "write-bench: TorchBridge from Java arrays (-Xmx4g) x$repeat" >&2
-java -Xmx4g -cp "$jar" bench/WriteBench.java arrays "$src" "$out" "$repeat" >> "$results"
+"$java" -Xmx4g -cp "$jar" bench/WriteBench.java arrays "$src" "$out" "$repeat" >> "$results"
 echo "write-bench: TorchBridge pass-through of the read checkpoint in a -Xmx64m JVM x$repeat" >&2
-java -Xmx64m -cp "$jar" bench/WriteBench.java convert "$src" "$out" "$repeat" >> "$results"
+"$java" -Xmx64m -cp "$jar" bench/WriteBench.java convert "$src" "$out" "$repeat" >> "$results"
 echo "write-bench: dd x$repeat" >&2
 for i in $(seq "$repeat"); do
   for mode in dd.nofsync dd.fsync; do
