@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Proves that every safety check of the reader is tested: for each check, the check is removed
+# (a mutant), the reader's tests run, and at least one of them must fail. A check that can be
+# removed with every test still green is a check nobody would notice losing.
+#
+# A safety check is marked in the main sources with a trailing comment `// safety: NAME`, on
+#   - the line of an `if (...) {` whose condition detects the violation: the mutant makes the
+#     condition false (`if (false && (...)) {`), so the throw never happens;
+#   - or the declaration line of a void method that only checks (`void requireX(...) ... {`): the
+#     mutant returns at once.
+#
+# Usage: reader/mutation-check.sh [NAME...]   (default: every marked check)
+# Prints one line per check (killed by which test, or SURVIVED) and 'N passed, N failed'; exits 1
+# if any mutant survived or a marker is malformed. Restores every file it touched, also on Ctrl-C.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=reader/src/main/java
+mapfile -t markers < <(grep -rn --include='*.java' -E '// safety: [A-Za-z0-9_.-]+\s*$' "$src" | sort)
+if [ ${#markers[@]} = 0 ]; then
+  echo "mutation-check: no '// safety: NAME' markers under $src" >&2
+  exit 2
+fi
+backup=$(mktemp -d)
+trap 'for f in "$backup"/*.orig; do [ -e "$f" ] || continue; cp "$f" "$(cat "${f%.orig}.path")"; done; rm -rf "$backup"' EXIT
+
+# Build once so each mutant compiles only what changed.
+./mvnw -B -o -q -pl reader -DskipTests test-compile >/dev/null
+
+passed=0 failed=0 n=0
+for m in "${markers[@]}"; do
+  file=${m%%:*}; rest=${m#*:}; line=${rest%%:*}; text=${rest#*:}
+  name=$(sed -E 's#.*// safety: ([A-Za-z0-9_.-]+)\s*$#\1#' <<<"$text")
+  if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qxF "$name"; then continue; fi
+  n=$((n + 1))
+  cp "$file" "$backup/$n.orig"; echo "$file" > "$backup/$n.path"
+  if grep -qE '^\s*(if|\} else if) \(.*\) \{\s*// safety:' <<<"$text"; then
+    # the first 'if (' on the line; its condition ends at the last ') {'
+    sed -i -E "${line}s/if \((.*)\) \{(\s*\/\/ safety:)/if (false \&\& (\1)) {\2/" "$file"
+  elif grep -qE '\bvoid [A-Za-z0-9_]+\(.*\{\s*// safety:' <<<"$text"; then
+    sed -i -E "${line}s/\{(\s*\/\/ safety:)/{ if (true) return;\1/" "$file"
+  else
+    echo "MALFORMED $name at $file:$line (neither 'if (...) {' nor a void method declaration)"
+    failed=$((failed + 1)); cp "$backup/$n.orig" "$file"; continue
+  fi
+  if cmp -s "$file" "$backup/$n.orig"; then
+    echo "MALFORMED $name at $file:$line (the mutation did not apply)"
+    failed=$((failed + 1)); continue
+  fi
+  log="$backup/$n.log"
+  if ./mvnw -B -o -pl reader test -Dsurefire.printSummary=true >"$log" 2>&1; then
+    echo "SURVIVED $name ($file:$line): every reader test passes without this check"
+    failed=$((failed + 1))
+  elif grep -q 'COMPILATION ERROR' "$log"; then
+    echo "MALFORMED $name at $file:$line (the mutant does not compile)"
+    failed=$((failed + 1))
+  else
+    killer=$(grep -E '^\[ERROR\] +[A-Za-z0-9_$.]+[.:]' "$log" | grep -vE 'Tests run|Failures:|Errors:' | head -1 \
+      | sed -E 's/^\[ERROR\] +//; s/ .*//')
+    echo "killed   $name by ${killer:-a failing test}"
+    passed=$((passed + 1))
+  fi
+  cp "$backup/$n.orig" "$file"
+done
+echo "mutation-check: $passed passed, $failed failed"
+[ "$failed" = 0 ]
