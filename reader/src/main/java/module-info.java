@@ -1,12 +1,14 @@
 /**
- * TorchBridge reader: pure-Java, zero-copy reading of PyTorch checkpoints. Only the API package
- * is exported; the internal packages are open to the writer alone.
+ * TorchBridge reader: pure-Java, zero-copy reading of PyTorch checkpoints. Only the API packages
+ * (the reader, and the scanner beside it) are exported; the internal packages are open to the
+ * writer alone.
  */
 module io.torchbridge.reader {
     requires pickle; // net.razorvine:pickle has no Automatic-Module-Name; the name comes from its jar
     requires org.apache.commons.compress;
 
     exports io.torchbridge.reader;
+    exports io.torchbridge.reader.scan;
     exports io.torchbridge.reader.internal to io.torchbridge.writer;
     exports io.torchbridge.reader.internal.data to io.torchbridge.writer;
     exports io.torchbridge.reader.internal.pickle to io.torchbridge.writer;

@@ -1,6 +1,6 @@
 package io.torchbridge.cli;
 
-import io.torchbridge.reader.Scan;
+import io.torchbridge.reader.scan.Scan;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.torchbridge.reader.Scan;
+import io.torchbridge.reader.scan.Scan;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -2,18 +2,15 @@ package io.torchbridge.reader;
 
 import io.torchbridge.reader.CheckpointException.Kind;
 import io.torchbridge.reader.internal.data.MappedFile;
-import io.torchbridge.reader.internal.data.MappedRegion;
-import io.torchbridge.reader.internal.pickle.PickleReader;
-import io.torchbridge.reader.internal.pickle.StorageRef;
+import io.torchbridge.reader.internal.format.TorchZip;
+import io.torchbridge.reader.internal.format.Unpickled;
 import io.torchbridge.reader.internal.zip.ZipContainer;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
@@ -83,7 +80,7 @@ public final class Checkpoint implements Closeable {
                         + "in Python, re-save it with torch.save(torch.load(path), new_path) to get the zip format");
             }
             zip = ZipContainer.open(file);
-            return readZip(file, zip, options, true);
+            return read(file, zip, options);
         } catch (CheckpointException | RuntimeException | Error e) {
             closeQuietly(zip);
             closeQuietly(file);
@@ -107,97 +104,11 @@ public final class Checkpoint implements Closeable {
                         + "or the legacy pickle magic", head[0], head[1], head[2], head[3]));
     }
 
-    /**
-     * Reads the archive and unpickles data.pkl with every check the reader makes; with
-     * {@code build} false stops there, building no object tree (how {@link Scan} predicts
-     * whether torch would load a file whose tree our limits refuse).
-     */
-    static Checkpoint readZip(MappedFile file, ZipContainer zip, ReadOptions options, boolean build)
-            throws IOException {
-        if (zip.entry("constants.pkl").isPresent()) {
-            throw CheckpointException.of(Kind.UNSUPPORTED, "this is a TorchScript archive (torch.jit.save), "
-                    + "which is not read yet; in Python, torch.save(torch.jit.load(path).state_dict(), new_path)");
-        }
-        int version = version(file, zip);
-        ByteOrder order = byteOrder(file, zip);
-        ZipContainer.Entry pkl = zip.entry("data.pkl").orElseThrow(() -> CheckpointException.of(Kind.MALFORMED,
-                "the archive has no data.pkl record, so it holds no checkpoint (records: " + zip.names() + ")"));
-        byte[] pickle = zip.read(file, pkl, options.maxPickleBytes());
-
-        Map<String, StorageRef> storages = new HashMap<>();
-        PickleReader reader = new PickleReader(options, "data.pkl", (type, dtype, key, location, numel) -> {
-            StorageRef known = storages.get(key);
-            long nbytes;
-            try {
-                nbytes = dtype == null ? numel : Math.multiplyExact(numel, (long) dtype.itemSize());
-            } catch (ArithmeticException e) {
-                throw CheckpointException.at(Kind.OUT_OF_RANGE, "data/" + key, -1, "storage size overflows");
-            }
-            if (known != null) {
-                if (known.info().nbytes() != nbytes) {
-                    throw CheckpointException.at(Kind.MALFORMED, "data/" + key, -1, "storage is named twice with "
-                            + "different sizes (" + known.info().nbytes() + " and " + nbytes + " bytes)");
-                }
-                return known;
-            }
-            ZipContainer.Entry rec = zip.entry("data/" + key).orElseThrow(() -> CheckpointException.at(
-                    Kind.MALFORMED, "data/" + key, -1, "the pickle names storage '" + key
-                            + "' but the archive has no record data/" + key));
-            if (!rec.stored()) {
-                throw CheckpointException.at(Kind.UNSUPPORTED, rec.name(), -1, "storage record is compressed; "
-                        + "torch.save stores them uncompressed (re-save the file with torch.save)");
-            }
-            if (rec.size() != nbytes) {
-                throw CheckpointException.at(Kind.MALFORMED, rec.name(), -1, "record has " + rec.size()
-                        + " bytes but the pickle declares a " + type + " of " + numel + " elements (" + nbytes
-                        + " bytes)");
-            }
-            MappedRegion region = file.region(rec.dataOffset(), rec.size(), order);
-            StorageRef ref = new StorageRef(new StorageInfo(key, type, location, nbytes), dtype, region);
-            storages.put(key, ref);
-            return ref;
-        });
-        // Without a tree to build (a scan predicting torch), trailing bytes are allowed as torch allows them.
-        Object raw = reader.read(pickle, !build);
-        if (!build) {
-            return null;
-        }
+    private static Checkpoint read(MappedFile file, ZipContainer zip, ReadOptions options) throws IOException {
+        Unpickled u = new TorchZip(file, zip).unpickle(options, false);
         ValueTree tree = new ValueTree(options, "data.pkl");
-        Object root = tree.build(raw);
-        return new Checkpoint(file, zip, Format.ZIP, root, tree.tensors, order, version);
-    }
-
-    private static int version(MappedFile file, ZipContainer zip) throws CheckpointException {
-        ZipContainer.Entry e = zip.entry("version").or(() -> zip.entry(".data/version")).orElseThrow(() ->
-                CheckpointException.of(Kind.MALFORMED, "the archive has no 'version' record; torch.save always "
-                        + "writes one (is this a PyTorch checkpoint?)"));
-        String text = new String(zip.read(file, e, 64), StandardCharsets.US_ASCII).trim();
-        int v;
-        try {
-            v = Integer.parseInt(text);
-        } catch (NumberFormatException ex) {
-            throw CheckpointException.at(Kind.MALFORMED, e.name(), 0, "version is '" + text + "', not a number");
-        }
-        // caffe2/serialize/versions.h: kMinSupportedFileFormatVersion 1, kMaxSupportedFileFormatVersion 10.
-        if (v < 1 || v > 10) {
-            throw CheckpointException.at(Kind.UNSUPPORTED, e.name(), 0, "file format version " + v
-                    + " is outside 1..10, the range PyTorch reads");
-        }
-        return v;
-    }
-
-    private static ByteOrder byteOrder(MappedFile file, ZipContainer zip) throws CheckpointException {
-        var e = zip.entry("byteorder");
-        if (e.isEmpty()) {
-            return ByteOrder.LITTLE_ENDIAN; // before 2.1 there was no record; PyTorch assumes little
-        }
-        String text = new String(zip.read(file, e.get(), 16), StandardCharsets.US_ASCII).trim();
-        return switch (text) {
-            case "little" -> ByteOrder.LITTLE_ENDIAN;
-            case "big" -> ByteOrder.BIG_ENDIAN;
-            default -> throw CheckpointException.at(Kind.MALFORMED, "byteorder", 0,
-                    "byteorder is '" + text + "', not 'little' or 'big'");
-        };
+        Object root = tree.build(u.root());
+        return new Checkpoint(file, zip, u.format(), root, tree.tensors, u.byteOrder(), u.version());
     }
 
     /** The container format. */
@@ -228,8 +139,8 @@ public final class Checkpoint implements Closeable {
     /**
      * The saved object: {@link PyDict}, {@link List}, {@link PyTuple}, {@link String}, {@link Long}
      * or {@link java.math.BigInteger}, {@link Double}, {@link Boolean}, {@code null} (None),
-     * {@code byte[]}, {@link PyComplex}, {@link java.util.Set}, {@link PyGlobal},
-     * {@link PyObject}, and {@link Tensor}.
+     * {@code byte[]}, {@link PyComplex}, {@link java.util.Set} (unmodifiable; a set and a frozenset
+     * alike), {@link PyGlobal}, {@link PyObject}, and {@link Tensor}.
      */
     public Object root() {
         return root;

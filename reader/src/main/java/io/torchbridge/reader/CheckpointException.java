@@ -70,14 +70,6 @@ public final class CheckpointException extends IOException {
         return e;
     }
 
-    /** The same error, prefixed with the file it came from. */
-    public CheckpointException inFile(String file) {
-        CheckpointException e = new CheckpointException(kind, record, offset, tensorName,
-                file + ": " + detail, getCause());
-        e.setStackTrace(getStackTrace());
-        return e;
-    }
-
     public Kind kind() {
         return kind;
     }

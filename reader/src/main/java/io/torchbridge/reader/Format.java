@@ -5,9 +5,7 @@ public enum Format {
     /** The zip archive torch.save writes since PyTorch 1.6. */
     ZIP("zip"),
     /** The pre-1.6 stream of consecutive pickles ({@code _use_new_zipfile_serialization=False}). */
-    LEGACY("legacy"),
-    /** A TorchScript archive ({@code torch.jit.save}). */
-    TORCHSCRIPT("torchscript");
+    LEGACY("legacy");
 
     private final String label;
 

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import java.math.BigInteger;
 import java.nio.file.Path;
@@ -158,6 +159,22 @@ class OpcodeTest {
                 .mark().op('K').raw(3).op(0x91).tuple());
         assertEquals(Set.of(1L, 2L), t.get(0));
         assertEquals(Set.of(3L), t.get(1));
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void frozensetComesBackAsTheSameUnmodifiableSetAsASet() throws Exception {
+        // ( \x8f EMPTY_SET ( K2 K1 \x90 ADDITEMS ; ( K2 K1 \x91 FROZENSET ; t
+        // RawSet keeps no frozen flag: Python compares set and frozenset equal, so both are one Java value.
+        PyTuple t = (PyTuple) read(P.proto(4).mark().op(0x8f).mark().op('K').raw(2).op('K').raw(1).op(0x90)
+                .mark().op('K').raw(2).op('K').raw(1).op(0x91).tuple());
+        Set<?> set = assertInstanceOf(Set.class, t.get(0));
+        Set<?> frozen = assertInstanceOf(Set.class, t.get(1));
+        assertEquals(set, frozen);
+        assertEquals(set.getClass(), frozen.getClass());
+        assertEquals(List.of(2L, 1L), List.copyOf(frozen), "insertion order kept");
+        assertThrows(UnsupportedOperationException.class, () -> ((Set<Object>) frozen).add(3L));
+        assertThrows(UnsupportedOperationException.class, () -> ((Set<Object>) set).add(3L));
     }
 
     @Test

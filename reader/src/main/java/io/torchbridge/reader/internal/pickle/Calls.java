@@ -73,7 +73,7 @@ final class Calls {
                 return d;
             }
             case "builtins.set" -> {
-                RawSet s = new RawSet(false);
+                RawSet s = new RawSet();
                 if (args.size() > 0) {
                     s.items.addAll(sequence(args.get(0), "set()"));
                 }
@@ -158,7 +158,7 @@ final class Calls {
                     return new RawDict(name);
                 }
                 case "builtins.set" -> {
-                    return new RawSet(false);
+                    return new RawSet();
                 }
                 default -> {
                     // fall through to an inert object

@@ -171,7 +171,7 @@ public final class PickleReader extends Unpickler {
                 List<Object> items = popMark();
                 listOnTop().addAll(items);
             }
-            case EMPTY_SET -> stack.add(new RawSet(false));
+            case EMPTY_SET -> stack.add(new RawSet());
             case ADDITEMS -> {
                 List<Object> items = popMark();
                 if (!(peek() instanceof RawSet set)) {
@@ -182,7 +182,7 @@ public final class PickleReader extends Unpickler {
                 }
             }
             case FROZENSET -> {
-                RawSet set = new RawSet(true);
+                RawSet set = new RawSet();
                 for (Object o : popMark()) {
                     set.items.add(hashable(o));
                 }

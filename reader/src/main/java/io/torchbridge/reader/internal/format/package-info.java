@@ -1,0 +1,9 @@
+/**
+ * The container formats a checkpoint comes in, one class each behind {@link
+ * io.torchbridge.reader.internal.format.CheckpointFormat}: each finds the pickle and the records
+ * its storages name, and unpickles it with every check, yielding the raw root ({@link
+ * io.torchbridge.reader.internal.format.Unpickled}). The public {@code Checkpoint} builds its
+ * value tree from that; the scanner only asks whether it succeeds. Today: the zip of
+ * {@code torch.save} ({@link io.torchbridge.reader.internal.format.TorchZip}).
+ */
+package io.torchbridge.reader.internal.format;

@@ -1,0 +1,120 @@
+package io.torchbridge.reader;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.torchbridge.reader.scan.Scan;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@link Scan} without torch: its prediction against the torch 2.14 verdicts the malicious
+ * corpus's manifest records (compat-tests' ScanAgreesWithTorchTest asks torch itself), and the
+ * report of a clean file, a dangerous one and files that are not checkpoints.
+ */
+class ScanTest {
+    private static final Pattern FILE = Pattern.compile("\"file\": \"([^\"]+)\"");
+    private static final Pattern VERDICT = Pattern.compile("\"torch_2_14\": \\{\"verdict\": \"(accepted|refused)\"");
+
+    @TempDir
+    Path dir;
+
+    private static Path corpus() {
+        return Repo.fixture("2.14.1", "").resolveSibling("malicious");
+    }
+
+    @Test
+    void predictsTorchsRecordedVerdictOnEveryMaliciousFile() throws Exception {
+        Map<String, Boolean> accepted = new LinkedHashMap<>();
+        for (String line : Files.readAllLines(corpus().resolve("MANIFEST.json"))) {
+            Matcher f = FILE.matcher(line);
+            Matcher v = VERDICT.matcher(line);
+            if (f.find() && v.find()) {
+                accepted.put(f.group(1), v.group(1).equals("accepted"));
+            }
+        }
+        assertTrue(accepted.size() > 100, "manifest entries: " + accepted.size());
+        // The corpus holds files torch loads but our limits refuse (deep nesting, shared-container
+        // bombs, a trailing pickle): the scan must see past its own limits to predict torch.
+        assertTrue(accepted.containsValue(true) && accepted.containsValue(false), accepted.toString());
+        List<String> wrong = new ArrayList<>();
+        for (Map.Entry<String, Boolean> e : accepted.entrySet()) {
+            Scan.Report r = Scan.scan(corpus().resolve(e.getKey()));
+            if (r.torchWouldLoad() != e.getValue() || r.readsByDefault() || r.clean()) {
+                wrong.add(e.getKey() + ": torch " + (e.getValue() ? "loads" : "refuses") + ", scan predicted "
+                        + r.torchWouldLoad() + ", reads " + r.readsByDefault() + "; findings " + r.findings());
+            }
+        }
+        assertTrue(wrong.isEmpty(), String.join("\n", wrong));
+    }
+
+    @Test
+    void aTorchSaveFileIsClean() {
+        Scan.Report r = Scan.scan(Repo.fixture("2.14.1", "module_linear.pt"));
+        assertEquals("zip", r.format());
+        assertTrue(r.clean(), r.findings().toString());
+        assertTrue(r.torchWouldLoad());
+        assertTrue(r.readsByDefault());
+        assertNull(r.error());
+        Scan.GlobalUse rebuild = r.globals().stream()
+                .filter(g -> g.name().equals("torch._utils._rebuild_tensor_v2")).findFirst().orElseThrow();
+        assertTrue(rebuild.torchAccepts() && rebuild.acceptedByDefault());
+        assertNull(rebuild.danger());
+        assertTrue(r.opcodes().containsKey("BINPERSID"), r.opcodes().toString());
+    }
+
+    @Test
+    void aSystemCallIsNamedWithItsDangerAndOffset() {
+        Scan.Report r = Scan.scan(corpus().resolve("inst_os_system.pt"));
+        assertFalse(r.clean());
+        assertEquals(List.of(new Scan.GlobalUse("os.system", 1, 0x30, false, false, "runs system commands")),
+                r.globals());
+        assertEquals(List.of("os.system at data.pkl+0x30: runs system commands"), r.findings());
+        assertTrue(r.error().startsWith("data.pkl+0x30: global 'os.system' is refused"), r.error());
+    }
+
+    @Test
+    void aHiddenSecondPickleIsReportedAndTorchStillLoadsTheFirst() {
+        Scan.Report r = Scan.scan(corpus().resolve("two_pickles_concatenated.pt"));
+        assertTrue(r.torchWouldLoad());
+        assertFalse(r.readsByDefault());
+        assertTrue(r.findings().contains("data.pkl+0xB: bytes after the pickle's STOP (a second pickle hidden "
+                + "behind the first: torch ignores it, TorchBridge refuses the file)"), r.findings().toString());
+    }
+
+    @Test
+    void torchScriptAndBarePicklesAreNamedAsSuch() {
+        Scan.Report ts = Scan.scan(corpus().resolve("torchscript_with_payload.pt"));
+        assertEquals("torchscript", ts.format());
+        assertTrue(ts.findings().contains("a TorchScript archive: torch.load(weights_only=True) refuses it"));
+        assertFalse(ts.torchWouldLoad());
+        Scan.Report bare = Scan.scan(corpus().resolve("plain_pickle_not_zip.pkl"));
+        assertEquals("pickle", bare.format());
+        assertTrue(bare.findings().contains(
+                "a bare pickle, not a torch.save checkpoint: torch.load cannot read it safely"));
+        assertFalse(bare.torchWouldLoad());
+    }
+
+    @Test
+    void aFileThatIsNoCheckpointIsUnreadableNotAnException() throws Exception {
+        Path text = Files.writeString(dir.resolve("notes.txt"), "hello");
+        Scan.Report r = Scan.scan(text);
+        assertEquals("unknown", r.format());
+        assertEquals("no pickle to scan (no data.pkl record)", r.error());
+        assertEquals(List.of("does not read: no pickle to scan (no data.pkl record)"), r.findings());
+        assertFalse(r.clean() || r.torchWouldLoad() || r.readsByDefault());
+        Scan.Report missing = Scan.scan(dir.resolve("absent.pt"));
+        assertFalse(missing.clean());
+        assertTrue(missing.error() != null && !missing.error().isEmpty());
+    }
+}
