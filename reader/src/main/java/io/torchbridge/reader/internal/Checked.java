@@ -51,6 +51,14 @@ public final class Checked {
         return (int) value;
     }
 
+    /**
+     * Whether {@code [offset, offset + length)} lies inside {@code [0, size)}, decided without
+     * computing {@code offset + length} (which a crafted value can overflow).
+     */
+    public static boolean fits(long offset, long length, long size) {
+        return offset >= 0 && length >= 0 && offset <= size && length <= size - offset;
+    }
+
     private static CheckpointException overflow(String record, String what, String expression) {
         return CheckpointException.at(Kind.OUT_OF_RANGE, record, -1, what + " overflows 64 bits (" + expression + ")");
     }
