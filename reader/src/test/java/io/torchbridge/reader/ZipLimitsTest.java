@@ -193,10 +193,22 @@ class ZipLimitsTest {
 
     @Test
     void aDeflatedRecordThatUnderstatesItsSizeIsCappedWhileItExpands() throws Exception {
-        // requireExpansionWithinLimit: 64 MiB of zeros deflate to a few KiB, and every header
-        // says the record inflates to 100 bytes, well under the 1 MiB limit: only the cap on the
-        // inflated stream itself can refuse it.
-        byte[] z = valid(true, new byte[64 << 20]);
+        // requireExpansionWithinLimit: 320 MiB of zeros deflate to a few hundred KiB, and every
+        // header says the record inflates to 100 bytes, well under the 1 MiB limit: only the cap
+        // on the inflated stream itself can refuse it. 320 MiB is over this module's 256 MiB test
+        // heap, so a reader that inflated everything before checking would fail here too.
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (ZipOutputStream zip = new ZipOutputStream(bytes)) {
+            zip.putNextEntry(new ZipEntry("archive/data.pkl"));
+            byte[] zeros = new byte[1 << 20];
+            for (int i = 0; i < 320; i++) {
+                zip.write(zeros);
+            }
+            zip.closeEntry();
+            put(zip, "archive/data/0", new byte[8], false);
+            put(zip, "archive/version", "3\n".getBytes(StandardCharsets.US_ASCII), false);
+        }
+        byte[] z = bytes.toByteArray();
         ByteBuffer b = ByteBuffer.wrap(z).order(ByteOrder.LITTLE_ENDIAN);
         int cd = central(z)[0];
         long compressed = Integer.toUnsignedLong(b.getInt(cd + 20));
@@ -207,7 +219,7 @@ class ZipLimitsTest {
         int descriptor = Math.toIntExact(data + compressed);
         assertEquals(0x08074b50, b.getInt(descriptor), "data descriptor signature");
         b.putInt(descriptor + 12, 100);
-        assertTrue(z.length < 200_000, "a small file: " + z.length);
+        assertTrue(z.length < 1_000_000, "a small file: " + z.length);
 
         CheckpointException e = refuse(z, ReadOptions.builder().maxPickleBytes(1 << 20).build());
         assertEquals(Kind.LIMIT_EXCEEDED, e.kind());
