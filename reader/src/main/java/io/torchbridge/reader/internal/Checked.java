@@ -52,8 +52,9 @@ public final class Checked {
     }
 
     /**
-     * Whether {@code [offset, offset + length)} lies inside {@code [0, size)}, decided without
-     * computing {@code offset + length} (which a crafted value can overflow).
+     * Whether the bytes {@code [offset, offset + length)} lie inside a span of {@code size} bytes
+     * starting at 0, decided without computing {@code offset + length} (which a crafted value can
+     * overflow).
      */
     public static boolean fits(long offset, long length, long size) {
         return offset >= 0 && length >= 0 && offset <= size && length <= size - offset;

@@ -20,10 +20,10 @@ import java.nio.file.StandardOpenOption;
  * (writers, ours included, replace files by an atomic rename).
  *
  * <p>Owner of the channel; {@link #close()} closes it, and nothing else does: others read it
- * through {@link #read}, {@link #region} or a {@link #borrowChannel() borrowed view}. Mappings already handed out stay valid
- * (Java 17 cannot unmap safely, and a mapping outlives its channel), so a view used after close
- * reads correct data and can never crash the JVM; new accesses fail with
- * {@link IllegalStateException}.
+ * through {@link #read}, {@link #region} or a {@link #borrowChannel() borrowed view}. Mappings
+ * already handed out stay valid (Java 17 cannot unmap safely, and a mapping outlives its
+ * channel), so a view used after close reads correct data and can never crash the JVM; new
+ * accesses fail with {@link IllegalStateException}.
  */
 public final class MappedFile implements AutoCloseable {
     private final Path path;
