@@ -140,4 +140,90 @@ class ZipLimitsTest {
             assertEquals(2, c.tensor("").numel());
         }
     }
+
+    // One test per invariant of ZipContainer that a crafted file can reach past Commons Compress
+    // (which refuses negative sizes and data overlapping its central directory itself: those
+    // invariants are tested directly in internal.zip.ZipInvariantsTest).
+
+    @Test
+    void aFirstRecordOutsideAnyFolderIsRefused() throws Exception {
+        // requireArchiveFolder: torch.save puts every record under one folder.
+        byte[] z = valid(false, PKL);
+        String s = new String(z, StandardCharsets.ISO_8859_1).replace("archive/data.pkl", "archive_data.pkl");
+        CheckpointException e = refuse(s.getBytes(StandardCharsets.ISO_8859_1));
+        assertEquals(Kind.MALFORMED, e.kind());
+        assertEquals("archive_data.pkl", e.record().orElseThrow());
+        assertTrue(e.getMessage().contains("not inside an archive folder"), e.getMessage());
+    }
+
+    @Test
+    void aStoredRecordWhoseTwoSizesDifferIsRefused() throws Exception {
+        // requireStoredSizesAgree: data.pkl's central entry claims one more byte than it stores.
+        byte[] z = valid(false, PKL);
+        ByteBuffer.wrap(z).order(ByteOrder.LITTLE_ENDIAN).putInt(central(z)[0] + 24, PKL.length + 1);
+        CheckpointException e = refuse(z);
+        assertEquals(Kind.MALFORMED, e.kind());
+        assertEquals("data.pkl", e.record().orElseThrow());
+        assertTrue(e.getMessage().contains("stored record's sizes differ"), e.getMessage());
+    }
+
+    @Test
+    void aRecordCompressedWithAnotherMethodIsUnsupported() throws Exception {
+        // requireKnownMethod: method 12 (bzip2), which Commons Compress would otherwise decode.
+        byte[] z = valid(false, PKL);
+        ByteBuffer b = ByteBuffer.wrap(z).order(ByteOrder.LITTLE_ENDIAN);
+        b.putShort(central(z)[0] + 10, (short) 12);
+        b.putShort(8, (short) 12); // the local header agrees
+        CheckpointException e = refuse(z);
+        assertEquals(Kind.UNSUPPORTED, e.kind());
+        assertEquals("data.pkl", e.record().orElseThrow());
+        assertTrue(e.getMessage().contains("compression method 12"), e.getMessage());
+    }
+
+    @Test
+    void aRecordDeclaredOverTheLimitIsRefusedBeforeItIsRead() throws Exception {
+        // requireDeclaredWithinLimit: a stored 2 MiB data.pkl against a 1 MiB limit.
+        byte[] z = valid(false, new byte[2 << 20]);
+        CheckpointException e = refuse(z, ReadOptions.builder().maxPickleBytes(1 << 20).build());
+        assertEquals(Kind.LIMIT_EXCEEDED, e.kind());
+        assertEquals("data.pkl", e.record().orElseThrow());
+        assertTrue(e.getMessage().contains("record is 2097152 bytes, over the limit of 1048576 "
+                + "(ReadOptions.maxPickleBytes)"), e.getMessage());
+    }
+
+    @Test
+    void aDeflatedRecordThatUnderstatesItsSizeIsCappedWhileItExpands() throws Exception {
+        // requireExpansionWithinLimit: 320 MiB of zeros deflate to a few hundred KiB, and every
+        // header says the record inflates to 100 bytes, well under the 1 MiB limit: only the cap
+        // on the inflated stream itself can refuse it. 320 MiB is over this module's 256 MiB test
+        // heap, so a reader that inflated everything before checking would fail here too.
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (ZipOutputStream zip = new ZipOutputStream(bytes)) {
+            zip.putNextEntry(new ZipEntry("archive/data.pkl"));
+            byte[] zeros = new byte[1 << 20];
+            for (int i = 0; i < 320; i++) {
+                zip.write(zeros);
+            }
+            zip.closeEntry();
+            put(zip, "archive/data/0", new byte[8], false);
+            put(zip, "archive/version", "3\n".getBytes(StandardCharsets.US_ASCII), false);
+        }
+        byte[] z = bytes.toByteArray();
+        ByteBuffer b = ByteBuffer.wrap(z).order(ByteOrder.LITTLE_ENDIAN);
+        int cd = central(z)[0];
+        long compressed = Integer.toUnsignedLong(b.getInt(cd + 20));
+        b.putInt(cd + 24, 100);
+        // java.util.zip writes a deflated entry's sizes in a data descriptor after its data
+        // (local header flag bit 3, sizes 0 there): make that one say 100 too.
+        int data = 30 + b.getShort(26) + b.getShort(28);
+        int descriptor = Math.toIntExact(data + compressed);
+        assertEquals(0x08074b50, b.getInt(descriptor), "data descriptor signature");
+        b.putInt(descriptor + 12, 100);
+        assertTrue(z.length < 1_000_000, "a small file: " + z.length);
+
+        CheckpointException e = refuse(z, ReadOptions.builder().maxPickleBytes(1 << 20).build());
+        assertEquals(Kind.LIMIT_EXCEEDED, e.kind());
+        assertEquals("data.pkl", e.record().orElseThrow());
+        assertTrue(e.getMessage().contains("record expands past the limit of 1048576 bytes"), e.getMessage());
+    }
 }

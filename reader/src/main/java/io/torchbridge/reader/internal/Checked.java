@@ -51,6 +51,15 @@ public final class Checked {
         return (int) value;
     }
 
+    /**
+     * Whether the bytes {@code [offset, offset + length)} lie inside a span of {@code size} bytes
+     * starting at 0, decided without computing {@code offset + length} (which a crafted value can
+     * overflow).
+     */
+    public static boolean fits(long offset, long length, long size) {
+        return offset >= 0 && length >= 0 && offset <= size && length <= size - offset;
+    }
+
     private static CheckpointException overflow(String record, String what, String expression) {
         return CheckpointException.at(Kind.OUT_OF_RANGE, record, -1, what + " overflows 64 bits (" + expression + ")");
     }

@@ -1,21 +1,29 @@
 package io.torchbridge.reader.internal.data;
 
+import io.torchbridge.reader.internal.Checked;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
+import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
+import java.nio.channels.NonWritableChannelException;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
 /**
- * An open checkpoint file: the channel records are read from, and regions mapped from it.
+ * An open checkpoint file: the one channel its zip index, its records and its mapped regions are
+ * all read from, so that they come from the same file even if the path is replaced meanwhile
+ * (writers, ours included, replace files by an atomic rename).
  *
- * <p>Owner of the channel; {@link #close()} closes it. Mappings already handed out stay valid
- * (Java 17 cannot unmap safely, and a mapping outlives its channel), so a view used after close
- * reads correct data and can never crash the JVM; new accesses fail with
- * {@link IllegalStateException}.
+ * <p>Owner of the channel; {@link #close()} closes it, and nothing else does: others read it
+ * through {@link #read}, {@link #region} or a {@link #borrowChannel() borrowed view}. Mappings
+ * already handed out stay valid (Java 17 cannot unmap safely, and a mapping outlives its
+ * channel), so a view used after close reads correct data and can never crash the JVM; new
+ * accesses fail with {@link IllegalStateException}.
  */
 public final class MappedFile implements AutoCloseable {
     private final Path path;
@@ -39,12 +47,9 @@ public final class MappedFile implements AutoCloseable {
         }
     }
 
+    /** The path the file was opened from, for messages only: the file there may have been replaced since. */
     public Path path() {
         return path;
-    }
-
-    public FileChannel channel() {
-        return channel;
     }
 
     public long size() {
@@ -54,19 +59,42 @@ public final class MappedFile implements AutoCloseable {
     /** Reads exactly {@code length} bytes at {@code position} into a new array. */
     public byte[] read(long position, int length) throws IOException {
         ensureOpen();
+        if (!Checked.fits(position, length, size)) {
+            throw new EOFException(length + " bytes at " + position + " reach past the end of the "
+                    + size + "-byte file");
+        }
         ByteBuffer buf = ByteBuffer.allocate(length);
         while (buf.hasRemaining()) {
             int n = channel.read(buf, position + buf.position());
             if (n < 0) {
-                throw new java.io.EOFException("end of file at " + (position + buf.position()));
+                throw new EOFException("end of file at " + (position + buf.position()));
             }
         }
         return buf.array();
     }
 
-    /** A lazily mapped region of the file. */
+    /**
+     * A lazily mapped region of the file; {@code [offset, offset + length)} must lie inside it
+     * (the zip index checks every record's extent before a region is made of it).
+     */
     public MappedRegion region(long offset, long length, ByteOrder order) {
+        if (!Checked.fits(offset, length, size)) {
+            throw new IllegalArgumentException("region [" + offset + ", +" + length + ") lies outside the "
+                    + size + "-byte file");
+        }
         return new MappedRegion(this, offset, length, order);
+    }
+
+    /**
+     * A read-only channel over this file for a reader that wants one (Commons Compress's
+     * {@code ZipFile}), so that it reads the very file the data are mapped from instead of
+     * opening the path again. The view borrows this file's channel: closing the view ends only
+     * the view, never the file, which stays this object's to close. It reads at its own
+     * position (positioned reads on the shared channel), so it does not disturb other readers,
+     * and it fails once this file is closed.
+     */
+    public SeekableByteChannel borrowChannel() {
+        return new BorrowedChannel();
     }
 
     MappedByteBuffer map(long offset, long length) {
@@ -95,5 +123,70 @@ public final class MappedFile implements AutoCloseable {
     public void close() throws IOException {
         closed = true;
         channel.close();
+    }
+
+    /** See {@link #borrowChannel()}. Its methods are synchronized: the position is its state. */
+    private final class BorrowedChannel implements SeekableByteChannel {
+        private long position;
+        private boolean viewClosed;
+
+        @Override
+        public synchronized int read(ByteBuffer dst) throws IOException {
+            ensureViewOpen();
+            int n = channel.read(dst, position);
+            if (n > 0) {
+                position += n;
+            }
+            return n;
+        }
+
+        @Override
+        public int write(ByteBuffer src) {
+            throw new NonWritableChannelException();
+        }
+
+        @Override
+        public synchronized long position() throws IOException {
+            ensureViewOpen();
+            return position;
+        }
+
+        @Override
+        public synchronized SeekableByteChannel position(long newPosition) throws IOException {
+            ensureViewOpen();
+            if (newPosition < 0) {
+                throw new IllegalArgumentException("negative position " + newPosition);
+            }
+            position = newPosition;
+            return this;
+        }
+
+        @Override
+        public long size() throws IOException {
+            ensureViewOpen();
+            return size;
+        }
+
+        @Override
+        public SeekableByteChannel truncate(long newSize) {
+            throw new NonWritableChannelException();
+        }
+
+        @Override
+        public synchronized boolean isOpen() {
+            return !viewClosed && !closed;
+        }
+
+        /** Ends this view only; the file's channel belongs to the {@link MappedFile}. */
+        @Override
+        public synchronized void close() {
+            viewClosed = true;
+        }
+
+        private void ensureViewOpen() throws ClosedChannelException {
+            if (!isOpen()) {
+                throw new ClosedChannelException();
+            }
+        }
     }
 }

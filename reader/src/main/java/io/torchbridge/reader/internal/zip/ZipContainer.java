@@ -2,11 +2,15 @@ package io.torchbridge.reader.internal.zip;
 
 import io.torchbridge.reader.CheckpointException;
 import io.torchbridge.reader.CheckpointException.Kind;
+import io.torchbridge.reader.internal.Checked;
 import io.torchbridge.reader.internal.data.MappedFile;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.Comparator;
 import java.util.Enumeration;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -20,6 +24,9 @@ import org.apache.commons.compress.archivers.zip.ZipFile;
  * the absolute offset of its data. Commons Compress reads the central directory, zip64 and local
  * headers; this class adds PyTorch's rules: one top folder, names under it, data inside the file.
  * CRCs are not checked, as PyTorch does not check them.
+ *
+ * <p>Commons Compress reads through a channel borrowed from the {@link MappedFile}, which owns
+ * it: {@link #close()} ends the borrowing and leaves the file open for its owner to close.
  */
 public final class ZipContainer implements AutoCloseable {
     /** One record: its name below the archive folder and where its bytes are. */
@@ -52,18 +59,22 @@ public final class ZipContainer implements AutoCloseable {
      * Opens the archive; with {@code keepFirstDuplicate} a record name that appears twice keeps
      * its first entry (what PyTorch's reader uses) and is listed in {@link #duplicates()} instead
      * of refusing the file: how a scan sees what torch would read.
+     *
+     * <p>The index is read through {@code file}'s own channel, never from its path again, so the
+     * index and the data mapped later come from the same file even if the path was replaced
+     * after {@code file} was opened. {@code file} stays the owner of that channel.
      */
     public static ZipContainer open(MappedFile file, boolean keepFirstDuplicate) throws CheckpointException {
         ZipFile zip;
         try {
-            zip = ZipFile.builder().setPath(file.path()).get();
+            zip = ZipFile.builder().setSeekableByteChannel(file.borrowChannel()).get();
         } catch (IOException | RuntimeException e) {
             if (!hasEndRecord(file)) {
                 throw CheckpointException.of(Kind.TRUNCATED, "the zip's end record is missing, so the file "
                         + "was cut off (" + file.size() + " bytes; an incomplete download or copy? compare its "
                         + "size with the original)").withCause(e);
             }
-            throw CheckpointException.of(Kind.MALFORMED, "not a readable zip archive: " + e.getMessage()
+            throw CheckpointException.of(Kind.MALFORMED, "not a readable zip archive: " + reason(e)
                     + " (a damaged file? compare its size and checksum with the original)").withCause(e);
         }
         try {
@@ -75,27 +86,56 @@ public final class ZipContainer implements AutoCloseable {
     }
 
     /**
+     * What Commons Compress found wrong: it wraps the reason in "Error reading Zip content from
+     * [the channel's class name]", which says nothing here, so the reason is its cause.
+     */
+    private static String reason(Exception e) {
+        Throwable cause = e.getCause();
+        if (e.getMessage() != null && e.getMessage().startsWith("Error reading Zip content") && cause != null
+                && cause.getMessage() != null) {
+            return cause.getMessage();
+        }
+        return e.getMessage();
+    }
+
+    // The end records, APPNOTE 4.3.14 to 4.3.16: where zip puts them and how they point back.
+    private static final int EOCD_SIGNATURE = 0x06054b50;
+    private static final int EOCD_SIZE = 22;
+    private static final int EOCD_CD_OFFSET = 16;
+    private static final int MAX_COMMENT = 0xFFFF;
+    private static final int ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
+    private static final int ZIP64_LOCATOR_SIZE = 20;
+    private static final int ZIP64_EOCD_SIGNATURE = 0x06064b50;
+    private static final int ZIP64_EOCD_SIZE = 56;
+    private static final int ZIP64_EOCD_CD_OFFSET = 48;
+
+    /** The last {@code 22 + 65535} bytes of the file (fewer if it is shorter): where the end record lies. */
+    private static ByteBuffer tail(MappedFile file) throws IOException {
+        int n = (int) Math.min(file.size(), EOCD_SIZE + MAX_COMMENT);
+        return ByteBuffer.wrap(file.read(file.size() - n, n)).order(ByteOrder.LITTLE_ENDIAN);
+    }
+
+    /**
      * Where the central directory starts, from the end records (zip64 where the classic one is
      * saturated). Commons Compress has read them already but does not say.
      */
     private static long centralDirectoryOffset(MappedFile file) throws CheckpointException {
         try {
-            int n = (int) Math.min(file.size(), 65_557);
-            long base = file.size() - n;
-            java.nio.ByteBuffer tail = java.nio.ByteBuffer.wrap(file.read(base, n)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-            for (int i = n - 22; i >= 0; i--) {
-                if (tail.getInt(i) != 0x06054b50) {
+            ByteBuffer tail = tail(file);
+            for (int i = tail.capacity() - EOCD_SIZE; i >= 0; i--) {
+                if (tail.getInt(i) != EOCD_SIGNATURE) {
                     continue;
                 }
-                long cd = tail.getInt(i + 16) & 0xFFFFFFFFL;
-                if (cd == 0xFFFFFFFFL && i >= 20 && tail.getInt(i - 20) == 0x07064b50) {
-                    long z64 = tail.getLong(i - 20 + 8);
-                    if (z64 < 0 || z64 + 56 > file.size()) {
+                long cd = Integer.toUnsignedLong(tail.getInt(i + EOCD_CD_OFFSET));
+                int locator = i - ZIP64_LOCATOR_SIZE;
+                if (cd == 0xFFFFFFFFL && locator >= 0 && tail.getInt(locator) == ZIP64_LOCATOR_SIGNATURE) {
+                    long z64 = tail.getLong(locator + 8);
+                    if (!Checked.fits(z64, ZIP64_EOCD_SIZE, file.size())) {
                         break;
                     }
-                    java.nio.ByteBuffer rec = java.nio.ByteBuffer.wrap(file.read(z64, 56)).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-                    if (rec.getInt(0) == 0x06064b50) {
-                        cd = rec.getLong(48);
+                    ByteBuffer rec = ByteBuffer.wrap(file.read(z64, ZIP64_EOCD_SIZE)).order(ByteOrder.LITTLE_ENDIAN);
+                    if (rec.getInt(0) == ZIP64_EOCD_SIGNATURE) {
+                        cd = rec.getLong(ZIP64_EOCD_CD_OFFSET);
                     }
                 }
                 return cd;
@@ -109,10 +149,9 @@ public final class ZipContainer implements AutoCloseable {
     /** Whether the end-of-central-directory signature is in the last 64 KiB + 22 bytes, where zip puts it. */
     private static boolean hasEndRecord(MappedFile file) {
         try {
-            int n = (int) Math.min(file.size(), 65_557);
-            byte[] tail = file.read(file.size() - n, n);
-            for (int i = n - 22; i >= 0; i--) {
-                if (tail[i] == 'P' && tail[i + 1] == 'K' && tail[i + 2] == 5 && tail[i + 3] == 6) {
+            ByteBuffer tail = tail(file);
+            for (int i = tail.capacity() - EOCD_SIZE; i >= 0; i--) {
+                if (tail.getInt(i) == EOCD_SIGNATURE) {
                     return true;
                 }
             }
@@ -126,66 +165,158 @@ public final class ZipContainer implements AutoCloseable {
             throws CheckpointException {
         Map<String, Entry> entries = new LinkedHashMap<>();
         Map<String, ZipArchiveEntry> raw = new LinkedHashMap<>();
-        List<long[]> spans = new ArrayList<>();
+        List<Span> spans = new ArrayList<>();
         List<String> duplicates = new ArrayList<>();
         String prefix = null;
         Enumeration<ZipArchiveEntry> all = zip.getEntries();
         while (all.hasMoreElements()) {
             ZipArchiveEntry e = all.nextElement();
             String full = e.getName();
-            // torch/serialization.py, _load: the archive folder is whatever precedes the first '/'
-            // of the first record; its name is never checked.
             if (prefix == null) {
-                int slash = full.indexOf('/');
-                if (slash <= 0) {
-                    throw CheckpointException.at(Kind.MALFORMED, full, -1,
-                            "the first record is not inside an archive folder, as torch.save writes it");
-                }
-                prefix = full.substring(0, slash + 1);
+                prefix = requireArchiveFolder(full);
             }
-            if (!full.startsWith(prefix)) {
-                throw CheckpointException.at(Kind.MALFORMED, full, -1,
-                        "record lies outside the archive folder '" + prefix + "'");
-            }
+            requireInArchiveFolder(full, prefix);
             String name = full.substring(prefix.length());
             long offset = e.getDataOffset();
             long csize = e.getCompressedSize();
-            if (offset < 0 || csize < 0 || e.getSize() < 0) {
-                throw CheckpointException.at(Kind.MALFORMED, name, -1, "record has no valid data offset or size");
-            }
-            if (offset > fileSize || csize > fileSize - offset) {
-                throw CheckpointException.at(Kind.TRUNCATED, name, -1, "record data [" + offset + ", "
-                        + (offset + csize) + ") extends past the end of the " + fileSize
-                        + "-byte file (an incomplete download or copy?)");
-            }
-            if (offset + csize > cdOffset || e.getLocalHeaderOffset() >= cdOffset) {
-                throw CheckpointException.at(Kind.MALFORMED, name, -1, "record data overlaps the central "
-                        + "directory at " + cdOffset + " (a crafted or damaged archive)");
-            }
-            spans.add(new long[] {e.getLocalHeaderOffset(), offset + csize});
+            requireKnownExtent(name, offset, csize, e.getSize());
+            requireDataInsideFile(name, offset, csize, fileSize);
+            long dataEnd = Checked.add(offset, csize, name, "record data end");
+            requireBeforeCentralDirectory(name, e.getLocalHeaderOffset(), dataEnd, cdOffset);
+            spans.add(new Span(e.getLocalHeaderOffset(), dataEnd));
             if (entries.putIfAbsent(name, new Entry(name, offset, e.getSize(), csize, e.getMethod())) != null) {
-                if (!keepFirstDuplicate) {
-                    throw CheckpointException.at(Kind.MALFORMED, name, -1, "record appears twice in the archive "
-                            + "(readers may disagree on which one counts: a crafted archive)");
-                }
+                requireDuplicatesKept(name, keepFirstDuplicate);
                 duplicates.add(name);
                 continue;
             }
             raw.put(name, e);
         }
+        requireRecords(prefix);
+        requireNoOverlap(spans);
+        return new ZipContainer(zip, prefix.substring(0, prefix.length() - 1), entries, raw, duplicates);
+    }
+
+    /** The bytes of one record in the file, from its local header to the end of its data. */
+    record Span(long start, long end) {
+    }
+
+    // The invariants of a checkpoint's archive, one method each, in the order the index meets them
+    // (after Commons Compress's sanityCheckLFHOffset). Each names the record it refuses.
+
+    /**
+     * The first record lies in a folder; returns that folder with its '/'. torch/serialization.py,
+     * _load: the archive folder is whatever precedes the first '/' of the first record; its name
+     * is never checked.
+     */
+    static String requireArchiveFolder(String first) throws CheckpointException {
+        int slash = first.indexOf('/');
+        if (slash <= 0) {
+            throw CheckpointException.at(Kind.MALFORMED, first, -1,
+                    "the first record is not inside an archive folder, as torch.save writes it");
+        }
+        return first.substring(0, slash + 1);
+    }
+
+    /** Every record lies in the first record's folder. */
+    static void requireInArchiveFolder(String full, String prefix) throws CheckpointException {
+        if (!full.startsWith(prefix)) {
+            throw CheckpointException.at(Kind.MALFORMED, full, -1,
+                    "record lies outside the archive folder '" + prefix + "'");
+        }
+    }
+
+    /** Commons Compress found the record's data and knows its sizes (-1 where it does not). */
+    static void requireKnownExtent(String name, long offset, long csize, long size) throws CheckpointException {
+        if (offset < 0 || csize < 0 || size < 0) {
+            throw CheckpointException.at(Kind.MALFORMED, name, -1, "record has no valid data offset or size");
+        }
+    }
+
+    /** The record's stored bytes lie inside the file (else the file was cut off). */
+    static void requireDataInsideFile(String name, long offset, long csize, long fileSize) throws CheckpointException {
+        if (!Checked.fits(offset, csize, fileSize)) {
+            // Both are non-negative (requireKnownExtent), so their sum fits 64 bits unsigned.
+            throw CheckpointException.at(Kind.TRUNCATED, name, -1, "record data [" + offset + ", "
+                    + Long.toUnsignedString(offset + csize) + ") extends past the end of the " + fileSize
+                    + "-byte file (an incomplete download or copy?)");
+        }
+    }
+
+    /** The record, header and data, lies before the central directory, as zip writes it. */
+    static void requireBeforeCentralDirectory(String name, long localHeader, long dataEnd, long cdOffset)
+            throws CheckpointException {
+        if (dataEnd > cdOffset || localHeader >= cdOffset) {
+            throw CheckpointException.at(Kind.MALFORMED, name, -1, "record data overlaps the central "
+                    + "directory at " + cdOffset + " (a crafted or damaged archive)");
+        }
+    }
+
+    /** A name appears once, unless the caller asked to keep the first of each (a scan). */
+    static void requireDuplicatesKept(String name, boolean keepFirstDuplicate) throws CheckpointException {
+        if (!keepFirstDuplicate) {
+            throw CheckpointException.at(Kind.MALFORMED, name, -1, "record appears twice in the archive "
+                    + "(readers may disagree on which one counts: a crafted archive)");
+        }
+    }
+
+    /** The archive has at least one record ({@code prefix} is null when it has none). */
+    static void requireRecords(String prefix) throws CheckpointException {
         if (prefix == null) {
             throw CheckpointException.of(Kind.MALFORMED, "the zip archive has no records");
         }
-        // Records may not share bytes: overlapping entries are how zip bombs and parser-confusion
-        // archives are built, and torch.save never writes them.
-        spans.sort((a, b) -> Long.compare(a[0], b[0]));
+    }
+
+    /**
+     * Records may not share bytes: overlapping entries are how zip bombs and parser-confusion
+     * archives are built, and torch.save never writes them. Sorts {@code spans}.
+     */
+    static void requireNoOverlap(List<Span> spans) throws CheckpointException {
+        spans.sort(Comparator.comparingLong(Span::start));
         for (int i = 1; i < spans.size(); i++) {
-            if (spans.get(i)[0] < spans.get(i - 1)[1]) {
-                throw CheckpointException.of(Kind.MALFORMED, "two records overlap at byte " + spans.get(i)[0]
+            if (spans.get(i).start() < spans.get(i - 1).end()) {
+                throw CheckpointException.of(Kind.MALFORMED, "two records overlap at byte " + spans.get(i).start()
                         + " (a crafted or damaged archive)");
             }
         }
-        return new ZipContainer(zip, prefix.substring(0, prefix.length() - 1), entries, raw, duplicates);
+    }
+
+    /** The record's declared size is within {@code max}: refused before anything is read. */
+    static void requireDeclaredWithinLimit(Entry e, long max) throws CheckpointException {
+        if (e.size() > max) {
+            throw CheckpointException.at(Kind.LIMIT_EXCEEDED, e.name(), -1, "record is " + e.size()
+                    + " bytes, over the limit of " + max + " (ReadOptions.maxPickleBytes)");
+        }
+    }
+
+    /** A stored record holds its bytes as they are, so both its sizes are the same. */
+    static void requireStoredSizesAgree(Entry e) throws CheckpointException {
+        if (e.size() != e.compressedSize()) {
+            throw CheckpointException.at(Kind.MALFORMED, e.name(), -1, "stored record's sizes differ");
+        }
+    }
+
+    /**
+     * The record is stored or deflated. torch writes STORED records and TorchScript DEFLATED
+     * ones; any other method (bzip2, zstd, ...) needs codecs a checkpoint never uses.
+     */
+    static void requireKnownMethod(Entry e) throws CheckpointException {
+        if (!e.stored() && e.method() != ZipArchiveEntry.DEFLATED) {
+            throw CheckpointException.at(Kind.UNSUPPORTED, e.name(), -1, "record uses zip compression method "
+                    + e.method() + "; PyTorch writes records stored or deflated (re-save the file with torch.save)");
+        }
+    }
+
+    /**
+     * The record's inflated bytes, at most {@code max}: the declared size may lie, so inflation
+     * stops at {@code max + 1} bytes whatever the header claims, and a zip bomb stops here.
+     */
+    static byte[] requireExpansionWithinLimit(Entry e, InputStream inflated, long max) throws IOException {
+        byte[] b = inflated.readNBytes((int) Math.min(max, Integer.MAX_VALUE - 9) + 1);
+        if (b.length > max) {
+            throw CheckpointException.at(Kind.LIMIT_EXCEEDED, e.name(), -1,
+                    "record expands past the limit of " + max + " bytes");
+        }
+        return b;
     }
 
     /** Record names that appeared again after their first entry (only when opened to keep the first). */
@@ -209,31 +340,15 @@ public final class ZipContainer implements AutoCloseable {
 
     /** The whole record, decompressed if it is compressed, refusing records over {@code max} bytes. */
     public byte[] read(MappedFile file, Entry e, long max) throws CheckpointException {
-        if (e.size() > max) {
-            throw CheckpointException.at(Kind.LIMIT_EXCEEDED, e.name(), -1, "record is " + e.size()
-                    + " bytes, over the limit of " + max + " (ReadOptions.maxPickleBytes)");
-        }
+        requireDeclaredWithinLimit(e, max);
         try {
             if (e.stored()) {
-                if (e.size() != e.compressedSize()) {
-                    throw CheckpointException.at(Kind.MALFORMED, e.name(), -1, "stored record's sizes differ");
-                }
-                return file.read(e.dataOffset(), (int) e.size());
+                requireStoredSizesAgree(e);
+                return file.read(e.dataOffset(), Checked.arrayLength(e.size(), e.name(), "record size"));
             }
-            if (e.method() != ZipArchiveEntry.DEFLATED) {
-                // torch writes STORED records and TorchScript DEFLATED ones; any other method
-                // (bzip2, zstd, ...) needs codecs a checkpoint never uses.
-                throw CheckpointException.at(Kind.UNSUPPORTED, e.name(), -1, "record uses zip compression method "
-                        + e.method() + "; PyTorch writes records stored or deflated (re-save the file with torch.save)");
-            }
+            requireKnownMethod(e);
             try (InputStream in = zip.getInputStream(raw.get(e.name()))) {
-                // Read at most max + 1 bytes whatever the header claims: a zip bomb stops here.
-                byte[] b = in.readNBytes((int) Math.min(max + 1, Integer.MAX_VALUE - 8));
-                if (b.length > max) {
-                    throw CheckpointException.at(Kind.LIMIT_EXCEEDED, e.name(), -1,
-                            "record expands past the limit of " + max + " bytes");
-                }
-                return b;
+                return requireExpansionWithinLimit(e, in, max);
             }
         } catch (CheckpointException ex) {
             throw ex;
@@ -243,6 +358,7 @@ public final class ZipContainer implements AutoCloseable {
         }
     }
 
+    /** Closes Commons Compress's reader and its borrowed view; the {@link MappedFile} stays open. */
     @Override
     public void close() throws IOException {
         zip.close();
