@@ -4,7 +4,6 @@ import io.torchbridge.reader.CheckpointException.Kind;
 import java.math.BigInteger;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import net.razorvine.pickle.PickleUtils;
 
 /**
  * Reads a pickle's opcodes and decodes their operands, each as CPython's {@code Lib/pickletools.py}
@@ -91,8 +90,11 @@ final class OpcodeDecoder {
             case FRAME -> number = fixed(8);
             case BINFLOAT -> {
                 need(8);
-                start = pos;
-                length = 8;
+                long bits = 0;
+                for (int i = 0; i < 8; i++) {
+                    bits = bits << 8 | (data[pos + i] & 0xFF); // big-endian, unlike every other operand
+                }
+                number = bits;
                 pos += 8;
             }
             case LONG1, SHORT_BINSTRING, SHORT_BINUNICODE, SHORT_BINBYTES -> counted(fixed(1));
@@ -157,10 +159,14 @@ final class OpcodeDecoder {
         };
     }
 
-    /** A float operand: BINFLOAT's big-endian double, or FLOAT's text. */
+    /**
+     * A float operand: BINFLOAT's big-endian IEEE double ({@code _pickle.c, load_binfloat}), or
+     * FLOAT's text. Pyrolite's {@code PickleUtils.bytes_to_double} would do the same, but linking
+     * PickleUtils loads its exception class too, for three lines of code.
+     */
     double floating() throws OperandException {
         if (op == Op.BINFLOAT) {
-            return PickleUtils.bytes_to_double(data, start);
+            return Double.longBitsToDouble(number);
         }
         String s = latin1(start, length);
         switch (s) {
