@@ -418,7 +418,11 @@ public final class PickleReader {
                     dense = filled(java.util.Arrays.copyOf(dense, Math.max(k + 1, old * 2)), old);
                 }
                 if (dense[k] == UNSET) {
-                    size++;
+                    if (!sparse.isEmpty() && sparse.containsKey(key)) {
+                        sparse.remove(key); // put sparsely before the array grew this far
+                    } else {
+                        size++;
+                    }
                 }
                 dense[k] = value;
                 return;
