@@ -130,7 +130,9 @@ final class OpcodeDecoder {
         if (op != Op.GET && op != Op.PUT) {
             return number;
         }
-        String s = latin1(start, length).strip(); // int() strips whitespace
+        // int() strips whitespace; trim() strips control characters too: laxer, and harmless,
+        // since a GET's index must still be in the memo.
+        String s = latin1(start, length).trim();
         try {
             long i = Long.parseLong(s);
             if (i < 0) {
@@ -344,7 +346,7 @@ final class OpcodeDecoder {
         byte quote = length >= 2 ? data[start] : 0;
         if (length < 2 || data[end] != quote || (quote != '\'' && quote != '"')) {
             if (lenient) {
-                return lossy(start, length);
+                return length < 2 ? lossy(start, length) : lossy(start + 1, length - 2);
             }
             throw malformed("the STRING opcode argument must be quoted");
         }

@@ -9,7 +9,7 @@ import io.torchbridge.reader.CheckpointException.Kind;
  */
 final class OperandException extends Exception {
     private static final long serialVersionUID = 1L;
-    private final transient Kind kind;
+    private final Kind kind;
 
     OperandException(Kind kind, String message) {
         super(message, null, false, false);
