@@ -1,6 +1,7 @@
 package io.torchbridge.reader;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
@@ -254,6 +255,15 @@ class OpcodeTest {
         assertEquals("café 'q' \\ A \\d", read(P.raw().op('S').line("'caf\\xc3\\xa9 \\'q\\' \\\\ \\101 \\d'")));
         // S "it's" : double quotes, as Python 2's repr writes a str holding a single quote
         assertEquals("it's", read(P.raw().op('S').line("\"it's\"")));
+    }
+
+    @Test
+    void binunicodeKeepsARealReplacementCharacterAndRefusesBadUtf8() {
+        // X 03000000 ef bf bd: U+FFFD itself, valid UTF-8; X 01000000 ff: not UTF-8 at all
+        assertEquals("\ufffd", assertDoesNotThrow(() -> read(P.proto(2).op('X').le(3, 4).raw(0xef, 0xbf, 0xbd))));
+        CheckpointException e = refuse(P.proto(2).op('X').le(1, 4).raw(0xff));
+        assertEquals(CheckpointException.Kind.MALFORMED, e.kind());
+        assertEquals(2, e.offset());
     }
 
     @Test

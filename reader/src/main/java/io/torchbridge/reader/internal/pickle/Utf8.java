@@ -23,9 +23,11 @@ final class Utf8 {
 
     /** Decodes strictly (no surrogates); returns null when the bytes are not UTF-8. */
     static String decodeStrict(byte[] b, int off, int len) {
-        if (isAscii(b, off, len)) {
-            // Most names and keys: no decoder needed, and Latin-1 bytes make a compact string.
-            return new String(b, off, len, StandardCharsets.ISO_8859_1);
+        // The JDK's own decoding replaces what is not UTF-8 with U+FFFD and is the fastest there is;
+        // only text with a U+FFFD in it (bad bytes, or a real one) needs the strict decoder's word.
+        String s = new String(b, off, len, StandardCharsets.UTF_8);
+        if (s.indexOf('\uFFFD') < 0) {
+            return s;
         }
         CharsetDecoder d = StandardCharsets.UTF_8.newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT)
@@ -35,15 +37,6 @@ final class Utf8 {
         } catch (CharacterCodingException e) {
             return null;
         }
-    }
-
-    private static boolean isAscii(byte[] b, int off, int len) {
-        for (int i = off, end = off + len; i < end; i++) {
-            if (b[i] < 0) {
-                return false;
-            }
-        }
-        return true;
     }
 
     /** Strict decoding that differs from Java's only in accepting ED A0..BF xx (surrogates). */
