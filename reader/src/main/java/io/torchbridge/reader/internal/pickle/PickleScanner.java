@@ -12,8 +12,9 @@ import java.util.Set;
 /**
  * A static walk over a pickle's opcodes, running nothing and building nothing: which globals it
  * names (GLOBAL, INST, and STACK_GLOBAL resolved from the strings pushed before it, as picklescan
- * does) and which opcodes it uses. Tolerates any bytes: a malformed pickle ends the walk with an
- * error note.
+ * does) and which opcodes it uses. Operands are read by {@link OpcodeDecoder}, as the reader reads
+ * them, in its lenient mode. Tolerates any bytes: a malformed pickle ends the walk with an error
+ * note.
  */
 public final class PickleScanner {
     /** The opcodes torch 2.14's weights_only unpickler implements ({@code torch/_weights_only_unpickler.py, load}). */
