@@ -1,11 +1,13 @@
 package io.torchbridge.reader;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.math.BigInteger;
 import java.nio.file.Path;
@@ -256,5 +258,123 @@ class OpcodeTest {
         assertEquals(new PyGlobal("mypkg", "Thing"), o.callable());
         assertEquals(PyTuple.of(1L), o.args());
         assertEquals(Map.of("a", 2L), ((PyDict) o.state()).items());
+    }
+
+    // --- the opcodes Pyrolite's Unpickler used to decode, and their errors ----------------------
+
+    private CheckpointException refuse(P p) {
+        return org.junit.jupiter.api.Assertions.assertThrows(CheckpointException.class, () -> read(p));
+    }
+
+    @Test
+    void stringIsAQuotedPython2LiteralDecodedAsUtf8() throws Exception {
+        // S 'caf\xc3\xa9 \'q\' \\ \101 \d' : escapes as PyBytes_DecodeEscape, then UTF-8; \d stays
+        assertEquals("café 'q' \\ A \\d", read(P.raw().op('S').line("'caf\\xc3\\xa9 \\'q\\' \\\\ \\101 \\d'")));
+        // S "it's" : double quotes, as Python 2's repr writes a str holding a single quote
+        assertEquals("it's", read(P.raw().op('S').line("\"it's\"")));
+    }
+
+    @Test
+    void binunicodeKeepsARealReplacementCharacterAndRefusesBadUtf8() {
+        // X 03000000 ef bf bd: U+FFFD itself, valid UTF-8; X 01000000 ff: not UTF-8 at all
+        assertEquals("\ufffd", assertDoesNotThrow(() -> read(P.proto(2).op('X').le(3, 4).raw(0xef, 0xbf, 0xbd))));
+        CheckpointException e = refuse(P.proto(2).op('X').le(1, 4).raw(0xff));
+        assertEquals(CheckpointException.Kind.MALFORMED, e.kind());
+        assertEquals(2, e.offset());
+    }
+
+    @Test
+    void stringMustBeQuoted() {
+        // S abc : CPython's "the STRING opcode argument must be quoted"
+        CheckpointException e = refuse(P.raw().op('S').line("abc"));
+        assertEquals(CheckpointException.Kind.MALFORMED, e.kind());
+        assertEquals(0, e.offset());
+    }
+
+    @Test
+    void unicodeIsRawUnicodeEscape() throws Exception {
+        // V caf\xe9 \\u263a \\U0001f600 a\b : Latin-1 bytes, the \\u and \\U escapes, other backslashes kept
+        P p = P.raw().op('V').raw('c', 'a', 'f', 0xe9).line(" \\u263a \\U0001f600 a\\b");
+        assertEquals("café \u263a \ud83d\ude00 a\\b", read(p));
+        // V a\ : a backslash at the end is itself, as CPython decodes it
+        assertEquals("a\\", read(P.raw().op('V').line("a\\")));
+    }
+
+    @Test
+    void unicodeWithATruncatedEscapeIsMalformed() {
+        // V \\u26 : four hex digits needed
+        assertEquals(CheckpointException.Kind.MALFORMED, refuse(P.raw().op('V').line("\\u26")).kind());
+    }
+
+    @Test
+    void protoAboveFiveIsRefused() {
+        // \x80 PROTO 6: no Python writes it
+        CheckpointException e = refuse(P.proto(6).none());
+        assertEquals(CheckpointException.Kind.MALFORMED, e.kind());
+        assertEquals(0, e.offset());
+        assertTrue(e.getMessage().contains("unsupported pickle protocol: 6"), e.getMessage());
+    }
+
+    @Test
+    void protoFiveIsRead() throws Exception {
+        // \x80 PROTO 5, N NONE
+        assertNull(read(P.proto(5).none()));
+    }
+
+    @Test
+    void getOfAnUnsetMemoIndexIsMalformed() {
+        // \x80\x02 N h\x05 BINGET 5 at offset 3, with nothing put there
+        CheckpointException e = refuse(P.proto(2).none().op('h').raw(5));
+        assertEquals(CheckpointException.Kind.MALFORMED, e.kind());
+        assertEquals(3, e.offset());
+        assertTrue(e.getMessage().contains("memo index 5"), e.getMessage());
+    }
+
+    @Test
+    void longBinputIndicesAreUnsigned() throws Exception {
+        // K7 r ffffffff LONG_BINPUT 4294967295, 0 POP, j ffffffff LONG_BINGET 4294967295
+        assertEquals(7L, read(P.proto(2).op('K').raw(7).op('r').le(0xFFFFFFFFL, 4).op('0').op('j').le(0xFFFFFFFFL, 4)));
+    }
+
+    @Test
+    void textPutRefusesANegativeIndex() {
+        // N p-1 : CPython's "negative PUT argument"
+        assertEquals(CheckpointException.Kind.MALFORMED, refuse(P.raw().none().op('p').line("-1")).kind());
+    }
+
+    @Test
+    void dupAndPutOfAMarkAreMalformed() {
+        // ( 2 DUP and ( q\x00 BINPUT: a MARK is not a value
+        CheckpointException dup = refuse(P.proto(2).mark().op('2'));
+        assertTrue(dup.getMessage().contains("DUP found a MARK"), dup.getMessage());
+        CheckpointException put = refuse(P.proto(2).mark().op('q').raw(0));
+        assertTrue(put.getMessage().contains("BINPUT found a MARK"), put.getMessage());
+    }
+
+    @Test
+    void popMarkWithoutAMarkIsMalformed() {
+        // N 1 POP_MARK at offset 3
+        CheckpointException e = refuse(P.proto(2).none().op('1'));
+        assertEquals(CheckpointException.Kind.MALFORMED, e.kind());
+        assertEquals(3, e.offset());
+        assertTrue(e.getMessage().contains("without a MARK"), e.getMessage());
+    }
+
+    @Test
+    void binfloatCutOffIsTruncated() {
+        // G 3f f8 : BINFLOAT needs 8 bytes
+        CheckpointException e = refuse(P.proto(2).op('G').raw(0x3f, 0xf8));
+        assertEquals(CheckpointException.Kind.TRUNCATED, e.kind());
+        assertEquals(2, e.offset());
+    }
+
+    @Test
+    void python2ModuleNamesAreReadAsPython3Does() throws Exception {
+        // c copy_reg\n_reconstructor\n ; c torch.tensor\n_rebuild_from_type_v2\n (files from before torch 1.8)
+        Object v = Crafted.root(dir, P.proto(2).global("copy_reg", "_reconstructor").stop().bytes(),
+                ReadOptions.builder().allowGlobal("copyreg", "_reconstructor").build());
+        assertEquals(new PyGlobal("copyreg", "_reconstructor"), v);
+        assertEquals(new PyGlobal("torch._tensor", "_rebuild_from_type_v2"),
+                read(P.proto(2).global("torch.tensor", "_rebuild_from_type_v2")));
     }
 }

@@ -41,6 +41,24 @@ public final class Allowlist {
         return Set.copyOf(s);
     }
 
+    /**
+     * The module a global names, spelled as the allowlist spells it: the one module-name
+     * normalisation of the reader and the scanner. Protocol-2 pickles written by Python 2 name
+     * {@code __builtin__} and {@code copy_reg} (CPython's {@code Lib/_compat_pickle.py}, whose
+     * NAME_MAPPING and IMPORT_MAPPING {@code torch/_weights_only_unpickler.py,
+     * _read_global_instruction} applies); files saved before torch 1.8 name {@code torch/_tensor.py}
+     * "torch.tensor" ({@code torch/serialization.py, load_module_mapping}). The rest of those tables
+     * renames Python 2 names to nothing on the allowlist, so a refusal names them as the file does.
+     */
+    static String module(String module) {
+        return switch (module) {
+            case "__builtin__" -> "builtins";
+            case "copy_reg" -> "copyreg";
+            case "torch.tensor" -> "torch._tensor";
+            default -> module;
+        };
+    }
+
     /** Whether PyTorch blocks {@code module} whatever the allowlist says. */
     public static boolean isBlockedModule(String module) {
         int dot = module.indexOf('.');

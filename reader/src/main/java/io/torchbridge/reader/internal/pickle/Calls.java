@@ -30,13 +30,7 @@ final class Calls {
     }
 
     PyGlobal global(String module, String name) throws CheckpointException {
-        // Protocol-2 pickles from Python 3 name builtins "__builtin__" (torch/_weights_only_unpickler.py
-        // patches the same); old files name torch/_tensor.py "torch.tensor".
-        if (module.equals("__builtin__")) {
-            module = "builtins";
-        } else if (module.equals("torch.tensor")) {
-            module = "torch._tensor";
-        }
+        module = Allowlist.module(module);
         String full = module + "." + name;
         if (Allowlist.isBlockedModule(module)) {
             throw reader.error(Kind.DISALLOWED_GLOBAL, "global '" + full + "' is refused: module '"

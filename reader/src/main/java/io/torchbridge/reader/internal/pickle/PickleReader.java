@@ -5,25 +5,25 @@ import io.torchbridge.reader.CheckpointException.Kind;
 import io.torchbridge.reader.PyGlobal;
 import io.torchbridge.reader.PyTuple;
 import io.torchbridge.reader.ReadOptions;
-import java.io.IOException;
-import java.io.InputStream;
 import java.math.BigInteger;
-import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
 import net.razorvine.pickle.UnpickleStack;
-import net.razorvine.pickle.Unpickler;
 
 /**
- * Reads one pickle into raw values (see package-info for which opcodes are Pyrolite's and which
- * are ours, and why). Not thread-safe; one instance per record.
+ * Reads one pickle into raw values; {@link #read} is the only way in, and checks every opcode (see
+ * package-info for what is Pyrolite's and what is ours). Not thread-safe; one instance per record.
  */
-public final class PickleReader extends Unpickler {
+public final class PickleReader {
+    /** {@code pickle.HIGHEST_PROTOCOL} of the Pythons torch supports. */
+    private static final int HIGHEST_PROTOCOL = 5;
+
     private final ReadOptions options;
     private final String record;
     private final Calls calls;
-    private Input in;
-    private Stack marks;
+    private OpcodeDecoder in;
+    private Stack stack;
+    private Memo memo;
     private Op op;
     private long opOffset;
 
@@ -44,21 +44,16 @@ public final class PickleReader extends Unpickler {
      * behind it is something only an attacker puts there (the scan lists it either way).
      */
     public Object read(byte[] data, boolean allowTrailing) throws CheckpointException {
-        in = new Input(data);
-        input = in;
-        marks = new Stack();
-        stack = marks;
-        memo = new DenseMemo();
+        in = new OpcodeDecoder(data, false);
+        stack = new Stack();
+        memo = new Memo();
+        op = null;
         try {
             while (true) {
-                opOffset = in.position();
-                int b = in.read();
-                if (b < 0) {
-                    throw error(Kind.TRUNCATED, "the pickle ends without a STOP opcode");
-                }
-                op = Op.of(b);
+                op = in.next();
+                opOffset = in.offset();
                 if (op == null) {
-                    throw error(Kind.MALFORMED, String.format("unknown opcode 0x%02X", b));
+                    throw error(Kind.TRUNCATED, "the pickle ends without a STOP opcode");
                 }
                 if (op == Op.STOP) {
                     Object result = pop();
@@ -79,20 +74,20 @@ public final class PickleReader extends Unpickler {
                             + " entries (ReadOptions.maxMemo)");
                 }
             }
+        } catch (OperandException e) {
+            throw CheckpointException.at(e.kind(), record, in.offset(), e.getMessage());
         } catch (CheckpointException e) {
             throw e;
         } catch (IndexOutOfBoundsException e) {
             throw error(Kind.MALFORMED, op + " needs more values on the stack than there are").withCause(e);
         } catch (ClassCastException e) {
             throw error(Kind.MALFORMED, op + " found a value of the wrong type on the stack").withCause(e);
-        } catch (IOException e) {
-            Kind kind = in.remaining() == 0 ? Kind.TRUNCATED : Kind.MALFORMED;
-            throw error(kind, op + ": " + e.getMessage()).withCause(e);
         } catch (RuntimeException e) {
             throw error(Kind.MALFORMED, op + ": " + e.getMessage()).withCause(e);
         } catch (StackOverflowError e) {
             throw error(Kind.LIMIT_EXCEEDED, op + " nests values too deeply for the thread's stack");
         } finally {
+            in = null;
             stack = null;
             memo = null;
         }
@@ -103,36 +98,44 @@ public final class PickleReader extends Unpickler {
         return CheckpointException.at(kind, record, opOffset, detail);
     }
 
-    Op currentOp() {
-        return op;
-    }
-
-    private void step(Op op) throws IOException, CheckpointException {
+    private void step(Op op) throws OperandException, CheckpointException {
         switch (op) {
-            // Values whose reading we check before allocating, or whose Java type we choose.
-            case INT -> stack.add(textInt(digits(line())));
-            case LONG -> stack.add(textInt(digits(stripSuffix(line(), "L"))));
+            // Plain values; the decoder has checked each operand's length against the bytes left.
+            case NONE -> stack.add(null);
+            case NEWTRUE -> stack.add(Boolean.TRUE);
+            case NEWFALSE -> stack.add(Boolean.FALSE);
+            case INT, LONG, BININT, BININT1, BININT2, LONG1, LONG4 -> stack.add(in.integer());
+            case FLOAT, BINFLOAT -> stack.add(in.floating());
+            case STRING, BINSTRING, SHORT_BINSTRING, UNICODE, BINUNICODE, SHORT_BINUNICODE, BINUNICODE8 ->
+                    stack.add(in.text());
+            case BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8 -> stack.add(in.bytes());
+            // Framing and protocol: nothing to build.
+            case PROTO -> {
+                if (in.number() > HIGHEST_PROTOCOL) {
+                    throw error(Kind.MALFORMED, "unsupported pickle protocol: " + in.number());
+                }
+            }
             case FRAME -> {
-                long n = in.int64();
+                long n = in.number();
                 if (n < 0 || n > in.remaining()) {
                     throw error(Kind.TRUNCATED, "FRAME declares " + Long.toUnsignedString(n) + " bytes but only "
                             + in.remaining() + " remain in " + record);
                 }
             }
-            case BININT -> stack.add((long) in.int32());
-            case BININT1 -> stack.add((long) in.readByte());
-            case BININT2 -> stack.add((long) in.uint16());
-            case LONG1 -> stack.add(longBytes(in.readByte()));
-            case LONG4 -> stack.add(longBytes(in.int32()));
-            case FLOAT -> stack.add(textFloat(line()));
-            case BINSTRING -> stack.add(strict(bytes(in.int32())));
-            case SHORT_BINSTRING -> stack.add(strict(bytes(in.readByte())));
-            case BINUNICODE -> stack.add(unicode(bytes(in.uint32())));
-            case SHORT_BINUNICODE -> stack.add(unicode(bytes(in.readByte())));
-            case BINUNICODE8 -> stack.add(unicode(bytes(in.int64())));
-            case BINBYTES -> stack.add(bytes(in.uint32()));
-            case SHORT_BINBYTES -> stack.add(bytes(in.readByte()));
-            case BINBYTES8, BYTEARRAY8 -> stack.add(bytes(in.int64()));
+            // The stack and the memo.
+            case MARK -> stack.add_mark();
+            case POP -> pop();
+            case POP_MARK -> popMark();
+            case DUP -> stack.add(peek());
+            case PUT, BINPUT, LONG_BINPUT -> memo.put(in.memoIndex(), peek());
+            case MEMOIZE -> memo.put(memo.size(), peek());
+            case GET, BINGET, LONG_BINGET -> {
+                long i = in.memoIndex();
+                if (!memo.contains(i)) {
+                    throw error(Kind.MALFORMED, op + ": memo index " + i + " was never set (no PUT before it)");
+                }
+                stack.add(memo.get(i));
+            }
             // Containers: ordered, and immutable once read.
             case EMPTY_TUPLE -> stack.add(new PyTuple(List.of()));
             case TUPLE -> stack.add(new PyTuple(popMark()));
@@ -148,6 +151,8 @@ public final class PickleReader extends Unpickler {
                 Object a = pop();
                 stack.add(PyTuple.of(a, b, c));
             }
+            case EMPTY_LIST -> stack.add(new java.util.ArrayList<>());
+            case LIST -> stack.add(new java.util.ArrayList<>(popMark()));
             case EMPTY_DICT -> stack.add(new RawDict(io.torchbridge.reader.PyDict.DICT));
             case DICT -> {
                 RawDict d = new RawDict(io.torchbridge.reader.PyDict.DICT);
@@ -189,11 +194,7 @@ public final class PickleReader extends Unpickler {
                 stack.add(set);
             }
             // Globals and calls: never resolved to code; see Calls.
-            case GLOBAL -> {
-                String module = line();
-                String name = line();
-                stack.add(calls.global(module, name));
-            }
+            case GLOBAL -> stack.add(calls.global(in.module(), in.name()));
             case STACK_GLOBAL -> {
                 Object name = pop();
                 Object module = pop();
@@ -204,7 +205,7 @@ public final class PickleReader extends Unpickler {
                 stack.add(calls.global(m, n));
             }
             case INST -> {
-                PyGlobal g = calls.global(line(), line());
+                PyGlobal g = calls.global(in.module(), in.name());
                 stack.add(calls.call(g, new PyTuple(popMark())));
             }
             case OBJ -> {
@@ -244,9 +245,7 @@ public final class PickleReader extends Unpickler {
                     op + ": extension-registry codes (copyreg.add_extension) cannot be resolved without running Python");
             case NEXT_BUFFER, READONLY_BUFFER -> throw error(Kind.UNSUPPORTED,
                     op + ": out-of-band buffers (pickle protocol 5 buffer_callback) are not part of a checkpoint");
-            case POP -> pop();
-            // The rest are Pyrolite's own: fixed-size operands, no allocation from file data.
-            default -> super.dispatch((short) op.code);
+            case STOP -> throw new IllegalStateException("STOP is handled by read");
         }
     }
 
@@ -257,21 +256,26 @@ public final class PickleReader extends Unpickler {
             throw error(Kind.MALFORMED, op + " on an empty stack");
         }
         Object o = stack.pop();
-        if (marks.isMark(o)) {
+        if (stack.isMark(o)) {
             throw error(Kind.MALFORMED, op + " found a MARK where it needs a value");
         }
         return o;
     }
 
+    /** The value on top, which must not be a MARK (as in CPython, where a MARK hides what is below). */
     private Object peek() throws CheckpointException {
         if (stack.size() == 0) {
             throw error(Kind.MALFORMED, op + " on an empty stack");
         }
-        return stack.peek();
+        Object o = stack.peek();
+        if (stack.isMark(o)) {
+            throw error(Kind.MALFORMED, op + " found a MARK where it needs a value");
+        }
+        return o;
     }
 
     private List<Object> popMark() throws CheckpointException {
-        if (!marks.hasMark()) {
+        if (!stack.hasMark()) {
             throw error(Kind.MALFORMED, op + " without a MARK before it");
         }
         return stack.pop_all_since_marker();
@@ -388,187 +392,65 @@ public final class PickleReader extends Unpickler {
         return o.getClass().getSimpleName();
     }
 
-    // --- operand readers -----------------------------------------------------------------------
-
-    /** Reads {@code n} bytes, checking {@code n} against what is left before allocating. */
-    private byte[] bytes(long n) throws CheckpointException {
-        if (n < 0 && op == Op.BINSTRING) {
-            throw error(Kind.MALFORMED, op + " declares a negative length (" + n + ")");
-        }
-        if (n < 0 || n > in.remaining()) {
-            throw error(Kind.TRUNCATED, op + " declares " + Long.toUnsignedString(n) + " bytes but only "
-                    + in.remaining() + " remain in " + record);
-        }
-        return in.readN((int) n);
-    }
-
-    /** A newline-terminated operand (text protocols, GLOBAL), bounded by the data left. */
-    private String line() throws CheckpointException {
-        int end = in.indexOf((byte) '\n');
-        if (end < 0) {
-            throw error(Kind.TRUNCATED, op + " operand has no terminating newline");
-        }
-        byte[] b = in.readN(end - in.position());
-        in.read();
-        String s = Utf8.decode(b);
-        if (s == null) {
-            throw error(Kind.MALFORMED, op + " operand is not UTF-8");
-        }
-        return s;
-    }
-
-    private String unicode(byte[] b) throws CheckpointException {
-        String s = Utf8.decode(b);
-        if (s == null) {
-            throw error(Kind.MALFORMED, op + ": string is not valid UTF-8");
-        }
-        return s;
-    }
-
-    /** Python-2 str operands: torch.load decodes them as UTF-8, strictly. */
-    private String strict(byte[] b) throws CheckpointException {
-        var d = StandardCharsets.UTF_8.newDecoder();
-        try {
-            return d.decode(java.nio.ByteBuffer.wrap(b)).toString();
-        } catch (java.nio.charset.CharacterCodingException e) {
-            throw error(Kind.MALFORMED, op + ": string is not valid UTF-8");
-        }
-    }
-
-    private Object longBytes(long n) throws CheckpointException {
-        byte[] le = bytes(n);
-        if (le.length == 0) {
-            return 0L;
-        }
-        byte[] be = new byte[le.length];
-        for (int i = 0; i < le.length; i++) {
-            be[i] = le[le.length - 1 - i];
-        }
-        return normalize(new BigInteger(be));
-    }
-
-    /** Long where it fits, BigInteger beyond: Python ints have no size. */
-    static Object normalize(BigInteger v) {
-        return v.bitLength() < 64 ? (Object) v.longValue() : v;
-    }
-
     /**
-     * Text integers are parsed in time quadratic in their length; CPython refuses more than 4300
-     * digits ({@code sys.int_info.str_digits_check_threshold}) for the same reason.
+     * The memo, indexed as the pickle numbers it. Pickles number memo entries densely from 0, so
+     * an array costs 8 bytes an entry where a HashMap costs about 50 (which decides whether a
+     * memo-filling pickle exhausts a small heap). Sparse or huge indices, which only crafted
+     * pickles use, go to a HashMap.
      */
-    private String digits(String s) throws CheckpointException {
-        if (s.length() > 4300) {
-            throw error(Kind.LIMIT_EXCEEDED, op + " operand has " + s.length()
-                    + " digits; CPython refuses integers over 4300 digits in text");
-        }
-        return s;
-    }
-
-    private Object textInt(String s) throws CheckpointException {
-        if (s.equals("00")) {
-            return Boolean.FALSE;
-        } else if (s.equals("01")) {
-            return Boolean.TRUE;
-        }
-        try {
-            return normalize(new BigInteger(stripSuffix(s, "L")));
-        } catch (NumberFormatException e) {
-            throw error(Kind.MALFORMED, "INT operand '" + s + "' is not a number");
-        }
-    }
-
-    private double textFloat(String s) throws CheckpointException {
-        switch (s) {
-            case "nan", "-nan":
-                return Double.NaN;
-            case "inf":
-                return Double.POSITIVE_INFINITY;
-            case "-inf":
-                return Double.NEGATIVE_INFINITY;
-            default:
-                try {
-                    return Double.parseDouble(s);
-                } catch (NumberFormatException e) {
-                    throw error(Kind.MALFORMED, "FLOAT operand '" + s + "' is not a number");
-                }
-        }
-    }
-
-    private static String stripSuffix(String s, String suffix) {
-        return s.endsWith(suffix) ? s.substring(0, s.length() - suffix.length()) : s;
-    }
-
-    /**
-     * The memo as an array: pickles number memo entries densely from 0, so this costs 8 bytes an
-     * entry where a HashMap costs about 50 (which decides whether a memo-filling pickle exhausts a
-     * small heap). Sparse or huge indices, which only crafted pickles use, go to a HashMap.
-     */
-    private static final class DenseMemo extends java.util.AbstractMap<Integer, Object> {
-        private Object[] dense = new Object[64];
-        private boolean[] set = new boolean[64];
-        private final java.util.HashMap<Integer, Object> sparse = new java.util.HashMap<>();
+    private static final class Memo {
+        /** Marks an unset slot: null is a value (None). */
+        private static final Object UNSET = new Object();
+        private Object[] dense = filled(new Object[64], 0);
+        private final java.util.HashMap<Long, Object> sparse = new java.util.HashMap<>();
         private int size;
 
-        @Override
-        public Object put(Integer key, Object value) {
-            int k = key;
-            if (k >= 0 && k < (1 << 26) && k <= Math.max(2 * dense.length, 64)) {
+        private static Object[] filled(Object[] a, int from) {
+            java.util.Arrays.fill(a, from, a.length, UNSET);
+            return a;
+        }
+
+        void put(long key, Object value) {
+            if (key >= 0 && key < (1 << 26) && key <= Math.max(2L * dense.length, 64)) {
+                int k = (int) key;
                 if (k >= dense.length) {
-                    int n = Math.max(k + 1, dense.length * 2);
-                    dense = java.util.Arrays.copyOf(dense, n);
-                    set = java.util.Arrays.copyOf(set, n);
+                    int old = dense.length;
+                    dense = filled(java.util.Arrays.copyOf(dense, Math.max(k + 1, old * 2)), old);
                 }
-                Object old = dense[k];
-                if (!set[k]) {
-                    set[k] = true;
-                    size++;
+                if (dense[k] == UNSET) {
+                    if (!sparse.isEmpty() && sparse.containsKey(key)) {
+                        sparse.remove(key); // put sparsely before the array grew this far
+                    } else {
+                        size++;
+                    }
                 }
                 dense[k] = value;
-                return old;
+                return;
             }
-            boolean had = sparse.containsKey(key);
-            Object old = sparse.put(key, value);
-            if (!had) {
+            if (!sparse.containsKey(key)) {
                 size++;
             }
-            return old;
+            sparse.put(key, value);
         }
 
-        @Override
-        public Object get(Object key) {
-            int k = (Integer) key;
-            if (k >= 0 && k < dense.length && set[k]) {
-                return dense[k];
-            }
-            return sparse.get(key);
+        boolean contains(long key) {
+            return (key >= 0 && key < dense.length && dense[(int) key] != UNSET) || sparse.containsKey(key);
         }
 
-        @Override
-        public boolean containsKey(Object key) {
-            int k = (Integer) key;
-            return (k >= 0 && k < dense.length && set[k]) || sparse.containsKey(key);
+        Object get(long key) {
+            return key >= 0 && key < dense.length && dense[(int) key] != UNSET ? dense[(int) key] : sparse.get(key);
         }
 
-        @Override
-        public int size() {
+        int size() {
             return size;
-        }
-
-        @Override
-        public void clear() {
-            dense = new Object[64];
-            set = new boolean[64];
-            sparse.clear();
-            size = 0;
-        }
-
-        @Override
-        public java.util.Set<Entry<Integer, Object>> entrySet() {
-            throw new UnsupportedOperationException("the memo is only looked up by index");
         }
     }
 
-    /** Exposes Pyrolite's MARK sentinel, so a MARK is never taken for a value. */
+    /**
+     * Pyrolite's stack, which keeps MARKs on the stack itself as a sentinel object; this subclass
+     * exposes the sentinel and counts the MARKs, so a MARK is never taken for a value and a missing
+     * MARK is an error, not a walk to the bottom.
+     */
     private static final class Stack extends UnpickleStack {
         private static final long serialVersionUID = 1L;
         private int markCount;
@@ -600,92 +482,6 @@ public final class PickleReader extends Unpickler {
         public void clear() {
             super.clear();
             markCount = 0;
-        }
-    }
-
-    /** The pickle bytes, with the position and remaining count the checks above need. */
-    private static final class Input extends InputStream {
-        private final byte[] data;
-        private int pos;
-
-        Input(byte[] data) {
-            this.data = data;
-        }
-
-        int position() {
-            return pos;
-        }
-
-        int remaining() {
-            return data.length - pos;
-        }
-
-        @Override
-        public int read() {
-            return pos < data.length ? data[pos++] & 0xFF : -1;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) {
-            if (pos >= data.length) {
-                return -1;
-            }
-            int n = Math.min(len, data.length - pos);
-            System.arraycopy(data, pos, b, off, n);
-            pos += n;
-            return n;
-        }
-
-        int indexOf(byte b) {
-            for (int i = pos; i < data.length; i++) {
-                if (data[i] == b) {
-                    return i;
-                }
-            }
-            return -1;
-        }
-
-        byte[] readN(int n) {
-            byte[] b = java.util.Arrays.copyOfRange(data, pos, pos + n);
-            pos += n;
-            return b;
-        }
-
-        private void need(int n) throws java.io.EOFException {
-            if (remaining() < n) {
-                throw new java.io.EOFException("the operand needs " + n + " bytes but only "
-                        + remaining() + " remain");
-            }
-        }
-
-        int readByte() throws java.io.EOFException {
-            need(1);
-            return data[pos++] & 0xFF;
-        }
-
-        int uint16() throws java.io.EOFException {
-            need(2);
-            int v = (data[pos] & 0xFF) | (data[pos + 1] & 0xFF) << 8;
-            pos += 2;
-            return v;
-        }
-
-        int int32() throws java.io.EOFException {
-            need(4);
-            int v = (data[pos] & 0xFF) | (data[pos + 1] & 0xFF) << 8 | (data[pos + 2] & 0xFF) << 16
-                    | (data[pos + 3] & 0xFF) << 24;
-            pos += 4;
-            return v;
-        }
-
-        long uint32() throws java.io.EOFException {
-            return int32() & 0xFFFFFFFFL;
-        }
-
-        long int64() throws java.io.EOFException {
-            long lo = uint32();
-            long hi = uint32();
-            return lo | hi << 32;
         }
     }
 }

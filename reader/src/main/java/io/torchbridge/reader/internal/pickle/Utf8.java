@@ -7,30 +7,44 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 
 /**
- * UTF-8 decoding as CPython's pickle does it for BINUNICODE: {@code 'surrogatepass'}, so lone
- * surrogates (which a Python str may hold) encoded as three bytes decode to a Java char each.
+ * UTF-8 decoding as CPython's pickle does it: strictly for Python 2 str operands, and with
+ * {@code 'surrogatepass'} for BINUNICODE, so lone surrogates (which a Python str may hold) encoded
+ * as three bytes decode to a Java char each.
  */
 final class Utf8 {
     private Utf8() {
     }
 
     /** Decodes strictly, allowing encoded surrogates; returns null when the bytes are not UTF-8. */
-    static String decode(byte[] b) {
+    static String decode(byte[] b, int off, int len) {
+        String s = decodeStrict(b, off, len);
+        return s != null ? s : decodeSurrogatePass(b, off, len);
+    }
+
+    /** Decodes strictly (no surrogates); returns null when the bytes are not UTF-8. */
+    static String decodeStrict(byte[] b, int off, int len) {
+        // The JDK's own decoding replaces what is not UTF-8 with U+FFFD and is the fastest there is;
+        // only text with a U+FFFD in it (bad bytes, or a real one) needs the strict decoder's word.
+        String s = new String(b, off, len, StandardCharsets.UTF_8);
+        if (s.indexOf('\uFFFD') < 0) {
+            return s;
+        }
         CharsetDecoder d = StandardCharsets.UTF_8.newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT)
                 .onUnmappableCharacter(CodingErrorAction.REPORT);
         try {
-            return d.decode(ByteBuffer.wrap(b)).toString();
+            return d.decode(ByteBuffer.wrap(b, off, len)).toString();
         } catch (CharacterCodingException e) {
-            return decodeSurrogatePass(b);
+            return null;
         }
     }
 
     /** Strict decoding that differs from Java's only in accepting ED A0..BF xx (surrogates). */
-    static String decodeSurrogatePass(byte[] b) {
-        StringBuilder sb = new StringBuilder(b.length);
-        int i = 0;
-        while (i < b.length) {
+    static String decodeSurrogatePass(byte[] b, int off, int len) {
+        StringBuilder sb = new StringBuilder(len);
+        int end = off + len;
+        int i = off;
+        while (i < end) {
             int c = b[i] & 0xFF;
             int need;
             int cp;
@@ -54,7 +68,7 @@ final class Utf8 {
             } else {
                 return null;
             }
-            if (i + need >= b.length) {
+            if (i + need >= end) {
                 return null;
             }
             for (int k = 1; k <= need; k++) {
