@@ -160,10 +160,12 @@ public final class Checkpoint implements Closeable {
         // Without a tree to build (a scan predicting torch), trailing bytes are allowed as torch allows them.
         Object raw = reader.read(pickle, !build);
         if (!build) {
+            reader.refuseUnreadableTensors();
             return null;
         }
         ValueTree tree = new ValueTree(options, "data.pkl");
         Object root = tree.build(raw);
+        reader.refuseUnreadableTensors(); // one the tree never reached: PyTorch runs every rebuild
         return new Checkpoint(file, zip, Format.ZIP, root, tree.tensors, order, version);
     }
 
