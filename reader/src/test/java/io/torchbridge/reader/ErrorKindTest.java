@@ -260,6 +260,21 @@ class ErrorKindTest {
     }
 
     @Test
+    void limitExceededOneTensorUnderTooManyPathsNamesIt() throws IOException {
+        // [t, t, ..., t]: one tensor (memo 0) listed 65 times, so it has 65 names, one more than allowed.
+        P p = P.proto(2).tensorV2("FloatStorage", "0", 1, 0, new long[] {1}, new long[] {1}).op('q').raw(0)
+                .op('0').op(']').mark();
+        for (int i = 0; i <= ValueTree.MAX_PATHS_PER_TENSOR; i++) {
+            p.op('h').raw(0);
+        }
+        Path f = Crafted.checkpoint(p.op('e').stop().bytes()).storage("0", new byte[4]).write(dir, "x.pt");
+        CheckpointException e = refuse(f);
+        assertEquals(Kind.LIMIT_EXCEEDED, e.kind());
+        assertEquals("0", e.tensorName().orElseThrow(), "the first name it was given");
+        assertTrue(e.getMessage().contains("tensor '0': reached under more than 64 paths"), e.getMessage());
+    }
+
+    @Test
     void ioMissingFile() {
         CheckpointException e = refuse(dir.resolve("absent.pt"));
         assertEquals(Kind.IO, e.kind());
