@@ -58,7 +58,7 @@ final class ValueTree {
             Object root = freeze(raw, 0);
             name("", root);
             if (!refused.isEmpty()) {
-                // reached only where no name is given (a set, an inert call's arguments)
+                // reached only where no name is given (an inert call's arguments)
                 throw refused.get(0).error();
             }
             return root;
@@ -190,9 +190,9 @@ final class ValueTree {
         if (value instanceof Tensor t) {
             int n = paths.merge(t, 1, Integer::sum);
             if (n > MAX_PATHS_PER_TENSOR) {
-                throw CheckpointException.at(Kind.LIMIT_EXCEEDED, record, -1, "tensor '" + t.name()
-                        + "' is reached under more than " + MAX_PATHS_PER_TENSOR + " paths: containers shared over and "
-                        + "over (a 'billion laughs' pickle), which no checkpoint needs");
+                throw CheckpointException.at(Kind.LIMIT_EXCEEDED, record, -1, "reached under more than "
+                        + MAX_PATHS_PER_TENSOR + " paths: containers shared over and over (a 'billion laughs' "
+                        + "pickle), which no checkpoint needs").forTensor(t.name());
             }
             t.name(path);
             tensors.putIfAbsent(path, t);
