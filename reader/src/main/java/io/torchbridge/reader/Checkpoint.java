@@ -108,6 +108,7 @@ public final class Checkpoint implements Closeable {
         Unpickled u = new TorchZip(file, zip).unpickle(options, false);
         ValueTree tree = new ValueTree(options, "data.pkl");
         Object root = tree.build(u.root());
+        u.refuseUnreadableTensors(); // one the tree never reached: PyTorch runs every rebuild
         return new Checkpoint(file, zip, u.format(), root, tree.tensors, u.byteOrder(), u.version());
     }
 

@@ -1,5 +1,6 @@
 package io.torchbridge.reader;
 
+import io.torchbridge.reader.internal.data.Layout;
 import java.util.Arrays;
 
 /**
@@ -34,11 +35,7 @@ public final class Shape {
 
     /** The product of the dimensions (1 for a scalar), checked for overflow. */
     public long numel() {
-        long n = 1;
-        for (long d : dims) {
-            n = Math.multiplyExact(n, d);
-        }
-        return n;
+        return Layout.numel(dims);
     }
 
     @Override

@@ -69,8 +69,8 @@ public final class Tensor {
      *                               or {@link #stream}), or the checkpoint is closed
      */
     public ByteBuffer data() {
-        long start = Math.multiplyExact(info.storageOffset(), (long) info.dtype().itemSize());
-        long len = Math.multiplyExact(info.extent(), (long) info.dtype().itemSize());
+        long start = firstByte();
+        long len = reachableBytes();
         if (len > MappedRegion.CHUNK) {
             throw new IllegalStateException("tensor '" + name + "' spans " + len
                     + " bytes, more than one mapped view holds; use dataChunks() or stream()");
@@ -88,8 +88,8 @@ public final class Tensor {
 
     /** Like {@link #data()}, for any size: consecutive read-only views of at most 1 GiB each. */
     public List<ByteBuffer> dataChunks() {
-        long start = Math.multiplyExact(info.storageOffset(), (long) info.dtype().itemSize());
-        long len = Math.multiplyExact(info.extent(), (long) info.dtype().itemSize());
+        long start = firstByte();
+        long len = reachableBytes();
         return region.slices(start, len);
     }
 
@@ -245,7 +245,7 @@ public final class Tensor {
     private ByteBuffer logical() {
         int n = arrayLength(info.nbytes());
         if (info.isContiguous() && !swap && !info.neg() && !(info.conj() && info.dtype().family() == DType.Family.COMPLEX)
-                && info.extent() * info.dtype().itemSize() <= MappedRegion.CHUNK) {
+                && reachableBytes() <= MappedRegion.CHUNK) {
             List<ByteBuffer> parts = dataChunks();
             if (parts.size() == 1) {
                 return parts.get(0).order(ByteOrder.LITTLE_ENDIAN);
@@ -274,6 +274,19 @@ public final class Tensor {
         for (int i = 0; i < out.length; i++) {
             out[i] = f.decode(b.get(i) & 0xFF);
         }
+    }
+
+    /**
+     * Where the reachable bytes start in the storage. Exact, although it cannot overflow: the
+     * checkpoint checked that the view fits its storage (Layout.fits) before making this tensor.
+     */
+    private long firstByte() {
+        return Math.multiplyExact(info.storageOffset(), (long) info.dtype().itemSize());
+    }
+
+    /** The bytes of the storage this tensor can reach ({@link TensorInfo#extent()} elements); exact too. */
+    private long reachableBytes() {
+        return Math.multiplyExact(info.extent(), (long) info.dtype().itemSize());
     }
 
     private int arrayLength(long n) {

@@ -1,5 +1,6 @@
 package io.torchbridge.reader;
 
+import io.torchbridge.reader.internal.data.Layout;
 import java.util.Objects;
 
 /**
@@ -40,18 +41,7 @@ public record TensorInfo(DType dtype, Shape shape, Shape stride, long storageOff
 
     /** Row-major contiguous: the values are one run of the storage from the offset. */
     public boolean isContiguous() {
-        long expected = 1;
-        for (int i = shape.rank() - 1; i >= 0; i--) {
-            long size = shape.dim(i);
-            if (size == 0) {
-                return true;
-            }
-            if (size != 1 && stride.dim(i) != expected) {
-                return false;
-            }
-            expected = Math.multiplyExact(expected, size);
-        }
-        return true;
+        return Layout.isContiguous(shape.toArray(), stride.toArray());
     }
 
     /**
@@ -59,13 +49,6 @@ public record TensorInfo(DType dtype, Shape shape, Shape stride, long storageOff
      * empty tensor, else {@code 1 + sum((size - 1) * stride)}.
      */
     public long extent() {
-        if (numel() == 0) {
-            return 0;
-        }
-        long e = 1;
-        for (int i = 0; i < shape.rank(); i++) {
-            e = Math.addExact(e, Math.multiplyExact(shape.dim(i) - 1, stride.dim(i)));
-        }
-        return e;
+        return Layout.extent(shape.toArray(), stride.toArray());
     }
 }

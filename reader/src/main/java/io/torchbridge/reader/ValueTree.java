@@ -37,6 +37,16 @@ final class ValueTree {
     private final Map<Object, Long> expanded = new IdentityHashMap<>();
     private final Map<Tensor, Integer> paths = new IdentityHashMap<>();
     final Map<String, Tensor> tensors = new LinkedHashMap<>();
+    /** Tensors that cannot be read from their storage, in the order met; see {@link Refused}. */
+    private final List<Refused> refused = new ArrayList<>();
+
+    /**
+     * Stands in the tree for a tensor whose view cannot be read ({@link TensorSpec#refusal}):
+     * naming it throws its refusal under its name, and the tree is never handed out while one is
+     * in it, so such a tensor is never exposed.
+     */
+    private record Refused(CheckpointException error) {
+    }
 
     ValueTree(ReadOptions options, String record) {
         this.options = options;
@@ -47,6 +57,10 @@ final class ValueTree {
         try {
             Object root = freeze(raw, 0);
             name("", root);
+            if (!refused.isEmpty()) {
+                // reached only where no name is given (an inert call's arguments)
+                throw refused.get(0).error();
+            }
             return root;
         } catch (StackOverflowError e) {
             throw CheckpointException.at(Kind.LIMIT_EXCEEDED, record, -1,
@@ -122,6 +136,10 @@ final class ValueTree {
             }
             tensorBelow = anyTensor(below);
             out = p;
+        } else if (raw instanceof TensorSpec t && t.refusal != null) {
+            Refused r = new Refused(t.refusal);
+            refused.add(r);
+            out = r;
         } else if (raw instanceof TensorSpec t) {
             out = tensor(t);
         } else if (raw instanceof StorageRef s) {
@@ -151,7 +169,7 @@ final class ValueTree {
 
     private boolean anyTensor(Iterable<?> values) {
         for (Object v : values) {
-            if (v instanceof Tensor || (v != null && holdsTensor.contains(v))) {
+            if (v instanceof Tensor || v instanceof Refused || (v != null && holdsTensor.contains(v))) {
                 return true;
             }
         }
@@ -166,12 +184,15 @@ final class ValueTree {
 
     /** Pre-order walk giving every tensor each path it is reached by; only containers that hold tensors are entered. */
     private void name(String path, Object value) throws CheckpointException {
+        if (value instanceof Refused r) {
+            throw r.error().forTensor(path);
+        }
         if (value instanceof Tensor t) {
             int n = paths.merge(t, 1, Integer::sum);
             if (n > MAX_PATHS_PER_TENSOR) {
-                throw CheckpointException.at(Kind.LIMIT_EXCEEDED, record, -1, "tensor '" + t.name()
-                        + "' is reached under more than " + MAX_PATHS_PER_TENSOR + " paths: containers shared over and "
-                        + "over (a 'billion laughs' pickle), which no checkpoint needs");
+                throw CheckpointException.at(Kind.LIMIT_EXCEEDED, record, -1, "reached under more than "
+                        + MAX_PATHS_PER_TENSOR + " paths: containers shared over and over (a 'billion laughs' "
+                        + "pickle), which no checkpoint needs").forTensor(t.name());
             }
             t.name(path);
             tensors.putIfAbsent(path, t);

@@ -154,6 +154,69 @@ class ErrorKindTest {
     }
 
     @Test
+    void outOfRangeViewNamesTheTensorTheRecordAndTheRebuildsOffset() throws IOException {
+        // {'fc.weight': the view above}: the error says where the pickle built it and what it is called.
+        P p = P.proto(2).emptyDict().mark().str("fc.weight")
+                .tensorV2("FloatStorage", "0", 6, 1, new long[] {2, 3}, new long[] {3, 1});
+        int reduce = p.bytes().length - 1; // the rebuild's REDUCE
+        Path f = Crafted.checkpoint(p.setitems().stop().bytes()).storage("0", new byte[24]).write(dir, "x.pt");
+        CheckpointException e = refuse(f);
+        assertEquals(Kind.OUT_OF_RANGE, e.kind());
+        assertEquals("data.pkl", e.record().orElseThrow());
+        assertEquals(reduce, e.offset());
+        assertEquals("fc.weight", e.tensorName().orElseThrow());
+        assertTrue(e.getMessage().startsWith(String.format("data.pkl+0x%X: tensor 'fc.weight': ", reduce)),
+                e.getMessage());
+        assertTrue(e.getMessage().contains("reaches element 6 of storage '0', which has 6"), e.getMessage());
+    }
+
+    @Test
+    void outOfRangeNegativeStrideNamesTheTensor() throws IOException {
+        byte[] pkl = P.proto(2).emptyDict().mark().str("bias")
+                .tensorV2("FloatStorage", "0", 6, 0, new long[] {6}, new long[] {-1}).setitems().stop().bytes();
+        Path f = Crafted.checkpoint(pkl).storage("0", new byte[24]).write(dir, "x.pt");
+        CheckpointException e = refuse(f);
+        assertEquals(Kind.OUT_OF_RANGE, e.kind());
+        assertEquals("bias", e.tensorName().orElseThrow());
+        assertTrue(e.getMessage().contains("stride is negative (-1)"), e.getMessage());
+    }
+
+    @Test
+    void malformedStorageReadAsAnotherDtypeNamesTheTensor() throws IOException {
+        // {'w': _rebuild_tensor_v3(<FloatStorage>, 0, (6,), (1,), False, OrderedDict(), torch.int32)}
+        P p = P.proto(2).emptyDict().mark().str("w").global("torch._utils", "_rebuild_tensor_v3").mark();
+        p.storage("FloatStorage", "0", 6).integer(0).mark().integer(6).tuple().mark().integer(1).tuple()
+                .op(0x89).global("collections", "OrderedDict").emptyTuple().reduce().global("torch", "int32")
+                .tuple().reduce();
+        int reduce = p.bytes().length - 1;
+        Path f = Crafted.checkpoint(p.setitems().stop().bytes()).storage("0", new byte[24]).write(dir, "x.pt");
+        CheckpointException e = refuse(f);
+        assertEquals(Kind.MALFORMED, e.kind());
+        assertEquals(reduce, e.offset());
+        assertEquals("w", e.tensorName().orElseThrow());
+        assertTrue(e.getMessage().contains("reads a float32 storage as int32"), e.getMessage());
+    }
+
+    @Test
+    void outOfRangeViewOutsideEveryNameIsStillRefused() throws IOException {
+        // A bad view the tree never names: an argument of an inert call (torch.device(view)), which
+        // the tree keeps but does not walk for names, and one popped off the stack before STOP.
+        P inert = P.proto(2).global("torch", "device").mark()
+                .tensorV2("FloatStorage", "0", 6, 1, new long[] {2, 3}, new long[] {3, 1}).tuple().reduce();
+        Path f = Crafted.checkpoint(inert.stop().bytes()).storage("0", new byte[24]).write(dir, "inert.pt");
+        CheckpointException e = refuse(f);
+        assertEquals(Kind.OUT_OF_RANGE, e.kind());
+        assertFalse(e.tensorName().isPresent());
+
+        P popped = P.proto(2).tensorV2("FloatStorage", "0", 6, 1, new long[] {2, 3}, new long[] {3, 1})
+                .op('0').none();
+        f = Crafted.checkpoint(popped.stop().bytes()).storage("0", new byte[24]).write(dir, "popped.pt");
+        e = refuse(f);
+        assertEquals(Kind.OUT_OF_RANGE, e.kind());
+        assertTrue(e.getMessage().contains("reaches element 6 of storage '0', which has 6"), e.getMessage());
+    }
+
+    @Test
     void outOfRangeNegativeStride() throws IOException {
         byte[] pkl = P.proto(2).tensorV2("FloatStorage", "0", 6, 0, new long[] {6}, new long[] {-1}).stop().bytes();
         Path f = Crafted.checkpoint(pkl).storage("0", new byte[24]).write(dir, "x.pt");
@@ -194,6 +257,21 @@ class ErrorKindTest {
         }
         CheckpointException e = refuse(p.tuple().stop().bytes(), ReadOptions.builder().maxStack(50).build());
         assertEquals(Kind.LIMIT_EXCEEDED, e.kind());
+    }
+
+    @Test
+    void limitExceededOneTensorUnderTooManyPathsNamesIt() throws IOException {
+        // [t, t, ..., t]: one tensor (memo 0) listed 65 times, so it has 65 names, one more than allowed.
+        P p = P.proto(2).tensorV2("FloatStorage", "0", 1, 0, new long[] {1}, new long[] {1}).op('q').raw(0)
+                .op('0').op(']').mark();
+        for (int i = 0; i <= ValueTree.MAX_PATHS_PER_TENSOR; i++) {
+            p.op('h').raw(0);
+        }
+        Path f = Crafted.checkpoint(p.op('e').stop().bytes()).storage("0", new byte[4]).write(dir, "x.pt");
+        CheckpointException e = refuse(f);
+        assertEquals(Kind.LIMIT_EXCEEDED, e.kind());
+        assertEquals("0", e.tensorName().orElseThrow(), "the first name it was given");
+        assertTrue(e.getMessage().contains("tensor '0': reached under more than 64 paths"), e.getMessage());
     }
 
     @Test

@@ -2,6 +2,7 @@ package io.torchbridge.writer;
 
 import io.torchbridge.reader.DType;
 import io.torchbridge.reader.Shape;
+import io.torchbridge.reader.internal.data.Layout;
 import io.torchbridge.writer.internal.Sources;
 import io.torchbridge.writer.internal.StorageSource;
 import io.torchbridge.writer.internal.TensorView;
@@ -51,10 +52,7 @@ public final class NewTensor {
     }
 
     private static NewTensor contiguous(StorageSource s, DType dtype, long[] shape) {
-        long numel = 1;
-        for (long d : shape) {
-            numel = Math.multiplyExact(numel, d);
-        }
+        long numel = Layout.numel(shape);
         long have = s.nbytes() / dtype.itemSize();
         if (numel != have || s.nbytes() % dtype.itemSize() != 0) {
             throw new IllegalArgumentException("shape " + Arrays.toString(shape) + " has " + numel

@@ -1,6 +1,7 @@
 package io.torchbridge.libtorch.internal;
 
 import io.torchbridge.reader.DType;
+import io.torchbridge.reader.Shape;
 import io.torchbridge.writer.NewTensor;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -60,8 +61,10 @@ public final class Snapshots {
             // A storage that is not a whole number of elements (viewed through another dtype):
             // save the values alone, as a fresh contiguous tensor.
             try (Tensor c = t.resolve_conj().resolve_neg().contiguous()) {
-                NewTensor base = NewTensor.ofChunks(copy(c.storage(), device, c.storage_offset() * item,
-                        c.numel() * item), dtype, shape);
+                // Element counts as the reader and writer count them (Shape.numel), exact.
+                NewTensor base = NewTensor.ofChunks(copy(c.storage(), device,
+                        Math.multiplyExact(c.storage_offset(), (long) item),
+                        Math.multiplyExact(Shape.of(shape).numel(), (long) item)), dtype, shape);
                 view = base;
             }
             storage.close();

@@ -153,7 +153,7 @@ public final class Scan {
                 .maxNesting(Integer.MAX_VALUE).build();
         try (MappedFile file = MappedFile.open(path); ZipContainer zip = ZipContainer.open(file, true)) {
             // Trailing bytes allowed, as torch allows them; no value tree is built.
-            new TorchZip(file, zip).unpickle(relaxed, true);
+            new TorchZip(file, zip).unpickle(relaxed, true).refuseUnreadableTensors();
             return true;
         } catch (CheckpointException e) {
             // Our safety limits (nesting the thread's stack cannot hold) are not torch's.

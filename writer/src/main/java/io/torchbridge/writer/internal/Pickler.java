@@ -6,6 +6,7 @@ import io.torchbridge.reader.PyDict;
 import io.torchbridge.reader.PyGlobal;
 import io.torchbridge.reader.PyObject;
 import io.torchbridge.reader.PyTuple;
+import io.torchbridge.reader.internal.data.Layout;
 import io.torchbridge.reader.internal.pickle.Allowlist;
 import java.io.ByteArrayOutputStream;
 import java.math.BigInteger;
@@ -375,22 +376,17 @@ public final class Pickler {
     /** torch tags CPU storages with one interned 'cpu' string, so later uses are memo fetches. */
     private static final String CPU = "cpu";
 
+    /** The writer's side of the one bounds check (Layout.fits), with the caller's error. */
     private static void checkBounds(TensorView t, long available, String path) {
         if (t.shape().length != t.stride().length) {
             throw new IllegalArgumentException("tensor '" + path + "': shape and stride differ in rank");
         }
-        long numel = 1;
-        long extent = 1;
         for (int i = 0; i < t.shape().length; i++) {
             if (t.shape()[i] < 0 || t.stride()[i] < 0) {
                 throw new IllegalArgumentException("tensor '" + path + "': negative size or stride");
             }
-            numel = Math.multiplyExact(numel, t.shape()[i]);
-            if (t.shape()[i] > 0) {
-                extent = Math.addExact(extent, Math.multiplyExact(t.shape()[i] - 1, t.stride()[i]));
-            }
         }
-        if (t.offset() < 0 || (numel > 0 && Math.addExact(t.offset(), extent) > available)) {
+        if (!Layout.fits(t.shape(), t.stride(), t.offset(), available)) {
             throw new IllegalArgumentException("tensor '" + path + "' reaches past the end of its storage of "
                     + available + " elements");
         }

@@ -50,14 +50,16 @@ public final class LogicalBytes {
                 }
             }
             // Odometer over the outer dimensions.
+            // Exact arithmetic per run, not per byte: the view was checked to fit its storage
+            // (Layout.fits), so these cannot overflow, and if that ever broke they would fail loudly.
             int d = outerRank - 1;
             while (d >= 0) {
                 index[d]++;
-                base += stride[d];
+                base = Math.addExact(base, stride[d]);
                 if (index[d] < shape[d]) {
                     break;
                 }
-                base -= stride[d] * shape[d];
+                base = Math.subtractExact(base, Math.multiplyExact(stride[d], shape[d]));
                 index[d] = 0;
                 d--;
             }
@@ -79,8 +81,8 @@ public final class LogicalBytes {
             if (shape[i] == 1) {
                 continue;
             }
-            if (n > 0 && t[n - 1] == shape[i] * stride[i]) {
-                s[n - 1] *= shape[i];
+            if (n > 0 && t[n - 1] == Math.multiplyExact(shape[i], stride[i])) {
+                s[n - 1] = Math.multiplyExact(s[n - 1], shape[i]);
                 t[n - 1] = stride[i];
             } else {
                 s[n] = shape[i];

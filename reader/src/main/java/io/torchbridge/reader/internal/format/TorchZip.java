@@ -46,7 +46,8 @@ public final class TorchZip implements CheckpointFormat {
         Map<String, StorageRef> storages = new HashMap<>();
         PickleReader reader = new PickleReader(options, "data.pkl",
                 (type, dtype, key, location, numel) -> storage(storages, order, type, dtype, key, location, numel));
-        return new Unpickled(Format.ZIP, reader.read(pickle, allowTrailing), version, order);
+        Object root = reader.read(pickle, allowTrailing);
+        return new Unpickled(Format.ZIP, root, version, order, reader.unreadableTensor());
     }
 
     /**

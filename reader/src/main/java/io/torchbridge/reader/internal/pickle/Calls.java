@@ -7,7 +7,10 @@ import io.torchbridge.reader.PyComplex;
 import io.torchbridge.reader.PyGlobal;
 import io.torchbridge.reader.PyTuple;
 import io.torchbridge.reader.ReadOptions;
+import io.torchbridge.reader.internal.data.Layout;
 import java.math.BigInteger;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 
@@ -22,6 +25,8 @@ final class Calls {
     private final PickleReader reader;
     private final ReadOptions options;
     private final StorageResolver storages;
+    /** Tensors made with a refusal, in the order the pickle made them. */
+    private final List<TensorSpec> refused = new ArrayList<>();
 
     Calls(PickleReader reader, ReadOptions options, StorageResolver storages) {
         this.reader = reader;
@@ -237,49 +242,26 @@ final class Calls {
 
     // --- tensors -------------------------------------------------------------------------------
 
+    /**
+     * A rebuild call's tensor. Values of the wrong type are refused here; a view that does not fit
+     * its storage (or reads it as another dtype) becomes a spec holding its refusal, made here so
+     * that it carries this opcode's offset, and thrown where the tree names the tensor, so the
+     * error names it too ({@link TensorSpec#refusal}).
+     */
     private TensorSpec tensor(PyTuple args, DType v3Dtype, Object metadata, String fn) throws CheckpointException {
         if (!(args.get(0) instanceof StorageRef storage)) {
             throw reader.error(Kind.MALFORMED, fn + " expects a storage first, got "
                     + PickleReader.typeName(args.get(0)));
         }
         DType dtype = v3Dtype != null ? v3Dtype : storage.dtype() != null ? storage.dtype() : DType.UINT8;
-        if (v3Dtype != null && storage.dtype() != null && storage.dtype() != v3Dtype) {
-            throw reader.error(Kind.MALFORMED, fn + " reads a " + storage.dtype() + " storage as " + v3Dtype);
-        }
-        long offset = nonNegative(args.get(1), "storage offset");
+        long offset = integer(args.get(1), "storage offset");
         long[] shape = dims(args.get(2), "size");
         long[] stride = dims(args.get(3), "stride");
-        if (shape.length != stride.length) {
-            throw reader.error(Kind.MALFORMED, fn + ": size has " + shape.length + " dimensions but stride has "
-                    + stride.length);
+        TensorSpec t = new TensorSpec(storage, dtype, shape, stride, offset,
+                refusal(storage, v3Dtype, dtype, shape, stride, offset, fn));
+        if (t.refusal != null) {
+            refused.add(t);
         }
-        // Bounds: every element the view can reach lies inside the storage.
-        long item = dtype.itemSize();
-        long nbytes = storage.info().nbytes();
-        if (nbytes % item != 0) {
-            throw reader.error(Kind.MALFORMED, "storage '" + storage.info().key() + "' has " + nbytes
-                    + " bytes, not a whole number of " + dtype + " elements");
-        }
-        long available = nbytes / item;
-        long numel = 1;
-        long extent = 1;
-        try {
-            for (int i = 0; i < shape.length; i++) {
-                numel = Math.multiplyExact(numel, shape[i]);
-                if (shape[i] > 0) {
-                    extent = Math.addExact(extent, Math.multiplyExact(shape[i] - 1, stride[i]));
-                }
-            }
-            if (numel > 0 && Math.addExact(offset, extent) > available) {
-                throw reader.error(Kind.OUT_OF_RANGE, "a " + dtype + " tensor of size "
-                        + java.util.Arrays.toString(shape) + ", stride " + java.util.Arrays.toString(stride)
-                        + " at offset " + offset + " reaches element " + (offset + extent - 1) + " of storage '"
-                        + storage.info().key() + "', which has " + available);
-            }
-        } catch (ArithmeticException e) {
-            throw reader.error(Kind.OUT_OF_RANGE, "tensor size, stride and offset overflow 64 bits");
-        }
-        TensorSpec t = new TensorSpec(storage, dtype, shape, stride, offset);
         t.requiresGrad = args.size() > 4 && Boolean.TRUE.equals(args.get(4));
         if (metadata instanceof RawDict m) {
             t.conj = Boolean.TRUE.equals(m.items.get("conj"));
@@ -288,8 +270,62 @@ final class Calls {
         return t;
     }
 
+    /** Why the view cannot be read from its storage, or null when it can. */
+    private CheckpointException refusal(StorageRef storage, DType v3Dtype, DType dtype, long[] shape, long[] stride,
+                                        long offset, String fn) {
+        if (v3Dtype != null && storage.dtype() != null && storage.dtype() != v3Dtype) {
+            return reader.error(Kind.MALFORMED, fn + " reads a " + storage.dtype() + " storage as " + v3Dtype);
+        }
+        CheckpointException negative = negative(offset, "storage offset");
+        for (int i = 0; negative == null && i < shape.length; i++) {
+            negative = negative(shape[i], "size");
+        }
+        for (int i = 0; negative == null && i < stride.length; i++) {
+            negative = negative(stride[i], "stride");
+        }
+        if (negative != null) {
+            return negative;
+        }
+        if (shape.length != stride.length) {
+            return reader.error(Kind.MALFORMED, fn + ": size has " + shape.length + " dimensions but stride has "
+                    + stride.length);
+        }
+        long item = dtype.itemSize();
+        long nbytes = storage.info().nbytes();
+        if (nbytes % item != 0) {
+            return reader.error(Kind.MALFORMED, "storage '" + storage.info().key() + "' has " + nbytes
+                    + " bytes, not a whole number of " + dtype + " elements");
+        }
+        long available = nbytes / item;
+        if (Layout.fits(shape, stride, offset, available)) {
+            return null;
+        }
+        try {
+            // Layout.fits says no: either the reach overflows (caught below) or it passes the end.
+            long needed = Layout.storageNeeded(shape, stride, offset);
+            return reader.error(Kind.OUT_OF_RANGE, "a " + dtype + " tensor of size " + Arrays.toString(shape)
+                    + ", stride " + Arrays.toString(stride) + " at offset " + offset + " reaches element "
+                    + (needed - 1) + " of storage '" + storage.info().key() + "', which has " + available);
+        } catch (ArithmeticException e) {
+            return reader.error(Kind.OUT_OF_RANGE, "tensor size, stride and offset overflow 64 bits");
+        }
+    }
+
+    private CheckpointException negative(long value, String what) {
+        return value < 0 ? reader.error(Kind.OUT_OF_RANGE, what + " is negative (" + value + ")") : null;
+    }
+
+    /**
+     * The refusal of the first tensor made while reading that cannot be read from its storage, or null: for
+     * whoever builds no tree (which would have refused it under its name), and for a tensor the
+     * tree never reaches, which PyTorch would refuse all the same when it runs the rebuild.
+     */
+    CheckpointException unreadableTensor() {
+        return refused.isEmpty() ? null : refused.get(0).refusal;
+    }
+
     private static TensorSpec copy(TensorSpec t) {
-        TensorSpec c = new TensorSpec(t.storage, t.dtype, t.shape, t.stride, t.offset);
+        TensorSpec c = new TensorSpec(t.storage, t.dtype, t.shape, t.stride, t.offset, t.refusal);
         c.requiresGrad = t.requiresGrad;
         c.parameter = t.parameter;
         c.conj = t.conj;
@@ -310,16 +346,23 @@ final class Calls {
         List<Object> items = sequence(o, what);
         long[] out = new long[items.size()];
         for (int i = 0; i < out.length; i++) {
-            out[i] = nonNegative(items.get(i), what);
+            out[i] = integer(items.get(i), what);
         }
         return out;
     }
 
     private long nonNegative(Object o, String what) throws CheckpointException {
+        long l = integer(o, what);
+        CheckpointException negative = negative(l, what);
+        if (negative != null) {
+            throw negative;
+        }
+        return l;
+    }
+
+    /** An int that fits 64 bits, of either sign. */
+    private long integer(Object o, String what) throws CheckpointException {
         if (o instanceof Long l) {
-            if (l < 0) {
-                throw reader.error(Kind.OUT_OF_RANGE, what + " is negative (" + l + ")");
-            }
             return l;
         }
         if (o instanceof BigInteger) {

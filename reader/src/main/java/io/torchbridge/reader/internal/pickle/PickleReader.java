@@ -33,6 +33,15 @@ public final class PickleReader {
         this.calls = new Calls(this, options, storages);
     }
 
+    /**
+     * The refusal of the first tensor read so far that cannot be read from its storage (a view
+     * past its end, another dtype), or null: for a caller that builds no value tree, which is
+     * where such a tensor is refused under its name, and for one the tree never reaches.
+     */
+    public CheckpointException unreadableTensor() {
+        return calls.unreadableTensor();
+    }
+
     /** Reads the pickle in {@code data}; the result holds raw values (RawDict, ArrayList, ...). */
     public Object read(byte[] data) throws CheckpointException {
         return read(data, false);
