@@ -2,6 +2,7 @@ package io.torchbridge.reader;
 
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
+import io.torchbridge.testing.Repo;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -31,12 +32,8 @@ class MutationProperties {
     @BeforeContainer
     static void load() throws IOException {
         dir = Files.createTempDirectory("tb-mutations");
-        Path root = Repo.fixture("2.14.1", "x").getParent().getParent();
-        try (Stream<Path> s = Files.walk(root)) {
-            for (Path p : s.filter(p -> p.toString().endsWith(".pt") && p.getParent().getFileName().toString()
-                    .startsWith("torch-")).sorted().toList()) {
-                FIXTURES.add(Files.readAllBytes(p));
-            }
+        for (Path p : Repo.allCheckpoints()) {
+            FIXTURES.add(Files.readAllBytes(p));
         }
     }
 

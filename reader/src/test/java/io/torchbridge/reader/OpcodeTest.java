@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 
+import io.torchbridge.testing.Crafted;
+import io.torchbridge.testing.P;
 import java.math.BigInteger;
 import java.nio.file.Path;
 import java.util.List;

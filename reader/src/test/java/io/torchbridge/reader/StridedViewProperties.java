@@ -2,6 +2,8 @@ package io.torchbridge.reader;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
+import io.torchbridge.testing.Crafted;
+import io.torchbridge.testing.P;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Files;
