@@ -61,7 +61,7 @@ public final class ChildProcess {
             more = "(cannot read it: " + e + ")";
         }
         throw new AssertionError("timed out after " + timeout.toSeconds() + " s, killed with its descendants: "
-                + String.join(" ", command) + (more.isEmpty() ? "" : "\n" + more));
+                + shown(command) + (more.isEmpty() ? "" : "\n" + more));
     }
 
     /** Waits at most {@code timeout} for {@code p} to exit, as {@link #awaitExit(Process, Duration, List, Detail)}. */
@@ -92,6 +92,16 @@ public final class ChildProcess {
     @FunctionalInterface
     public interface Detail {
         String text() throws IOException;
+    }
+
+    /** The command as a line, each very long argument (a class path) cut short. */
+    static String shown(List<String> command) {
+        StringBuilder b = new StringBuilder();
+        for (String a : command) {
+            b.append(b.length() == 0 ? "" : " ").append(a.length() > 200 ? a.substring(0, 100) + "...(" + a.length()
+                    + " chars)" : a);
+        }
+        return b.toString();
     }
 
     private static String tail(Path log) throws IOException {
