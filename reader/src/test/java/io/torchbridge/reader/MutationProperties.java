@@ -3,6 +3,7 @@ package io.torchbridge.reader;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
 import io.torchbridge.testing.Repo;
+import io.torchbridge.testing.ScratchFolder;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -13,10 +14,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import java.util.stream.Stream;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
-import net.jqwik.api.lifecycle.AfterContainer;
 import net.jqwik.api.lifecycle.BeforeContainer;
 
 /**
@@ -27,20 +26,12 @@ import net.jqwik.api.lifecycle.BeforeContainer;
  */
 class MutationProperties {
     private static final List<byte[]> FIXTURES = new ArrayList<>();
-    private static Path dir;
+    private static final Path dir = ScratchFolder.create("tb-mutations");
 
     @BeforeContainer
     static void load() throws IOException {
-        dir = Files.createTempDirectory("tb-mutations");
         for (Path p : Repo.allCheckpoints()) {
             FIXTURES.add(Files.readAllBytes(p));
-        }
-    }
-
-    @AfterContainer
-    static void clean() throws IOException {
-        try (Stream<Path> s = Files.walk(dir)) {
-            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         }
     }
 

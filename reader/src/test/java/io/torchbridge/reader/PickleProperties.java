@@ -4,8 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.torchbridge.testing.Crafted;
 import io.torchbridge.testing.P;
+import io.torchbridge.testing.ScratchFolder;
 import java.math.BigInteger;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -17,27 +17,13 @@ import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
-import net.jqwik.api.lifecycle.AfterContainer;
-import net.jqwik.api.lifecycle.BeforeContainer;
 
 /**
  * Random object trees, pickled the way CPython's pickler does at protocol 2 or 4 (by a test-side
  * encoder, independent of the reader), read back equal: same types, same values, same order.
  */
 class PickleProperties {
-    private static Path dir;
-
-    @BeforeContainer
-    static void makeDir() throws Exception {
-        dir = Files.createTempDirectory("pickle-props");
-    }
-
-    @AfterContainer
-    static void removeDir() throws Exception {
-        try (var s = Files.walk(dir)) {
-            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-    }
+    private static final Path dir = ScratchFolder.create("pickle-props");
 
     @Property(tries = 300)
     void treesRoundTrip(@ForAll("trees") Object tree, @ForAll boolean protocol4) throws Exception {
