@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.torchbridge.cli.Main;
+import io.torchbridge.testing.Repo;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,7 +28,7 @@ class ConvertByteIdentityTest {
     @TestFactory
     Stream<DynamicTest> convertOfTorch214FilesIsByteIdentical() throws Exception {
         List<Path> files = new ArrayList<>();
-        for (Path mf : FixtureTest.manifests(Repo.fixtures().resolve("torch-2.14.1"))) {
+        for (Path mf : FixtureTest.manifests(Repo.torchFolder("2.14.1"))) {
             Manifest m = Manifest.read(mf);
             if (m.json().get("pickle_protocol").asInt() == 2) {
                 files.add(m.file());

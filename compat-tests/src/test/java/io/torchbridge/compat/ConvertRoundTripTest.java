@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.torchbridge.cli.Main;
+import io.torchbridge.testing.Repo;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.stream.Stream;
@@ -28,7 +29,7 @@ class ConvertRoundTripTest {
             Path out = Files.createDirectories(tmp.resolve("torch-" + v));
             ObjectMapper json = new ObjectMapper();
             int n = 0;
-            for (Path mf : FixtureTest.manifests(Repo.fixtures().resolve("torch-" + v))) {
+            for (Path mf : FixtureTest.manifests(Repo.torchFolder(v))) {
                 Manifest m = Manifest.read(mf);
                 String name = m.file().getFileName().toString();
                 assertEquals(0, Main.run("convert", m.file().toString(), out.resolve(name).toString()), name);
@@ -40,7 +41,7 @@ class ConvertRoundTripTest {
             String report = TorchMatrix.require("2.14.1").run(600,
                     Repo.fixtures().resolve("check_written.py").toString(), out.toString());
             assertTrue(report.contains("check_written: " + n + " passed, 0 failed"), report);
-            if (FixtureTest.VERSIONS.contains(v) && !v.equals("2.14.1")) {
+            if (Repo.TORCH_VERSIONS.contains(v) && !v.equals("2.14.1")) {
                 // The torch that wrote the originals loads the converted files too; torch 1.13's
                 // weights_only unpickler has no BINFLOAT and no _codecs.encode, so it loads them fully.
                 if (v.equals("1.13.1")) {

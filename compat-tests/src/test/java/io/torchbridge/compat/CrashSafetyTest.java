@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import io.torchbridge.reader.Checkpoint;
 import io.torchbridge.reader.Tensor;
+import io.torchbridge.testing.ChildProcess;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -14,6 +15,7 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -150,6 +152,10 @@ class CrashSafetyTest {
         String cp = System.getProperty("java.class.path");
         System.out.println("CrashSafetyTest: child class path has " + cp.split(java.io.File.pathSeparator).length
                 + " entries" + (cp.contains("test-classes") ? ", test-classes among them" : ""));
+        Path writerHome = Path.of(CrashingWriter.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        assertTrue(Stream.of(cp.split(java.io.File.pathSeparator)).map(e -> Path.of(e).toAbsolutePath().normalize())
+                        .anyMatch(writerHome.toAbsolutePath().normalize()::equals),
+                "the child's class path holds CrashingWriter's " + writerHome + ": " + cp);
 
         Path dir = Files.createDirectories(tmp.resolve("ckpt"));
         Path logs = Files.createDirectories(tmp.resolve("logs"));
@@ -185,7 +191,8 @@ class CrashSafetyTest {
                 long aimed = first + k;
                 double fraction = rnd.nextDouble();    // where in the aimed phase
                 Path err = logs.resolve("child-" + kill + ".err");
-                Process p = startChild(target, first, err);
+                List<String> cmd = childCommand(target, first);
+                Process p = new ProcessBuilder(cmd).redirectError(err.toFile()).start();
                 long started = System.nanoTime();
                 AtomicBoolean killed = new AtomicBoolean();
                 Runnable doKill = () -> {
@@ -258,7 +265,7 @@ class CrashSafetyTest {
                 } finally {
                     doKill.run(); // a no-op unless this loop failed: no child outlives its turn
                 }
-                assertTrue(p.waitFor(30, TimeUnit.SECONDS), "child did not die");
+                ChildProcess.awaitExit(p, Duration.ofSeconds(30), cmd, () -> "child stderr:\n" + Files.readString(err));
                 watchdog.cancel(false);
                 String childErr = Files.readString(err);
                 assertFalse(watchdogFired.get(), "kill " + kill + " (" + aim + " at generation " + aimed
@@ -335,6 +342,7 @@ class CrashSafetyTest {
         System.out.println("CrashSafetyTest: " + phases);
         System.out.println("CrashSafetyTest: aims " + aims + "; " + temps + " leftover temp files deleted; "
                 + polls.get() + " concurrent opens of the target checked");
+        assertTrue(polls.get() > 0, "the concurrent reader opened the target at least once");
         for (Map.Entry<Landed, Integer> e : landed.entrySet()) {
             System.out.printf("  %2d kills landed: %s%n", e.getValue(), e.getKey().text);
         }
@@ -386,13 +394,13 @@ class CrashSafetyTest {
             "print('OK generation %d w[0]=%s w[-1]=%s b=%s history[-1]=%r' % (sd['generation'], f(w[0, 0]),"
                     + " f(w[-1, -1]), f(b[2]), h[-1]))");
 
-    private Process startChild(Path target, long first, Path err) throws IOException {
+    private static List<String> childCommand(Path target, long first) {
         String java = ProcessHandle.current().info().command()
                 .orElse(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         List<String> cmd = List.of(java, "-Xmx512m", "-XX:+UseSerialGC", "-cp", System.getProperty("java.class.path"),
                 CrashingWriter.class.getName(), target.toString(), Long.toString(first), Integer.toString(ROWS),
                 Integer.toString(COLS), Integer.toString(HISTORY));
-        return new ProcessBuilder(cmd).redirectError(err.toFile()).start();
+        return cmd;
     }
 
     /** Opens {@code file} and checks every value against its generation, which it returns. */

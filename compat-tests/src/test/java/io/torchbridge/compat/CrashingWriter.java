@@ -6,6 +6,7 @@ import io.torchbridge.writer.WriteOptions;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -23,12 +24,16 @@ import java.util.Map;
  * saved G           save() returned: generation G was renamed over the target (the commit)
  * </pre>
  * It exits by itself when its standard input closes (the test JVM died), so no writer outlives
- * the test, and after 10,000 generations.
+ * the test, after 10,000 generations, and after {@link #LIFETIME} (the parent kills it within
+ * 30 s; a child still alive long after that has lost its parent's watchdog).
  *
  * <p>The content of generation {@code g} is a function of {@code g} alone ({@link #w}, {@link #b},
  * {@link #history}), so the parent can check a file it finds at the target completely.
  */
 public final class CrashingWriter {
+    /** The longest a child may live; its exit status then is 4, which the parent reports as a failure. */
+    static final Duration LIFETIME = Duration.ofMinutes(5);
+
     private CrashingWriter() {
     }
 
@@ -84,6 +89,17 @@ public final class CrashingWriter {
         }, "stdin-watchdog");
         watchdog.setDaemon(true);
         watchdog.start();
+        Thread deadline = new Thread(() -> {
+            try {
+                Thread.sleep(LIFETIME.toMillis());
+            } catch (InterruptedException e) {
+                return;
+            }
+            System.err.println("CrashingWriter: still alive after " + LIFETIME + "; exiting");
+            Runtime.getRuntime().halt(4);
+        }, "lifetime");
+        deadline.setDaemon(true);
+        deadline.start();
 
         PrintStream out = System.out;
         for (long g = first; g < first + 10_000; g++) {

@@ -3,6 +3,7 @@ package io.torchbridge.compat;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.torchbridge.testing.Repo;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,14 +16,13 @@ import org.junit.jupiter.api.TestFactory;
 
 /** Every committed fixture of every torch version reads exactly as its PyTorch-written manifest says. */
 class FixtureTest {
-    static final List<String> VERSIONS = List.of("1.13.1", "2.6.0", "2.14.1");
 
     /** Every fixture set: one per torch version, plus sets saved on a GPU (torch-X-cuda). */
     static List<String> sets() {
         try (Stream<Path> s = Files.list(Repo.fixtures())) {
             List<String> sets = s.filter(Files::isDirectory).map(p -> p.getFileName().toString())
                     .filter(n -> n.startsWith("torch-")).map(n -> n.substring("torch-".length())).sorted().toList();
-            assertTrue(sets.containsAll(VERSIONS), "fixture sets " + sets);
+            assertTrue(sets.containsAll(Repo.TORCH_VERSIONS), "fixture sets " + sets);
             return sets;
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);
@@ -32,7 +32,7 @@ class FixtureTest {
     @TestFactory
     Stream<DynamicNode> everyFixtureMatchesItsManifest() {
         return sets().stream().map(v -> {
-            Path dir = Repo.fixtures().resolve("torch-" + v);
+            Path dir = Repo.torchFolder(v);
             List<Path> manifests = manifests(dir);
             assertFalse(manifests.isEmpty(), "no fixtures in " + dir);
             return DynamicContainer.dynamicContainer("torch " + v, manifests.stream().map(mf ->

@@ -9,6 +9,7 @@ import io.torchbridge.reader.Checkpoint;
 import io.torchbridge.reader.CheckpointException;
 import io.torchbridge.reader.PyObject;
 import io.torchbridge.reader.ReadOptions;
+import io.torchbridge.testing.Repo;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.torchbridge.testing.Repo;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -22,7 +23,7 @@ class InspectCliTest {
     @Test
     void jsonLinesFollowTheContractForEveryFixture() throws Exception {
         for (String v : FixtureTest.sets()) {
-            List<Path> manifests = FixtureTest.manifests(Repo.fixtures().resolve("torch-" + v));
+            List<Path> manifests = FixtureTest.manifests(Repo.torchFolder(v));
             List<String> args = new ArrayList<>(List.of("inspect", "--json"));
             for (Path mf : manifests) {
                 args.add(Manifest.read(mf).file().toString());
@@ -53,7 +54,7 @@ class InspectCliTest {
 
     @Test
     void aBadFileGetsAnErrorLineAndTheOthersStillRun() throws Exception {
-        Path good = Repo.fixtures().resolve("torch-2.14.1/module_linear.pt");
+        Path good = Repo.fixture("2.14.1", "module_linear.pt");
         Path bad = Files.write(tmp.resolve("bad.pt"), new byte[] {'P', 'K', 3, 4, 0, 0});
         CliRun r = CliRun.of("inspect", "--json", good.toString(), bad.toString(), good.toString());
         assertEquals(1, r.exit());

@@ -3,6 +3,7 @@ package io.torchbridge.compat;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import io.torchbridge.reader.ReadOptions;
+import io.torchbridge.testing.Repo;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Stream;
@@ -32,7 +33,7 @@ class LiveTorchTest {
     Stream<DynamicNode> freshRandomCheckpointsReadIdentically() {
         long seed = Long.getLong("torchbridge.seed", System.nanoTime() % 1_000_000_000L);
         System.out.println("LiveTorchTest seed " + seed + " (replay with -Dtorchbridge.seed=" + seed + ")");
-        return FixtureTest.VERSIONS.stream().map(v -> DynamicTest.dynamicTest("torch " + v + " seed " + seed, () -> {
+        return Repo.TORCH_VERSIONS.stream().map(v -> DynamicTest.dynamicTest("torch " + v + " seed " + seed, () -> {
             TorchMatrix.Torch torch = TorchMatrix.require(v);
             Path out = tmp.resolve("torch-" + v);
             java.nio.file.Files.createDirectories(out);

@@ -11,11 +11,14 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.torchbridge.compat.MaliciousCorpusChild.Outcome;
 import io.torchbridge.reader.Checkpoint;
 import io.torchbridge.reader.CheckpointException;
+import io.torchbridge.testing.ChildProcess;
+import io.torchbridge.testing.Repo;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -23,7 +26,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -96,7 +98,7 @@ class MaliciousCorpusTest {
     @BeforeAll
     static void warmUp() throws IOException {
         // Class loading and the first JIT pass are not the file's fault: open a real checkpoint first.
-        try (Checkpoint c = Checkpoint.open(Repo.fixtures().resolve("torch-2.14.1").resolve("conj_neg.pt"))) {
+        try (Checkpoint c = Checkpoint.open(Repo.fixture("2.14.1", "conj_neg.pt"))) {
             assertFalse(c.tensors().isEmpty());
         }
     }
@@ -261,10 +263,7 @@ class MaliciousCorpusTest {
                     MaliciousCorpusChild.class.getName(), DIR.toString(), "5000"));
             cmd.addAll(remaining);
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
-            if (!p.waitFor(10, TimeUnit.MINUTES)) {
-                p.destroyForcibly();
-                fail("a child JVM did not finish in 10 minutes; its output:\n" + Files.readString(out));
-            }
+            ChildProcess.awaitExit(p, Duration.ofMinutes(10), cmd, () -> "its output:\n" + Files.readString(out));
             String text = Files.readString(out, StandardCharsets.UTF_8);
             all.append(text);
             for (String line : text.lines().toList()) {

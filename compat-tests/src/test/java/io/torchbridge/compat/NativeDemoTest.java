@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.torchbridge.cli.demo.NativeDemo;
 import io.torchbridge.libtorch.RequiresCuda;
+import io.torchbridge.testing.Repo;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

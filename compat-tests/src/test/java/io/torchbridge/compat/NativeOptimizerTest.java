@@ -13,6 +13,7 @@ import io.torchbridge.libtorch.StateDictExporter;
 import io.torchbridge.libtorch.StateDictLoader;
 import io.torchbridge.reader.Checkpoint;
 import io.torchbridge.reader.PyDict;
+import io.torchbridge.testing.Repo;
 import io.torchbridge.writer.CheckpointWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -12,6 +12,7 @@ import io.torchbridge.libtorch.StateDictException;
 import io.torchbridge.libtorch.StateDictExporter;
 import io.torchbridge.libtorch.StateDictLoader;
 import io.torchbridge.reader.Checkpoint;
+import io.torchbridge.testing.Repo;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.torchbridge.reader.Checkpoint;
 import io.torchbridge.reader.Tensor;
+import io.torchbridge.testing.Repo;
 import java.nio.file.Path;
 import java.util.Map;
 import org.junit.jupiter.api.Test;

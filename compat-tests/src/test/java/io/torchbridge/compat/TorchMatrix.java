@@ -1,12 +1,13 @@
 package io.torchbridge.compat;
 
+import io.torchbridge.testing.ChildProcess;
+import io.torchbridge.testing.Repo;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Assumptions;
 
 /**
@@ -23,18 +24,12 @@ final class TorchMatrix {
             List<String> cmd = new ArrayList<>();
             cmd.add(python.toString());
             cmd.addAll(List.of(args));
-            ProcessBuilder pb = new ProcessBuilder(cmd).directory(Repo.root().toFile()).redirectErrorStream(true);
-            Process p = pb.start();
-            byte[] out = p.getInputStream().readAllBytes();
-            if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new IOException("torch " + version + " timed out: " + cmd);
+            // Bounded: a hung torch is killed with its workers and fails the test, naming the command.
+            ChildProcess.Result r = ChildProcess.run(cmd, Repo.root(), Duration.ofSeconds(timeoutSeconds));
+            if (r.exitCode() != 0) {
+                throw new IOException("torch " + version + " failed (exit " + r.exitCode() + "): " + cmd + "\n" + r.output());
             }
-            String text = new String(out, StandardCharsets.UTF_8);
-            if (p.exitValue() != 0) {
-                throw new IOException("torch " + version + " failed (exit " + p.exitValue() + "): " + cmd + "\n" + text);
-            }
-            return text;
+            return r.output();
         }
     }
 

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.torchbridge.reader.DType;
 import io.torchbridge.reader.PyDict;
 import io.torchbridge.reader.PyTuple;
+import io.torchbridge.testing.Repo;
 import io.torchbridge.writer.CheckpointWriter;
 import io.torchbridge.writer.NewTensor;
 import java.io.IOException;
@@ -71,7 +72,7 @@ class WriterRoundTripTest {
     Stream<DynamicNode> javaWrittenCheckpointsLoadInRealTorch() {
         long seed = seed();
         System.out.println("WriterRoundTripTest seed " + seed + " (replay with -Dtorchbridge.seed=" + seed + ")");
-        return FixtureTest.VERSIONS.stream().map(v -> DynamicTest.dynamicTest("torch " + v + " seed " + seed, () -> {
+        return Repo.TORCH_VERSIONS.stream().map(v -> DynamicTest.dynamicTest("torch " + v + " seed " + seed, () -> {
             TorchMatrix.Torch torch = TorchMatrix.require(v);
             Profile profile = Profile.of(v);
             String keep = System.getProperty("torchbridge.writerDir");
@@ -106,7 +107,7 @@ class WriterRoundTripTest {
     @Test
     void writerAcceptsEveryGeneratedTree() throws IOException {
         long seed = seed();
-        for (String v : FixtureTest.VERSIONS) {
+        for (String v : Repo.TORCH_VERSIONS) {
             Path dir = tmp.resolve("gen-" + v);
             Files.createDirectories(dir);
             int tensors = writeSet(dir, Profile.of(v), seed, 40);

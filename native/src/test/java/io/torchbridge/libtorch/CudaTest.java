@@ -10,6 +10,7 @@ import io.torchbridge.reader.Checkpoint;
 import io.torchbridge.reader.DType;
 import io.torchbridge.reader.PyDict;
 import io.torchbridge.reader.Tensor;
+import io.torchbridge.testing.Repo;
 import io.torchbridge.writer.CheckpointWriter;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
@@ -32,14 +33,14 @@ class CudaTest {
 
     @Test
     void checkpointTensorsGoToTheGpuWithTheirViewsAndSharing() throws Exception {
-        try (Checkpoint ckpt = Checkpoint.open(Fixtures.file("2.14.1", "views"));
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixture("2.14.1", "views.pt"));
              NativeTensorMap sd = NativeTensors.loadAll(ckpt, CUDA)) {
             for (String n : sd.names()) {
                 NativeTensor t = sd.get(n);
                 assertEquals("cuda:0", t.device(), n);
                 assertFalse(t.fileBacked(), n);
                 assertArrayEquals(ckpt.tensor(n).info().stride().toArray(), t.stride(), n);
-                assertArrayEquals(ckpt.tensor(n).toByteArray(), Fixtures.logicalBytes(t.tensor()), n);
+                assertArrayEquals(ckpt.tensor(n).toByteArray(), LibtorchValues.logicalBytes(t.tensor()), n);
             }
             assertTrue(sd.tensor("transpose").is_alias_of(sd.tensor("base")), "one storage on the GPU too");
         }
@@ -47,22 +48,22 @@ class CudaTest {
 
     @Test
     void aCudaSavedFileLoadsWhereItWasSavedAndCastsOnTheGpu() throws Exception {
-        try (Checkpoint ckpt = Checkpoint.open(Fixtures.file("2.14.1", "cuda_tagged"));
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixture("2.14.1", "cuda_tagged.pt"));
              NativeTensorMap sd = NativeTensors.loadAll(ckpt)) {
             assertEquals("cuda:0", sd.get("weight").device(), "map_location keeps the saved cuda:0");
-            assertArrayEquals(ckpt.tensor("weight").toByteArray(), Fixtures.logicalBytes(sd.tensor("weight")));
+            assertArrayEquals(ckpt.tensor("weight").toByteArray(), LibtorchValues.logicalBytes(sd.tensor("weight")));
         }
-        try (Checkpoint ckpt = Checkpoint.open(Fixtures.file("2.14.1", "dtypes_all"));
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixture("2.14.1", "dtypes_all.pt"));
              NativeTensor t = NativeTensors.load(ckpt.tensor("bfloat16"), CUDA.withCast(DType.BFLOAT16, DType.FLOAT32))) {
             assertEquals(DType.FLOAT32, t.dtype());
-            assertArrayEquals(ckpt.tensor("bfloat16").toFloatArray(), Fixtures.floats(t.tensor()));
+            assertArrayEquals(ckpt.tensor("bfloat16").toFloatArray(), LibtorchValues.floats(t.tensor()));
         }
     }
 
     @Test
     void gpuTensorsAreSavedTaggedCudaOrAsAskedWithTheirValues() throws Exception {
         Path out = tmp.resolve("gpu.pt");
-        try (Checkpoint ckpt = Checkpoint.open(Fixtures.file("2.14.1", "views"));
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixture("2.14.1", "views.pt"));
              NativeTensorMap sd = NativeTensors.loadAll(ckpt, CUDA)) {
             Map<String, org.bytedeco.pytorch.Tensor> pick = new LinkedHashMap<>();
             pick.put("base", sd.tensor("base"));
@@ -87,12 +88,12 @@ class CudaTest {
         TestModels.Net net = new TestModels.Net();
         net.to(new Device("cuda:0"), false);
         Path out = tmp.resolve("net.pt");
-        try (Checkpoint py = Checkpoint.open(Fixtures.file("2.14.1", "module_net"))) {
+        try (Checkpoint py = Checkpoint.open(Repo.fixture("2.14.1", "module_net.pt"))) {
             StateDictLoader.strict().load(net, py);
             Map<String, org.bytedeco.pytorch.Tensor> model = ModuleTree.stateDict(ModuleTree.walk(net));
             for (String k : py.names()) {
                 assertTrue(model.get(k).is_cuda(), k);
-                assertArrayEquals(py.tensor(k).toByteArray(), Fixtures.logicalBytes(model.get(k)), k);
+                assertArrayEquals(py.tensor(k).toByteArray(), LibtorchValues.logicalBytes(model.get(k)), k);
             }
             CheckpointWriter.save(Map.of("gpu", StateDictExporter.stateDict(net),
                     "cpu", StateDictExporter.stateDict(net, "cpu")), out);
@@ -105,7 +106,7 @@ class CudaTest {
                 }
             }
         }
-        try (Checkpoint ckpt = Checkpoint.open(Fixtures.file("2.14.1", "training_adam"))) {
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixture("2.14.1", "training_adam.pt"))) {
             TestModels.Small small = new TestModels.Small();
             small.to(new Device("cuda:0"), false);
             StateDictLoader.builder().entry("model").build().load(small, ckpt);

@@ -12,6 +12,7 @@ import io.torchbridge.reader.DType;
 import io.torchbridge.reader.PyDict;
 import io.torchbridge.reader.Tensor;
 import io.torchbridge.reader.TensorInfo;
+import io.torchbridge.testing.Repo;
 import io.torchbridge.writer.CheckpointWriter;
 import io.torchbridge.writer.NewTensor;
 import java.nio.file.Path;
@@ -41,8 +42,8 @@ class NativeTensorsTest {
     @TestFactory
     Stream<DynamicTest> everyFixtureTensorKeepsItsLayoutAndValues() throws Exception {
         List<DynamicTest> tests = new ArrayList<>();
-        for (String v : Fixtures.VERSIONS) {
-            for (Path p : Fixtures.all(v)) {
+        for (String v : Repo.TORCH_VERSIONS) {
+            for (Path p : Repo.checkpoints(v)) {
                 tests.add(DynamicTest.dynamicTest("torch " + v + " " + p.getFileName(), () -> checkFixture(p)));
             }
         }
@@ -72,7 +73,7 @@ class NativeTensorsTest {
                             what + " conj");
                     assertEquals(info.neg(), n.tensor().is_neg(), what + " neg");
                     assertEquals(info.requiresGrad(), n.tensor().requires_grad(), what + " requires_grad");
-                    assertArrayEquals(e.getValue().toByteArray(), Fixtures.logicalBytes(n.tensor()), what + " values");
+                    assertArrayEquals(e.getValue().toByteArray(), LibtorchValues.logicalBytes(n.tensor()), what + " values");
                     org.bytedeco.pytorch.Tensor first = byKey.putIfAbsent(info.storage().key(), n.tensor());
                     if (first != null && info.storage().nbytes() > 0) {
                         assertTrue(n.tensor().is_alias_of(first), what + " shares its storage");
@@ -88,7 +89,7 @@ class NativeTensorsTest {
     void cpuTensorsAreViewsOfTheMappedFileThatOutliveTheCheckpoint() throws Exception {
         NativeTensorMap sd;
         byte[] want;
-        try (Checkpoint ckpt = Checkpoint.open(Fixtures.file("2.14.1", "views"))) {
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixture("2.14.1", "views.pt"))) {
             want = ckpt.tensor("transpose").toByteArray();
             sd = NativeTensors.loadAll(ckpt);
         }
@@ -96,7 +97,7 @@ class NativeTensorsTest {
             assertTrue(sd.get("transpose").fileBacked());
             assertTrue(FileMappings.live() > 0);
             System.gc();
-            assertArrayEquals(want, Fixtures.logicalBytes(sd.tensor("transpose")), "readable after close and GC");
+            assertArrayEquals(want, LibtorchValues.logicalBytes(sd.tensor("transpose")), "readable after close and GC");
         }
         assertThrows(IllegalStateException.class, () -> sd.tensor("transpose"));
         // The views are gone, so libtorch freed the storages and released their mappings.
@@ -105,7 +106,7 @@ class NativeTensorsTest {
 
     @Test
     void writableTensorsAreCopiesThatMayChange() throws Exception {
-        try (Checkpoint ckpt = Checkpoint.open(Fixtures.file("2.14.1", "views"));
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixture("2.14.1", "views.pt"));
              NativeTensor t = NativeTensors.load(ckpt.tensor("base"), LoadOptions.defaults().withWritable(true))) {
             assertFalse(t.fileBacked());
             t.tensor().add_(new org.bytedeco.pytorch.Scalar(1.0)); // in-place: returns this same handle
@@ -119,7 +120,7 @@ class NativeTensorsTest {
     @Test
     void aClosedTensorRefusesUse() throws Exception {
         NativeTensor t;
-        try (Checkpoint ckpt = Checkpoint.open(Fixtures.file("2.14.1", "views"))) {
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixture("2.14.1", "views.pt"))) {
             t = NativeTensors.load(ckpt.tensor("row"));
         }
         t.close();
@@ -131,7 +132,7 @@ class NativeTensorsTest {
 
     @Test
     void bfloat16CastToFloat32OnLoad() throws Exception {
-        try (Checkpoint ckpt = Checkpoint.open(Fixtures.file("2.14.1", "dtypes_all"));
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixture("2.14.1", "dtypes_all.pt"));
              NativeTensor t = NativeTensors.load(ckpt.tensor("bfloat16"),
                      LoadOptions.defaults().withCast(DType.BFLOAT16, DType.FLOAT32))) {
             assertEquals(DType.FLOAT32, t.dtype());
@@ -146,7 +147,7 @@ class NativeTensorsTest {
 
     @Test
     void cudaSavedStoragesNeedCudaOrAMapping() throws Exception {
-        try (Checkpoint ckpt = Checkpoint.open(Fixtures.file("2.14.1", "cuda_tagged"))) {
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixture("2.14.1", "cuda_tagged.pt"))) {
             if (!Libtorch.cudaAvailable()) {
                 IllegalStateException e = assertThrows(IllegalStateException.class, () -> NativeTensors.loadAll(ckpt));
                 assertTrue(e.getMessage().startsWith("Attempting to deserialize object on a CUDA device but "
@@ -158,7 +159,7 @@ class NativeTensorsTest {
                     MapLocation.using(tag -> tag.startsWith("cuda") ? "cpu" : null))) {
                 try (NativeTensorMap sd = NativeTensors.loadAll(ckpt, LoadOptions.defaults().withMapLocation(m))) {
                     assertEquals("cpu", sd.get("weight").device(), m.toString());
-                    assertArrayEquals(ckpt.tensor("weight").toByteArray(), Fixtures.logicalBytes(sd.tensor("weight")));
+                    assertArrayEquals(ckpt.tensor("weight").toByteArray(), LibtorchValues.logicalBytes(sd.tensor("weight")));
                 }
             }
         }
@@ -166,7 +167,7 @@ class NativeTensorsTest {
 
     @Test
     void aMissingCudaDeviceIsNamedWithTheDeviceCount() throws Exception {
-        try (Checkpoint ckpt = Checkpoint.open(Fixtures.file("2.14.1", "views"))) {
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixture("2.14.1", "views.pt"))) {
             int count = Libtorch.cudaDeviceCount();
             LoadOptions o = LoadOptions.defaults().withMapLocation(MapLocation.to("cuda:" + Math.max(count, 1)));
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> NativeTensors.loadAll(ckpt, o));
@@ -196,7 +197,7 @@ class NativeTensorsTest {
     void libtorchTensorsGoBackThroughTheWriterWithTheirViews() throws Exception {
         Path out = tmp.resolve("back.pt");
         List<String> names = List.of("base", "slice_step", "transpose", "narrow", "element", "expand", "channels_last");
-        try (Checkpoint ckpt = Checkpoint.open(Fixtures.file("2.14.1", "views"));
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixture("2.14.1", "views.pt"));
              NativeTensorMap sd = NativeTensors.loadAll(ckpt)) {
             Map<String, org.bytedeco.pytorch.Tensor> pick = new LinkedHashMap<>();
             names.forEach(n -> pick.put(n, sd.tensor(n)));
@@ -220,7 +221,7 @@ class NativeTensorsTest {
     @Test
     void conjAndNegBitsSurviveTheRoundTrip() throws Exception {
         Path out = tmp.resolve("bits.pt");
-        try (Checkpoint ckpt = Checkpoint.open(Fixtures.file("2.14.1", "conj_neg"));
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixture("2.14.1", "conj_neg.pt"));
              NativeTensorMap sd = NativeTensors.loadAll(ckpt)) {
             Map<String, org.bytedeco.pytorch.Tensor> all = new LinkedHashMap<>();
             sd.names().forEach(n -> all.put(n, sd.tensor(n)));

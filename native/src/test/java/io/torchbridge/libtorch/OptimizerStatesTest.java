@@ -9,6 +9,7 @@ import io.torchbridge.reader.Checkpoint;
 import io.torchbridge.reader.PyDict;
 import io.torchbridge.reader.PyTuple;
 import io.torchbridge.reader.Tensor;
+import io.torchbridge.testing.Repo;
 import io.torchbridge.writer.CheckpointWriter;
 import java.nio.file.Path;
 import java.util.List;
@@ -47,12 +48,12 @@ class OptimizerStatesTest {
 
     @TestFactory
     Stream<DynamicTest> pytorchStateGoesIntoLibtorchAndComesBackTheSame() {
-        return Fixtures.VERSIONS.stream().flatMap(v -> Stream.of("training_adam", "training_adamw", "training_sgd")
+        return Repo.TORCH_VERSIONS.stream().flatMap(v -> Stream.of("training_adam", "training_adamw", "training_sgd")
                 .map(f -> DynamicTest.dynamicTest("torch " + v + " " + f, () -> roundTrip(v, f))));
     }
 
     private void roundTrip(String version, String fixture) throws Exception {
-        try (Checkpoint ckpt = Checkpoint.open(Fixtures.file(version, fixture))) {
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixture(version, fixture + ".pt"))) {
             TestModels.Small small = new TestModels.Small();
             StateDictLoader.builder().entry("model").build().load(small, ckpt);
             Optimizer opt = fresh(fixture, small);
@@ -117,7 +118,7 @@ class OptimizerStatesTest {
         TestModels.Small small = new TestModels.Small();
         assertThrows(IllegalArgumentException.class,
                 () -> OptimizerStates.export(new RMSprop(small.parameters(), new RMSpropOptions(0.1))));
-        try (Checkpoint ckpt = Checkpoint.open(Fixtures.file("2.14.1", "training_adam"))) {
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixture("2.14.1", "training_adam.pt"))) {
             Optimizer fewer = new Adam(new TestModels.Small().fc1.parameters(), new AdamOptions(0.1));
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> OptimizerStates.restore(fewer, ckpt.value("optimizer")));

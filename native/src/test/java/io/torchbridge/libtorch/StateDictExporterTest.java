@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import io.torchbridge.reader.Checkpoint;
 import io.torchbridge.reader.PyDict;
 import io.torchbridge.reader.TensorInfo;
+import io.torchbridge.testing.Repo;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -20,7 +21,7 @@ class StateDictExporterTest {
     void theExportHasPythonsKeysOrderValuesAndMetadata() throws Exception {
         TestModels.Net net = new TestModels.Net();
         Path out = tmp.resolve("net.pt");
-        try (Checkpoint py = Checkpoint.open(Fixtures.file("2.14.1", "module_net"))) {
+        try (Checkpoint py = Checkpoint.open(Repo.fixture("2.14.1", "module_net.pt"))) {
             StateDictLoader.strict().load(net, py);
             StateDictExporter.save(net, out);
             try (Checkpoint ours = Checkpoint.open(out)) {

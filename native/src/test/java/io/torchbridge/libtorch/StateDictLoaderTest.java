@@ -10,6 +10,7 @@ import io.torchbridge.libtorch.LoadReport.Mismatch;
 import io.torchbridge.libtorch.internal.ModuleTree;
 import io.torchbridge.reader.Checkpoint;
 import io.torchbridge.reader.PyDict;
+import io.torchbridge.testing.Repo;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,15 +26,15 @@ class StateDictLoaderTest {
 
     @TestFactory
     Stream<DynamicTest> pythonStateDictsLoadStrictlyIntoTheSameModuleBuiltInJava() {
-        return Fixtures.VERSIONS.stream().map(v -> DynamicTest.dynamicTest("torch " + v, () -> {
+        return Repo.TORCH_VERSIONS.stream().map(v -> DynamicTest.dynamicTest("torch " + v, () -> {
             TestModels.Net net = new TestModels.Net();
-            try (Checkpoint ckpt = Checkpoint.open(Fixtures.file(v, "module_net"))) {
+            try (Checkpoint ckpt = Checkpoint.open(Repo.fixture(v, "module_net.pt"))) {
                 LoadReport r = StateDictLoader.strict().load(net, ckpt);
                 assertTrue(r.allMatched(), r.toString());
                 assertEquals(ckpt.names(), r.loadedKeys(), "every entry, in the module's order");
                 Map<String, org.bytedeco.pytorch.Tensor> model = ModuleTree.stateDict(ModuleTree.walk(net));
                 for (String k : ckpt.names()) {
-                    assertArrayEquals(ckpt.tensor(k).toByteArray(), Fixtures.logicalBytes(model.get(k)), k);
+                    assertArrayEquals(ckpt.tensor(k).toByteArray(), LibtorchValues.logicalBytes(model.get(k)), k);
                 }
                 assertEquals(2, model.get("bn.num_batches_tracked").item_long(), "BatchNorm's counter too");
             }
@@ -43,8 +44,8 @@ class StateDictLoaderTest {
     @Test
     void strictLoadingListsMissingAndUnexpectedKeysAsPyTorchDoesAndChangesNothing() throws Exception {
         TestModels.Net net = new TestModels.Net();
-        float before = Fixtures.floats(net.fc.weight())[0];
-        try (Checkpoint ckpt = Checkpoint.open(Fixtures.file("2.14.1", "module_net"))) {
+        float before = LibtorchValues.floats(net.fc.weight())[0];
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixture("2.14.1", "module_net.pt"))) {
             Map<String, Object> sd = new LinkedHashMap<>(strings(ckpt));
             sd.remove("fc.bias");
             sd.remove("conv1d.weight");
@@ -57,20 +58,20 @@ class StateDictLoaderTest {
                     + "\tUnexpected key(s) in state_dict: \"fc4.weight\", \"bn.extra\", \"emb.sub.weight\". ",
                     e.getMessage());
             assertEquals(List.of("conv1d.weight", "fc.bias"), e.report().missingKeys());
-            assertEquals(before, Fixtures.floats(net.fc.weight())[0], "nothing was copied");
+            assertEquals(before, LibtorchValues.floats(net.fc.weight())[0], "nothing was copied");
 
             LoadReport r = StateDictLoader.builder().strict(false).build().load(net, sd);
             assertEquals(List.of("conv1d.weight", "fc.bias"), r.missingKeys());
             assertEquals(List.of("fc4.weight", "bn.extra", "emb.sub.weight"), r.unexpectedKeys());
             assertFalse(r.loadedKeys().contains("fc.bias"));
-            assertEquals(ckpt.tensor("fc.weight").toFloatArray()[0], Fixtures.floats(net.fc.weight())[0]);
+            assertEquals(ckpt.tensor("fc.weight").toFloatArray()[0], LibtorchValues.floats(net.fc.weight())[0]);
         }
     }
 
     @Test
     void aShapeMismatchFailsEvenWhenNotStrictUnlessSkipped() throws Exception {
         TestModels.Net net = new TestModels.Net();
-        try (Checkpoint ckpt = Checkpoint.open(Fixtures.file("2.14.1", "module_net"))) {
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixture("2.14.1", "module_net.pt"))) {
             Map<String, Object> sd = new LinkedHashMap<>(strings(ckpt));
             sd.put("fc.weight", ckpt.tensor("emb.weight"));
             for (boolean strict : new boolean[] {true, false}) {
@@ -91,7 +92,7 @@ class StateDictLoaderTest {
 
     @Test
     void keyRulesUndoDataParallelAndRenamePrefixes() throws Exception {
-        try (Checkpoint ckpt = Checkpoint.open(Fixtures.file("2.14.1", "module_net"))) {
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixture("2.14.1", "module_net.pt"))) {
             Map<String, Object> dp = new LinkedHashMap<>();
             strings(ckpt).forEach((k, v) -> dp.put("module." + k, v));
             LoadReport r = StateDictLoader.builder().stripPrefix("module.").build().load(new TestModels.Net(), dp);
@@ -119,7 +120,7 @@ class StateDictLoaderTest {
 
     @Test
     void aTrainingCheckpointsSubDictLoadsByItsPath() throws Exception {
-        try (Checkpoint ckpt = Checkpoint.open(Fixtures.file("2.14.1", "training_adam"))) {
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixture("2.14.1", "training_adam.pt"))) {
             TestModels.Small small = new TestModels.Small();
             LoadReport r = StateDictLoader.builder().entry("model").build().load(small, ckpt);
             assertEquals(List.of("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"), r.loadedKeys());
@@ -131,7 +132,7 @@ class StateDictLoaderTest {
 
     @Test
     void oldBatchNormFilesWithoutTheCounterLoadAsInPyTorch() throws Exception {
-        try (Checkpoint ckpt = Checkpoint.open(Fixtures.file("2.14.1", "module_net"))) {
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixture("2.14.1", "module_net.pt"))) {
             Map<String, Object> sd = new LinkedHashMap<>(strings(ckpt));
             sd.remove("bn.num_batches_tracked");
             // A plain dict has no _metadata, so the module's version is unknown: PyTorch keeps its counter.
@@ -149,14 +150,14 @@ class StateDictLoaderTest {
     @Test
     void otherDtypesAreCastLikeCopyUnlessRefused() throws Exception {
         TestModels.Small small = new TestModels.Small();
-        try (Checkpoint ckpt = Checkpoint.open(Fixtures.file("2.14.1", "training_adam"))) {
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixture("2.14.1", "training_adam.pt"))) {
             PyDict model = (PyDict) ckpt.value("model");
             Map<String, Object> sd = new LinkedHashMap<>(strings(model));
             org.bytedeco.pytorch.Tensor d = torch.ones(3, 4).to(torch.ScalarType.Double);
             sd.put("fc1.weight", d);
             LoadReport r = StateDictLoader.strict().load(small, sd);
             assertEquals(List.of("fc1.weight"), r.castKeys());
-            assertEquals(1f, Fixtures.floats(small.fc1.weight())[5]);
+            assertEquals(1f, LibtorchValues.floats(small.fc1.weight())[5]);
             StateDictException refused = assertThrows(StateDictException.class,
                     () -> StateDictLoader.builder().castDtypes(false).build().load(small, sd));
             assertTrue(refused.getMessage().endsWith("dtype mismatch for fc1.weight: copying a param with dtype "
@@ -171,7 +172,7 @@ class StateDictLoaderTest {
 
     @Test
     void valuesMayComeFromLibtorchAndNativeTensorsAndGoOntoTheModulesDevice() throws Exception {
-        try (Checkpoint ckpt = Checkpoint.open(Fixtures.file("2.14.1", "cuda_tagged"));
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixture("2.14.1", "cuda_tagged.pt"));
              NativeTensorMap sd = NativeTensors.loadAll(ckpt, CPU)) {
             org.bytedeco.pytorch.LinearImpl lin = new org.bytedeco.pytorch.LinearImpl(3, 2);
             Map<String, Object> m = new LinkedHashMap<>();
@@ -179,7 +180,7 @@ class StateDictLoaderTest {
             m.put("bias", sd.tensor("bias").narrow(0, 0, 2));
             LoadReport r = StateDictLoader.strict().load(lin, m);
             assertTrue(r.allMatched(), r.toString());
-            assertArrayEquals(ckpt.tensor("weight").toByteArray(), Fixtures.logicalBytes(lin.weight()));
+            assertArrayEquals(ckpt.tensor("weight").toByteArray(), LibtorchValues.logicalBytes(lin.weight()));
 
             // The file is tagged cuda:0, yet it loads into a CPU module with no map_location: the
             // values go straight from the mapping into the module's tensors.
@@ -189,7 +190,7 @@ class StateDictLoaderTest {
             assertEquals(List.of("bias"), e.report().missingKeys());
             LoadReport partial = StateDictLoader.builder().strict(false).exclude("^bias$").build().load(fresh, ckpt);
             assertEquals(List.of("weight"), partial.loadedKeys());
-            assertArrayEquals(ckpt.tensor("weight").toByteArray(), Fixtures.logicalBytes(fresh.weight()));
+            assertArrayEquals(ckpt.tensor("weight").toByteArray(), LibtorchValues.logicalBytes(fresh.weight()));
         }
     }
 

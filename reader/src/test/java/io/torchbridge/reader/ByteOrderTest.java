@@ -3,6 +3,8 @@ package io.torchbridge.reader;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.torchbridge.testing.Crafted;
+import io.torchbridge.testing.P;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;

@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.torchbridge.reader.CheckpointException.Kind;
+import io.torchbridge.testing.Crafted;
+import io.torchbridge.testing.P;
+import io.torchbridge.testing.Repo;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -5,6 +5,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.torchbridge.testing.P;
+import io.torchbridge.testing.TestZip;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -409,91 +411,16 @@ class LargeFileTest {
     // ---- data.pkl, opcode by opcode, as torch.save (protocol 2) writes it ----
 
     private static byte[] pickle() {
-        Pickle p = new Pickle();
-        p.op(0x80).op(2); // PROTO 2
-        p.op('}'); // EMPTY_DICT
-        p.op('('); // MARK
+        P p = P.proto(2).emptyDict().mark();
         tensor(p, "big", 0, new long[] {BIG_NUMEL}, new long[] {1});
         tensor(p, "tail", TAIL_OFFSET, new long[] {TAIL_NUMEL}, new long[] {1});
         tensor(p, "across4g", ACROSS_OFFSET, new long[] {4}, new long[] {1});
         tensor(p, "strided", STRIDED_OFFSET, new long[] {4, 2}, new long[] {STRIDED_STRIDE, 1});
-        p.op('u'); // SETITEMS
-        p.op('.'); // STOP
-        return p.out.toByteArray();
+        return p.setitems().stop().bytes();
     }
 
-    private static void tensor(Pickle p, String key, long offset, long[] size, long[] stride) {
-        p.unicode(key);
-        p.global("torch._utils", "_rebuild_tensor_v2");
-        p.op('(');
-        // The persistent id ('storage', FloatStorage, '0', 'cpu', numel), re-emitted per view.
-        p.op('(').unicode("storage").global("torch", "FloatStorage").unicode("0").unicode("cpu")
-                .integer(STORAGE_NUMEL).op('t').op('Q');
-        p.integer(offset);
-        p.op('(');
-        for (long s : size) {
-            p.integer(s);
-        }
-        p.op('t');
-        p.op('(');
-        for (long s : stride) {
-            p.integer(s);
-        }
-        p.op('t');
-        p.op(0x89); // NEWFALSE: requires_grad
-        p.global("collections", "OrderedDict").op(')').op('R'); // backward_hooks
-        p.op('t').op('R');
-    }
-
-    private static final class Pickle {
-        final ByteArrayOutputStream out = new ByteArrayOutputStream();
-
-        Pickle op(int b) {
-            out.write(b);
-            return this;
-        }
-
-        Pickle unicode(String s) {
-            byte[] b = s.getBytes(StandardCharsets.UTF_8);
-            op('X');
-            le(b.length, 4);
-            out.writeBytes(b);
-            return this;
-        }
-
-        Pickle global(String module, String name) {
-            op('c');
-            out.writeBytes((module + "\n" + name + "\n").getBytes(StandardCharsets.US_ASCII));
-            return this;
-        }
-
-        /** The shortest encoding, as Python's pickler chooses it. */
-        Pickle integer(long v) {
-            if (v >= 0 && v <= 0xFF) {
-                op('K');
-                le(v, 1);
-            } else if (v >= 0 && v <= 0xFFFF) {
-                op('M');
-                le(v, 2);
-            } else if (v >= Integer.MIN_VALUE && v <= Integer.MAX_VALUE) {
-                op('J');
-                le(v, 4);
-            } else {
-                int n = 8;
-                while (n > 1 && (v >> (8 * (n - 1) - 1)) == (v >> 63)) {
-                    n--;
-                }
-                op(0x8a);
-                op(n);
-                le(v, n);
-            }
-            return this;
-        }
-
-        private void le(long v, int n) {
-            for (int i = 0; i < n; i++) {
-                out.write((int) (v >>> (8 * i)) & 0xFF);
-            }
-        }
+    /** {@code key: _rebuild_tensor_v2(...)}, the persistent id ('storage', FloatStorage, '0', 'cpu', numel) re-emitted per view. */
+    private static void tensor(P p, String key, long offset, long[] size, long[] stride) {
+        p.str(key).tensorV2("FloatStorage", "0", STORAGE_NUMEL, offset, size, stride);
     }
 }

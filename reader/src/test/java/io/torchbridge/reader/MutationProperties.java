@@ -2,6 +2,8 @@ package io.torchbridge.reader;
 
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 
+import io.torchbridge.testing.Repo;
+import io.torchbridge.testing.ScratchFolder;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -12,10 +14,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
-import java.util.stream.Stream;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
-import net.jqwik.api.lifecycle.AfterContainer;
 import net.jqwik.api.lifecycle.BeforeContainer;
 
 /**
@@ -26,24 +26,12 @@ import net.jqwik.api.lifecycle.BeforeContainer;
  */
 class MutationProperties {
     private static final List<byte[]> FIXTURES = new ArrayList<>();
-    private static Path dir;
+    private static final Path dir = ScratchFolder.create("tb-mutations");
 
     @BeforeContainer
     static void load() throws IOException {
-        dir = Files.createTempDirectory("tb-mutations");
-        Path root = Repo.fixture("2.14.1", "x").getParent().getParent();
-        try (Stream<Path> s = Files.walk(root)) {
-            for (Path p : s.filter(p -> p.toString().endsWith(".pt") && p.getParent().getFileName().toString()
-                    .startsWith("torch-")).sorted().toList()) {
-                FIXTURES.add(Files.readAllBytes(p));
-            }
-        }
-    }
-
-    @AfterContainer
-    static void clean() throws IOException {
-        try (Stream<Path> s = Files.walk(dir)) {
-            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        for (Path p : Repo.allCheckpoints()) {
+            FIXTURES.add(Files.readAllBytes(p));
         }
     }
 

@@ -9,6 +9,8 @@ import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.torchbridge.testing.Crafted;
+import io.torchbridge.testing.P;
 import java.math.BigInteger;
 import java.nio.file.Path;
 import java.util.List;

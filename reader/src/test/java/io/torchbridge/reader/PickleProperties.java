@@ -2,10 +2,13 @@ package io.torchbridge.reader;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import io.torchbridge.testing.Crafted;
+import io.torchbridge.testing.P;
+import io.torchbridge.testing.ScratchFolder;
 import java.math.BigInteger;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -14,33 +17,41 @@ import net.jqwik.api.Arbitrary;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.Provide;
-import net.jqwik.api.lifecycle.AfterContainer;
-import net.jqwik.api.lifecycle.BeforeContainer;
 
 /**
  * Random object trees, pickled the way CPython's pickler does at protocol 2 or 4 (by a test-side
  * encoder, independent of the reader), read back equal: same types, same values, same order.
  */
 class PickleProperties {
-    private static Path dir;
-
-    @BeforeContainer
-    static void makeDir() throws Exception {
-        dir = Files.createTempDirectory("pickle-props");
-    }
-
-    @AfterContainer
-    static void removeDir() throws Exception {
-        try (var s = Files.walk(dir)) {
-            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-    }
+    private static final Path dir = ScratchFolder.create("pickle-props");
 
     @Property(tries = 300)
     void treesRoundTrip(@ForAll("trees") Object tree, @ForAll boolean protocol4) throws Exception {
         P p = P.proto(protocol4 ? 4 : 2);
         encode(p, tree, protocol4);
-        assertEquals(tree, Crafted.root(dir, p.stop().bytes()));
+        Object read = Crafted.root(dir, p.stop().bytes());
+        assertEquals(tree, read);
+        // PyDict.equals ignores order (as Python's dict == does); the claim here is the same order.
+        assertEquals(ordered(tree), ordered(read), "the same items in the same order");
+    }
+
+    /**
+     * {@code v} with every dict turned into its class and its list of (key, value) entries in
+     * order, so that equality of the result means equality in order, too.
+     */
+    static Object ordered(Object v) {
+        if (v instanceof PyDict d) {
+            List<Object> items = new ArrayList<>();
+            d.items().forEach((k, x) -> items.add(Arrays.asList(ordered(k), ordered(x))));
+            List<Object> attributes = new ArrayList<>();
+            d.attributes().forEach((k, x) -> attributes.add(Arrays.asList(k, ordered(x))));
+            return Arrays.asList("dict", d.pythonClass(), items, attributes);
+        } else if (v instanceof PyTuple t) {
+            return Arrays.asList("tuple", t.items().stream().map(PickleProperties::ordered).toList());
+        } else if (v instanceof List<?> l) {
+            return Arrays.asList("list", l.stream().map(PickleProperties::ordered).toList());
+        }
+        return v;
     }
 
     @Provide
@@ -66,10 +77,22 @@ class PickleProperties {
                 inner,
                 inner.list().ofMaxSize(4).map(l -> (Object) java.util.Collections.unmodifiableList(new ArrayList<>(l))),
                 inner.list().ofMaxSize(4).map(l -> (Object) new PyTuple(l)),
-                Arbitraries.maps(Arbitraries.strings().alpha().ofMaxLength(6).map(s -> (Object) s), inner)
-                        .ofMaxSize(4).map(m -> (Object) new PyDict(PyDict.DICT, m, Map.of())),
-                Arbitraries.maps(Arbitraries.longs().between(-3, 300).map(l -> (Object) l), inner)
-                        .ofMaxSize(4).map(m -> (Object) new PyDict(PyDict.ORDERED_DICT, new LinkedHashMap<>(m), Map.of())));
+                shuffled(Arbitraries.maps(Arbitraries.strings().alpha().ofMaxLength(6).map(s -> (Object) s), inner)
+                        .ofMaxSize(5)).map(m -> (Object) new PyDict(PyDict.DICT, m, Map.of())),
+                shuffled(Arbitraries.maps(Arbitraries.longs().between(-3, 300).map(l -> (Object) l), inner)
+                        .ofMaxSize(5)).map(m -> (Object) new PyDict(PyDict.ORDERED_DICT, m, Map.of())));
+    }
+
+    /**
+     * The maps' entries in a random insertion order: a map generated as a hash map would iterate
+     * in hash order, which a reader that lost the order could reproduce by accident.
+     */
+    private static Arbitrary<Map<Object, Object>> shuffled(Arbitrary<Map<Object, Object>> maps) {
+        return maps.flatMap(m -> Arbitraries.shuffle(new ArrayList<>(m.entrySet())).map(entries -> {
+            Map<Object, Object> out = new LinkedHashMap<>();
+            entries.forEach(e -> out.put(e.getKey(), e.getValue()));
+            return out;
+        }));
     }
 
     /** What CPython's pickler emits for each type (Lib/pickle.py, save_*), memo left out. */

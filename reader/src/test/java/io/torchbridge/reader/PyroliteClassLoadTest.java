@@ -5,6 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
+import io.torchbridge.testing.P;
+import io.torchbridge.testing.Crafted;
+import io.torchbridge.testing.Repo;
 import io.torchbridge.reader.scan.Scan;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

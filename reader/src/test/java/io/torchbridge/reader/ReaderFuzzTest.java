@@ -1,6 +1,8 @@
 package io.torchbridge.reader;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import io.torchbridge.testing.Crafted;
+import io.torchbridge.testing.Repo;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -8,7 +10,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /**
  * Coverage-guided fuzzing (Jazzer) of the reader's entry points. In a normal test run each
@@ -27,14 +28,8 @@ class ReaderFuzzTest {
             SCRATCH = Files.createTempDirectory(Files.isDirectory(shm) ? shm : Path.of(System.getProperty("java.io.tmpdir")),
                     "tb-fuzz");
             SCRATCH.toFile().deleteOnExit();
-            try (Stream<Path> s = Files.list(Repo.fixture("2.14.1", "x").getParent().getParent())) {
-                for (Path dir : s.filter(p -> Files.isDirectory(p) && p.getFileName().toString().startsWith("torch-")).sorted().toList()) {
-                    try (Stream<Path> files = Files.list(dir)) {
-                        for (Path f : files.filter(p -> p.toString().endsWith(".pt")).sorted().toList()) {
-                            TEMPLATES.add(records(Files.readAllBytes(f)));
-                        }
-                    }
-                }
+            for (Path f : Repo.allCheckpoints()) {
+                TEMPLATES.add(records(Files.readAllBytes(f)));
             }
         } catch (IOException e) {
             throw new ExceptionInInitializerError(e);

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.torchbridge.testing.P;
 import io.torchbridge.reader.CheckpointException.Kind;
 import io.torchbridge.reader.internal.pickle.PickleReader;
 import io.torchbridge.reader.internal.pickle.StorageRef;

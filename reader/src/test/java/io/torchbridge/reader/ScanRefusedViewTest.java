@@ -3,6 +3,8 @@ package io.torchbridge.reader;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.torchbridge.testing.P;
+import io.torchbridge.testing.Crafted;
 import io.torchbridge.reader.scan.Scan;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;

@@ -2,16 +2,16 @@ package io.torchbridge.reader;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
+import io.torchbridge.testing.Crafted;
+import io.torchbridge.testing.P;
+import io.torchbridge.testing.ScratchFolder;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Random;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.IntRange;
-import net.jqwik.api.lifecycle.AfterContainer;
-import net.jqwik.api.lifecycle.BeforeContainer;
 
 /**
  * Random views (shape, stride including 0, storage offset) of a random storage, in every dtype
@@ -19,19 +19,7 @@ import net.jqwik.api.lifecycle.BeforeContainer;
  * negates what it should. The expectation is plain index arithmetic in the test.
  */
 class StridedViewProperties {
-    private static Path dir;
-
-    @BeforeContainer
-    static void makeDir() throws Exception {
-        dir = Files.createTempDirectory("strided-props");
-    }
-
-    @AfterContainer
-    static void removeDir() throws Exception {
-        try (var s = Files.walk(dir)) {
-            s.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-        }
-    }
+    private static final Path dir = ScratchFolder.create("strided-props");
 
     private static final String[] TYPES = {"CharStorage", "ShortStorage", "FloatStorage", "DoubleStorage", "ComplexDoubleStorage"};
     private static final int[] SIZES = {1, 2, 4, 8, 16};

@@ -3,6 +3,7 @@ package io.torchbridge.reader;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import io.torchbridge.testing.Repo;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 

@@ -12,17 +12,17 @@ import io.torchbridge.reader.Checkpoint;
 import io.torchbridge.reader.DType;
 import io.torchbridge.reader.PyTuple;
 import io.torchbridge.reader.Tensor;
+import io.torchbridge.testing.ChildProcess;
 import java.io.IOException;
 import java.math.BigInteger;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -328,10 +328,9 @@ class AtomicSaveTest {
     }
 
     private static void run(String... cmd) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(30, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new AssertionError(String.join(" ", cmd) + " failed: " + out.strip()
+        ChildProcess.Result r = ChildProcess.run(List.of(cmd), null, Duration.ofSeconds(30));
+        if (r.exitCode() != 0) {
+            throw new AssertionError(String.join(" ", cmd) + " failed: " + r.output().strip()
                     + " (this test mounts a 1 MiB tmpfs to fill the disk and needs root, as CI has)");
         }
     }

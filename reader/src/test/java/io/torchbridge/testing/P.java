@@ -1,4 +1,4 @@
-package io.torchbridge.reader;
+package io.torchbridge.testing;
 
 import java.io.ByteArrayOutputStream;
 import java.math.BigInteger;
@@ -7,55 +7,58 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 
 /**
- * A test-side pickle assembler: each method appends one opcode and its operand, as listed in
+ * The tests' one pickle assembler: each method appends one opcode and its operand, as listed in
  * CPython's Lib/pickletools.py. Independent of the reader, so tests state the bytes they mean.
  */
-final class P {
+public final class P {
     private final ByteArrayOutputStream out = new ByteArrayOutputStream();
 
-    static P proto(int n) {
+    private P() {
+    }
+
+    public static P proto(int n) {
         P p = new P();
         return p.op(0x80).raw(n);
     }
 
-    static P raw() {
+    public static P raw() {
         return new P();
     }
 
-    P op(int code) {
+    public P op(int code) {
         out.write(code);
         return this;
     }
 
-    P op(char code) {
+    public P op(char code) {
         return op((int) code);
     }
 
-    P raw(int... bytes) {
+    public P raw(int... bytes) {
         for (int b : bytes) {
             out.write(b);
         }
         return this;
     }
 
-    P raw(byte[] bytes) {
+    public P raw(byte[] bytes) {
         out.writeBytes(bytes);
         return this;
     }
 
-    P le(long v, int n) {
+    public P le(long v, int n) {
         for (int i = 0; i < n; i++) {
             out.write((int) (v >>> (8 * i)));
         }
         return this;
     }
 
-    P line(String s) {
+    public P line(String s) {
         return raw(s.getBytes(StandardCharsets.UTF_8)).raw('\n');
     }
 
     /** BININT1 / BININT2 / BININT / LONG1, the smallest that fits, as CPython's pickler picks. */
-    P integer(long v) {
+    public P integer(long v) {
         if (v >= 0 && v < 256) {
             return op('K').raw((int) v);
         } else if (v >= 0 && v < 65536) {
@@ -67,7 +70,7 @@ final class P {
     }
 
     /** LONG1: n, then n bytes of little-endian two's complement. */
-    P long1(BigInteger v) {
+    public P long1(BigInteger v) {
         byte[] be = v.toByteArray();
         op(0x8a).raw(be.length);
         for (int i = be.length - 1; i >= 0; i--) {
@@ -77,59 +80,59 @@ final class P {
     }
 
     /** BINUNICODE: u32 length, UTF-8 bytes. */
-    P str(String s) {
+    public P str(String s) {
         byte[] b = s.getBytes(StandardCharsets.UTF_8);
         return op('X').le(b.length, 4).raw(b);
     }
 
     /** BINFLOAT: a big-endian double. */
-    P flt(double d) {
+    public P flt(double d) {
         return op('G').raw(ByteBuffer.allocate(8).order(ByteOrder.BIG_ENDIAN).putDouble(d).array());
     }
 
-    P global(String module, String name) {
+    public P global(String module, String name) {
         return op('c').line(module).line(name);
     }
 
-    P mark() {
+    public P mark() {
         return op('(');
     }
 
-    P tuple() {
+    public P tuple() {
         return op('t');
     }
 
-    P none() {
+    public P none() {
         return op('N');
     }
 
-    P emptyDict() {
+    public P emptyDict() {
         return op('}');
     }
 
-    P emptyTuple() {
+    public P emptyTuple() {
         return op(')');
     }
 
-    P reduce() {
+    public P reduce() {
         return op('R');
     }
 
-    P setitems() {
+    public P setitems() {
         return op('u');
     }
 
-    P stop() {
+    public P stop() {
         return op('.');
     }
 
     /** {@code ('storage', torch.<type>, key, 'cpu', numel)} then BINPERSID. */
-    P storage(String type, String key, long numel) {
+    public P storage(String type, String key, long numel) {
         return mark().str("storage").global("torch", type).str(key).str("cpu").integer(numel).tuple().op('Q');
     }
 
     /** {@code torch._utils._rebuild_tensor_v2(storage, offset, size, stride, False, OrderedDict())}. */
-    P tensorV2(String storageType, String key, long numel, long offset, long[] size, long[] stride) {
+    public P tensorV2(String storageType, String key, long numel, long offset, long[] size, long[] stride) {
         global("torch._utils", "_rebuild_tensor_v2").mark();
         storage(storageType, key, numel).integer(offset);
         mark();
@@ -144,7 +147,7 @@ final class P {
         return tuple().reduce();
     }
 
-    byte[] bytes() {
+    public byte[] bytes() {
         return out.toByteArray();
     }
 }
