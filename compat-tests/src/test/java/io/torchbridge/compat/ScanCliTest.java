@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.torchbridge.reader.scan.Scan;
+import io.torchbridge.testing.Repo;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -16,7 +17,7 @@ import org.junit.jupiter.api.Test;
 /** {@code torchbridge scan}: what it prints for a clean and a dangerous file, as text and as JSON. */
 class ScanCliTest {
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final Path CLEAN = Repo.fixtures().resolve("torch-2.14.1/module_linear.pt");
+    private static final Path CLEAN = Repo.fixture("2.14.1", "module_linear.pt");
     private static final Path DANGEROUS = MaliciousCorpusTest.DIR.resolve("inst_os_system.pt");
 
     @Test
