@@ -78,11 +78,11 @@ final class ValueTree {
         if (done != null) {
             return done;
         }
-        if (depth > options.maxNesting()) {
+        if (depth > options.maxNesting()) { // safety: tree-max-nesting
             throw CheckpointException.at(Kind.LIMIT_EXCEEDED, record, -1, "containers nest deeper than "
                     + options.maxNesting() + " levels (ReadOptions.maxNesting)");
         }
-        if (!inProgress.add(raw)) {
+        if (!inProgress.add(raw)) { // safety: tree-no-cycles
             throw CheckpointException.at(Kind.MALFORMED, record, -1,
                     "a container contains itself; checkpoints hold no cycles");
         }
@@ -156,7 +156,7 @@ final class ValueTree {
             size = Math.min(Long.MAX_VALUE / 2, size + (below == null ? 1 : below));
         }
         expanded.put(out, size);
-        if (size > options.maxTreeNodes()) {
+        if (size > options.maxTreeNodes()) { // safety: tree-max-nodes
             throw CheckpointException.at(Kind.LIMIT_EXCEEDED, record, -1, "the object tree expands to more than "
                     + options.maxTreeNodes() + " values through containers shared over and over (a 'billion laughs' "
                     + "pickle) (ReadOptions.maxTreeNodes)");
@@ -189,7 +189,7 @@ final class ValueTree {
         }
         if (value instanceof Tensor t) {
             int n = paths.merge(t, 1, Integer::sum);
-            if (n > MAX_PATHS_PER_TENSOR) {
+            if (n > MAX_PATHS_PER_TENSOR) { // safety: tree-max-paths-per-tensor
                 throw CheckpointException.at(Kind.LIMIT_EXCEEDED, record, -1, "reached under more than "
                         + MAX_PATHS_PER_TENSOR + " paths: containers shared over and over (a 'billion laughs' "
                         + "pickle), which no checkpoint needs").forTensor(t.name());

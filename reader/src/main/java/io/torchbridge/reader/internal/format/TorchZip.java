@@ -59,7 +59,7 @@ public final class TorchZip implements CheckpointFormat {
         StorageRef known = storages.get(key);
         long nbytes = dtype == null ? numel : Checked.multiply(numel, dtype.itemSize(), "data/" + key, "storage size");
         if (known != null) {
-            if (known.info().nbytes() != nbytes) {
+            if (known.info().nbytes() != nbytes) { // safety: storage-named-twice-same-size
                 throw CheckpointException.at(Kind.MALFORMED, "data/" + key, -1, "storage is named twice with "
                         + "different sizes (" + known.info().nbytes() + " and " + nbytes + " bytes)");
             }
@@ -68,11 +68,11 @@ public final class TorchZip implements CheckpointFormat {
         ZipContainer.Entry rec = zip.entry("data/" + key).orElseThrow(() -> CheckpointException.at(
                 Kind.MALFORMED, "data/" + key, -1, "the pickle names storage '" + key
                         + "' but the archive has no record data/" + key));
-        if (!rec.stored()) {
+        if (!rec.stored()) { // safety: storage-record-stored
             throw CheckpointException.at(Kind.UNSUPPORTED, rec.name(), -1, "storage record is compressed; "
                     + "torch.save stores them uncompressed (re-save the file with torch.save)");
         }
-        if (rec.size() != nbytes) {
+        if (rec.size() != nbytes) { // safety: storage-record-size
             throw CheckpointException.at(Kind.MALFORMED, rec.name(), -1, "record has " + rec.size()
                     + " bytes but the pickle declares a " + type + " of " + numel + " elements (" + nbytes
                     + " bytes)");
@@ -95,7 +95,7 @@ public final class TorchZip implements CheckpointFormat {
             throw CheckpointException.at(Kind.MALFORMED, e.name(), 0, "version is '" + text + "', not a number");
         }
         // caffe2/serialize/versions.h: kMinSupportedFileFormatVersion 1, kMaxSupportedFileFormatVersion 10.
-        if (v < 1 || v > 10) {
+        if (v < 1 || v > 10) { // safety: zip-format-version
             throw CheckpointException.at(Kind.UNSUPPORTED, e.name(), 0, "file format version " + v
                     + " is outside 1..10, the range PyTorch reads");
         }

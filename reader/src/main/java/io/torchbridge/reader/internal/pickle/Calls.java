@@ -37,12 +37,12 @@ final class Calls {
     PyGlobal global(String module, String name) throws CheckpointException {
         module = Allowlist.module(module);
         String full = module + "." + name;
-        if (Allowlist.isBlockedModule(module)) {
+        if (Allowlist.isBlockedModule(module)) { // safety: allowlist-blocked-modules
             throw reader.error(Kind.DISALLOWED_GLOBAL, "global '" + full + "' is refused: module '"
                     + module + "' is never allowed (PyTorch's weights_only loader blocks it too); a "
                     + "checkpoint has no reason to name it, so do not trust this file");
         }
-        if (!Allowlist.allowedByDefault(full) && !options.admits(module, name)) {
+        if (!Allowlist.allowedByDefault(full) && !options.admits(module, name)) { // safety: allowlist
             throw reader.error(Kind.DISALLOWED_GLOBAL, "global '" + full + "' is not allowed by default "
                     + "(PyTorch's torch.load(weights_only=True) refuses it too). If you trust this file, "
                     + "admit it as inert data with ReadOptions.builder().allowGlobal(\"" + module + "\", \""
@@ -292,14 +292,20 @@ final class Calls {
         }
         long item = dtype.itemSize();
         long nbytes = storage.info().nbytes();
-        if (nbytes % item != 0) {
+        if (nbytes % item != 0) { // safety: storage-whole-elements
             return reader.error(Kind.MALFORMED, "storage '" + storage.info().key() + "' has " + nbytes
                     + " bytes, not a whole number of " + dtype + " elements");
         }
         long available = nbytes / item;
-        if (Layout.fits(shape, stride, offset, available)) {
-            return null;
+        if (!Layout.fits(shape, stride, offset, available)) { // safety: view-bounds
+            return outOfRange(dtype, shape, stride, offset, available, storage);
         }
+        return null;
+    }
+
+    /** Why a view does not fit its storage: it passes the end, or its reach overflows. */
+    private CheckpointException outOfRange(DType dtype, long[] shape, long[] stride, long offset, long available,
+                                           StorageRef storage) {
         try {
             // Layout.fits says no: either the reach overflows (caught below) or it passes the end.
             long needed = Layout.storageNeeded(shape, stride, offset);

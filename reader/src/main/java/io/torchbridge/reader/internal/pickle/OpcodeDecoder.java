@@ -228,7 +228,7 @@ final class OpcodeDecoder {
     // --- reading -------------------------------------------------------------------------------
 
     private void need(int n) throws OperandException {
-        if (remaining() < n) {
+        if (remaining() < n) { // safety: operand-fixed-width
             throw new OperandException(Kind.TRUNCATED, op + " needs a " + n + "-byte operand but only "
                     + remaining() + " bytes remain");
         }
@@ -250,7 +250,7 @@ final class OpcodeDecoder {
         if (n < 0 && op == Op.BINSTRING) {
             throw malformed(op + " declares a negative length (" + n + ")");
         }
-        if (n < 0 || n > remaining()) {
+        if (n < 0 || n > remaining()) { // safety: operand-length-before-allocation
             throw new OperandException(Kind.TRUNCATED, op + " declares " + Long.toUnsignedString(n)
                     + " bytes but only " + remaining() + " remain");
         }
@@ -294,7 +294,7 @@ final class OpcodeDecoder {
     }
 
     private String digits(String s) throws OperandException {
-        if (s.length() > MAX_TEXT_DIGITS) {
+        if (s.length() > MAX_TEXT_DIGITS) { // safety: operand-text-int-digits
             throw new OperandException(Kind.LIMIT_EXCEEDED, op + " operand has " + s.length()
                     + " digits; CPython refuses integers over " + MAX_TEXT_DIGITS + " digits in text");
         }

@@ -66,7 +66,7 @@ public final class PickleReader {
                 }
                 if (op == Op.STOP) {
                     Object result = pop();
-                    if (!allowTrailing && in.remaining() > 0) {
+                    if (!allowTrailing && in.remaining() > 0) { // safety: pickle-bytes-after-stop
                         opOffset = in.position();
                         throw error(Kind.MALFORMED, in.remaining() + " bytes follow the pickle's STOP (a second "
                                 + "pickle hidden behind the first?); torch.save never writes them");
@@ -74,11 +74,11 @@ public final class PickleReader {
                     return result;
                 }
                 step(op);
-                if (stack.size() > options.maxStack()) {
+                if (stack.size() > options.maxStack()) { // safety: pickle-max-stack
                     throw error(Kind.LIMIT_EXCEEDED, "the stack holds more than " + options.maxStack()
                             + " items (ReadOptions.maxStack)");
                 }
-                if (memo.size() > options.maxMemo()) {
+                if (memo.size() > options.maxMemo()) { // safety: pickle-max-memo
                     throw error(Kind.LIMIT_EXCEEDED, "the memo holds more than " + options.maxMemo()
                             + " entries (ReadOptions.maxMemo)");
                 }
@@ -120,13 +120,13 @@ public final class PickleReader {
             case BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8 -> stack.add(in.bytes());
             // Framing and protocol: nothing to build.
             case PROTO -> {
-                if (in.number() > HIGHEST_PROTOCOL) {
+                if (in.number() > HIGHEST_PROTOCOL) { // safety: pickle-protocol
                     throw error(Kind.MALFORMED, "unsupported pickle protocol: " + in.number());
                 }
             }
             case FRAME -> {
                 long n = in.number();
-                if (n < 0 || n > in.remaining()) {
+                if (n < 0 || n > in.remaining()) { // safety: pickle-frame-bounds
                     throw error(Kind.TRUNCATED, "FRAME declares " + Long.toUnsignedString(n) + " bytes but only "
                             + in.remaining() + " remain in " + record);
                 }
@@ -140,7 +140,7 @@ public final class PickleReader {
             case MEMOIZE -> memo.put(memo.size(), peek());
             case GET, BINGET, LONG_BINGET -> {
                 long i = in.memoIndex();
-                if (!memo.contains(i)) {
+                if (!memo.contains(i)) { // safety: pickle-memo-get
                     throw error(Kind.MALFORMED, op + ": memo index " + i + " was never set (no PUT before it)");
                 }
                 stack.add(memo.get(i));
@@ -334,7 +334,7 @@ public final class PickleReader {
             while (!todo.isEmpty()) {
                 Object[] e = todo.pop();
                 int depth = (int) e[1];
-                if (depth > options.maxNesting()) {
+                if (depth > options.maxNesting()) { // safety: pickle-key-nesting
                     throw error(Kind.LIMIT_EXCEEDED, op + ": a dict key nests tuples deeper than "
                             + options.maxNesting() + " levels (ReadOptions.maxNesting)");
                 }

@@ -172,7 +172,7 @@ public final class ZipContainer implements AutoCloseable {
         while (all.hasMoreElements()) {
             ZipArchiveEntry e = all.nextElement();
             String full = e.getName();
-            if (prefix == null) {
+            if (prefix == null) { // safety: zip-has-records
                 prefix = requireArchiveFolder(full);
             }
             requireInArchiveFolder(full, prefix);
@@ -210,7 +210,7 @@ public final class ZipContainer implements AutoCloseable {
      */
     static String requireArchiveFolder(String first) throws CheckpointException {
         int slash = first.indexOf('/');
-        if (slash <= 0) {
+        if (slash <= 0) { // safety: zip-archive-folder
             throw CheckpointException.at(Kind.MALFORMED, first, -1,
                     "the first record is not inside an archive folder, as torch.save writes it");
         }
@@ -219,7 +219,7 @@ public final class ZipContainer implements AutoCloseable {
 
     /** Every record lies in the first record's folder. */
     static void requireInArchiveFolder(String full, String prefix) throws CheckpointException {
-        if (!full.startsWith(prefix)) {
+        if (!full.startsWith(prefix)) { // safety: zip-in-archive-folder
             throw CheckpointException.at(Kind.MALFORMED, full, -1,
                     "record lies outside the archive folder '" + prefix + "'");
         }
@@ -227,14 +227,14 @@ public final class ZipContainer implements AutoCloseable {
 
     /** Commons Compress found the record's data and knows its sizes (-1 where it does not). */
     static void requireKnownExtent(String name, long offset, long csize, long size) throws CheckpointException {
-        if (offset < 0 || csize < 0 || size < 0) {
+        if (offset < 0 || csize < 0 || size < 0) { // safety: zip-known-extent
             throw CheckpointException.at(Kind.MALFORMED, name, -1, "record has no valid data offset or size");
         }
     }
 
     /** The record's stored bytes lie inside the file (else the file was cut off). */
     static void requireDataInsideFile(String name, long offset, long csize, long fileSize) throws CheckpointException {
-        if (!Checked.fits(offset, csize, fileSize)) {
+        if (!Checked.fits(offset, csize, fileSize)) { // safety: zip-data-inside-file
             // Both are non-negative (requireKnownExtent), so their sum fits 64 bits unsigned.
             throw CheckpointException.at(Kind.TRUNCATED, name, -1, "record data [" + offset + ", "
                     + Long.toUnsignedString(offset + csize) + ") extends past the end of the " + fileSize
@@ -245,7 +245,7 @@ public final class ZipContainer implements AutoCloseable {
     /** The record, header and data, lies before the central directory, as zip writes it. */
     static void requireBeforeCentralDirectory(String name, long localHeader, long dataEnd, long cdOffset)
             throws CheckpointException {
-        if (dataEnd > cdOffset || localHeader >= cdOffset) {
+        if (dataEnd > cdOffset || localHeader >= cdOffset) { // safety: zip-before-central-directory
             throw CheckpointException.at(Kind.MALFORMED, name, -1, "record data overlaps the central "
                     + "directory at " + cdOffset + " (a crafted or damaged archive)");
         }
@@ -253,7 +253,7 @@ public final class ZipContainer implements AutoCloseable {
 
     /** A name appears once, unless the caller asked to keep the first of each (a scan). */
     static void requireDuplicatesKept(String name, boolean keepFirstDuplicate) throws CheckpointException {
-        if (!keepFirstDuplicate) {
+        if (!keepFirstDuplicate) { // safety: zip-unique-names
             throw CheckpointException.at(Kind.MALFORMED, name, -1, "record appears twice in the archive "
                     + "(readers may disagree on which one counts: a crafted archive)");
         }
@@ -273,7 +273,7 @@ public final class ZipContainer implements AutoCloseable {
     static void requireNoOverlap(List<Span> spans) throws CheckpointException {
         spans.sort(Comparator.comparingLong(Span::start));
         for (int i = 1; i < spans.size(); i++) {
-            if (spans.get(i).start() < spans.get(i - 1).end()) {
+            if (spans.get(i).start() < spans.get(i - 1).end()) { // safety: zip-no-overlap
                 throw CheckpointException.of(Kind.MALFORMED, "two records overlap at byte " + spans.get(i).start()
                         + " (a crafted or damaged archive)");
             }
@@ -282,7 +282,7 @@ public final class ZipContainer implements AutoCloseable {
 
     /** The record's declared size is within {@code max}: refused before anything is read. */
     static void requireDeclaredWithinLimit(Entry e, long max) throws CheckpointException {
-        if (e.size() > max) {
+        if (e.size() > max) { // safety: zip-declared-size-limit
             throw CheckpointException.at(Kind.LIMIT_EXCEEDED, e.name(), -1, "record is " + e.size()
                     + " bytes, over the limit of " + max + " (ReadOptions.maxPickleBytes)");
         }
@@ -290,7 +290,7 @@ public final class ZipContainer implements AutoCloseable {
 
     /** A stored record holds its bytes as they are, so both its sizes are the same. */
     static void requireStoredSizesAgree(Entry e) throws CheckpointException {
-        if (e.size() != e.compressedSize()) {
+        if (e.size() != e.compressedSize()) { // safety: zip-stored-sizes-agree
             throw CheckpointException.at(Kind.MALFORMED, e.name(), -1, "stored record's sizes differ");
         }
     }
@@ -300,7 +300,7 @@ public final class ZipContainer implements AutoCloseable {
      * ones; any other method (bzip2, zstd, ...) needs codecs a checkpoint never uses.
      */
     static void requireKnownMethod(Entry e) throws CheckpointException {
-        if (!e.stored() && e.method() != ZipArchiveEntry.DEFLATED) {
+        if (!e.stored() && e.method() != ZipArchiveEntry.DEFLATED) { // safety: zip-known-method
             throw CheckpointException.at(Kind.UNSUPPORTED, e.name(), -1, "record uses zip compression method "
                     + e.method() + "; PyTorch writes records stored or deflated (re-save the file with torch.save)");
         }
@@ -312,7 +312,7 @@ public final class ZipContainer implements AutoCloseable {
      */
     static byte[] requireExpansionWithinLimit(Entry e, InputStream inflated, long max) throws IOException {
         byte[] b = inflated.readNBytes((int) Math.min(max, Integer.MAX_VALUE - 9) + 1);
-        if (b.length > max) {
+        if (b.length > max) { // safety: zip-expansion-cap
             throw CheckpointException.at(Kind.LIMIT_EXCEEDED, e.name(), -1,
                     "record expands past the limit of " + max + " bytes");
         }
