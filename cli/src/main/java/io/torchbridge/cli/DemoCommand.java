@@ -88,17 +88,26 @@ final class DemoCommand implements Callable<Integer> {
         // the chroot and leave the mount; from the temporary directory itself nothing new is mounted.
         Path tmp = Path.of(System.getProperty("java.io.tmpdir")).toAbsolutePath();
         Path cwd = work.startsWith(tmp) ? tmp : work;
-        Process p = new ProcessBuilder(cmd).directory(cwd.toFile()).redirectErrorStream(true).start();
-        byte[] out = p.getInputStream().readAllBytes();
-        if (!p.waitFor(600, TimeUnit.SECONDS)) {
-            p.destroyForcibly();
-            throw new IOException(python + " timed out");
-        }
-        String text = new String(out, StandardCharsets.UTF_8);
-        if (p.exitValue() != 0) {
-            throw new IOException(python + " " + SCRIPT + " " + args[0] + " failed (exit " + p.exitValue() + ")"
-                    + (text.contains("No module named 'torch'") ? ": this python has no torch; pass --python" : "")
-                    + "\n" + text);
+        // Output goes to a file, not a pipe read to its end first: a hung Python must still time
+        // out, and then it and whatever it started are killed.
+        Path log = Files.createTempFile("torchbridge-demo", ".log");
+        String text;
+        try {
+            Process p = new ProcessBuilder(cmd).directory(cwd.toFile()).redirectErrorStream(true)
+                    .redirectOutput(log.toFile()).start();
+            if (!p.waitFor(600, TimeUnit.SECONDS)) {
+                p.descendants().forEach(ProcessHandle::destroyForcibly);
+                p.destroyForcibly();
+                throw new IOException(python + " " + SCRIPT + " " + args[0] + " did not finish in 600 s; killed it");
+            }
+            text = Files.readString(log, StandardCharsets.UTF_8);
+            if (p.exitValue() != 0) {
+                throw new IOException(python + " " + SCRIPT + " " + args[0] + " failed (exit " + p.exitValue() + ")"
+                        + (text.contains("No module named 'torch'") ? ": this python has no torch; pass --python" : "")
+                        + "\n" + text);
+            }
+        } finally {
+            Files.deleteIfExists(log);
         }
         return text;
     }

@@ -9,10 +9,13 @@ import io.torchbridge.reader.CheckpointException.Kind;
 import io.torchbridge.testing.Crafted;
 import io.torchbridge.testing.P;
 import io.torchbridge.testing.Repo;
+import io.torchbridge.testing.TestZip;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -74,6 +77,61 @@ class ErrorKindTest {
         CheckpointException e = refuse(f);
         assertEquals(Kind.MALFORMED, e.kind());
         assertEquals("data/0", e.record().orElseThrow());
+    }
+
+    @Test
+    void malformedStorageNamedTwiceWithDifferentSizes() throws IOException {
+        // The same key "0" as 4 floats, then as 2 floats: one record cannot be both.
+        byte[] pkl = P.proto(2).mark()
+                .tensorV2("FloatStorage", "0", 4, 0, new long[] {4}, new long[] {1})
+                .tensorV2("FloatStorage", "0", 2, 0, new long[] {2}, new long[] {1})
+                .tuple().stop().bytes();
+        Path f = Crafted.checkpoint(pkl).storage("0", new byte[16]).write(dir, "x.pt");
+        CheckpointException e = refuse(f);
+        assertEquals(Kind.MALFORMED, e.kind());
+        assertEquals("data/0", e.record().orElseThrow());
+        assertTrue(e.getMessage().contains("named twice with different sizes (16 and 8 bytes)"), e.getMessage());
+    }
+
+    @Test
+    void unsupportedCompressedStorageRecord() throws IOException {
+        // torch.save stores storages uncompressed; a deflated one cannot be mapped.
+        byte[] pkl = P.proto(2).tensorV2("FloatStorage", "0", 4, 0, new long[] {4}, new long[] {1}).stop().bytes();
+        Path f = Files.write(dir.resolve("x.pt"), TestZip.bytes("archive", zip -> {
+            zip.add("data.pkl", pkl);
+            zip.addDeflated("data/0", new byte[16]);
+            zip.add("version", "3\n".getBytes(StandardCharsets.US_ASCII));
+        }));
+        CheckpointException e = refuse(f);
+        assertEquals(Kind.UNSUPPORTED, e.kind());
+        assertEquals("data/0", e.record().orElseThrow());
+        assertTrue(e.getMessage().contains("storage record is compressed"), e.getMessage());
+    }
+
+    @Test
+    void unsupportedFormatVersionOutsideWhatPyTorchReads() throws IOException {
+        // caffe2/serialize/versions.h: PyTorch reads file format versions 1 to 10.
+        for (String v : List.of("0", "11")) {
+            Path f = Crafted.checkpoint(P.proto(2).none().stop().bytes())
+                    .record("version", (v + "\n").getBytes(StandardCharsets.US_ASCII)).write(dir, "v" + v + ".pt");
+            CheckpointException e = refuse(f);
+            assertEquals(Kind.UNSUPPORTED, e.kind(), v);
+            assertTrue(e.getMessage().contains("file format version " + v + " is outside 1..10"), e.getMessage());
+        }
+    }
+
+    @Test
+    void malformedStorageNotAWholeNumberOfElements() throws IOException {
+        // An untyped storage of 7 bytes read as float32 (_rebuild_tensor_v3): 7 is no multiple of 4.
+        byte[] pkl = P.proto(2).global("torch._utils", "_rebuild_tensor_v3").mark()
+                .mark().str("storage").global("torch.storage", "UntypedStorage").str("0").str("cpu").integer(7).tuple()
+                .op('Q').integer(0).mark().integer(1).tuple().mark().integer(1).tuple()
+                .op(0x89).global("collections", "OrderedDict").emptyTuple().reduce().global("torch", "float32")
+                .tuple().reduce().stop().bytes();
+        Path f = Crafted.checkpoint(pkl).storage("0", new byte[7]).write(dir, "x.pt");
+        CheckpointException e = refuse(f);
+        assertEquals(Kind.MALFORMED, e.kind());
+        assertTrue(e.getMessage().contains("has 7 bytes, not a whole number of"), e.getMessage());
     }
 
     @Test
@@ -239,6 +297,16 @@ class ErrorKindTest {
         CheckpointException e = refuse(p.stop().bytes(), ReadOptions.builder().maxNesting(10).build());
         assertEquals(Kind.LIMIT_EXCEEDED, e.kind());
         assertTrue(e.getMessage().contains("maxNesting"), e.getMessage());
+    }
+
+    @Test
+    void malformedAListThatContainsItself() {
+        // ] q\x00 h\x00 a .  : an empty list, memoized, then appended to itself: a cycle, which no
+        // checkpoint holds (and whose walk would never end); refused as such, not as a nesting limit.
+        byte[] pickle = P.proto(2).op(']').raw('q', 0).raw('h', 0).op('a').stop().bytes();
+        CheckpointException e = refuse(pickle);
+        assertEquals(Kind.MALFORMED, e.kind());
+        assertTrue(e.getMessage().contains("contains itself"), e.getMessage());
     }
 
     @Test

@@ -3,9 +3,9 @@ package io.torchbridge.reader;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import io.torchbridge.testing.P;
+import io.torchbridge.testing.ChildProcess;
 import io.torchbridge.testing.Crafted;
 import io.torchbridge.testing.Repo;
 import io.torchbridge.reader.scan.Scan;
@@ -13,10 +13,10 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,18 +35,13 @@ class PyroliteClassLoadTest {
     @Test
     void openingAndScanningLoadsNoUnpickler(@TempDir Path tmp) throws Exception {
         Path log = tmp.resolve("class-load.log");
-        Path out = tmp.resolve("child.out");
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = List.of(java, "-Xmx128m", "-XX:+UseSerialGC", "-Xlog:class+load=info:file=" + log + ":none",
                 "-cp", System.getProperty("java.class.path"), Child.class.getName(),
                 Repo.fixture("2.14.1", "x").getParent().toString(), tmp.toString());
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out.toFile()).start();
-        if (!p.waitFor(2, TimeUnit.MINUTES)) {
-            p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-            fail("the child JVM did not finish in 2 minutes; its output:\n" + Files.readString(out));
-        }
-        String output = Files.readString(out, StandardCharsets.UTF_8);
-        assertEquals(0, p.exitValue(), "the child JVM failed:\n" + output);
+        ChildProcess.Result child = ChildProcess.run(cmd, tmp, Duration.ofMinutes(2));
+        String output = child.output();
+        assertEquals(0, child.exitCode(), "the child JVM failed:\n" + output);
         assertTrue(output.contains("opened ") && output.contains("protocol 0 read"), output);
 
         Set<String> pyrolite = new TreeSet<>();

@@ -10,7 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import io.torchbridge.reader.CheckpointException;
 import io.torchbridge.reader.CheckpointException.Kind;
 import io.torchbridge.reader.internal.data.MappedFile;
-import java.io.ByteArrayOutputStream;
+import io.torchbridge.testing.TestZip;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -22,9 +22,6 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.zip.CRC32;
-import java.util.zip.ZipEntry;
-import java.util.zip.ZipOutputStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -41,22 +38,10 @@ class ZipInvariantsTest {
 
     /** A zip under {@code folder}: a deflated data.pkl holding {@code pickle}, a stored data/0 holding {@code data}. */
     private static byte[] archive(String folder, byte[] pickle, byte[] data) throws IOException {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-        try (ZipOutputStream zip = new ZipOutputStream(bytes)) {
-            zip.putNextEntry(new ZipEntry(folder + "/data.pkl"));
-            zip.write(pickle);
-            zip.closeEntry();
-            ZipEntry e = new ZipEntry(folder + "/data/0");
-            e.setMethod(ZipEntry.STORED);
-            e.setSize(data.length);
-            CRC32 crc = new CRC32();
-            crc.update(data);
-            e.setCrc(crc.getValue());
-            zip.putNextEntry(e);
-            zip.write(data);
-            zip.closeEntry();
-        }
-        return bytes.toByteArray();
+        return TestZip.bytes(folder, zip -> {
+            zip.addDeflated("data.pkl", pickle);
+            zip.add("data/0", data);
+        });
     }
 
     private static byte[] filled(int n, int value) {
