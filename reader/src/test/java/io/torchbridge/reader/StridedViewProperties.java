@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 
 import io.torchbridge.testing.Crafted;
 import io.torchbridge.testing.P;
+import io.torchbridge.testing.RandomView;
 import io.torchbridge.testing.ScratchFolder;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -29,13 +30,10 @@ class StridedViewProperties {
                                  @ForAll @IntRange(min = 0, max = 4) int rank, @ForAll long seed) throws Exception {
         Random r = new Random(seed);
         int item = SIZES[typeIndex];
-        long[] shape = new long[rank];
-        long[] stride = new long[rank];
-        for (int i = 0; i < rank; i++) {
-            shape[i] = r.nextInt(5);
-            stride[i] = r.nextInt(4) == 0 ? 0 : 1 + r.nextInt(12);
-        }
-        long offset = r.nextInt(7);
+        RandomView v = RandomView.of(r, rank, 12, 7);
+        long[] shape = v.shape();
+        long[] stride = v.stride();
+        long offset = v.offset();
         long extent = 1;
         long numel = 1;
         for (int i = 0; i < rank; i++) {

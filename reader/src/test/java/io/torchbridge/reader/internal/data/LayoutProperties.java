@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.torchbridge.testing.RandomView;
 import java.util.Random;
 import net.jqwik.api.Example;
 import net.jqwik.api.ForAll;
@@ -22,13 +23,10 @@ class LayoutProperties {
     void extentAndBoundsAgreeWithTheLargestIndexReached(@ForAll @IntRange(min = 0, max = 4) int rank,
                                                         @ForAll long seed) {
         Random r = new Random(seed);
-        long[] shape = new long[rank];
-        long[] stride = new long[rank];
-        for (int i = 0; i < rank; i++) {
-            shape[i] = r.nextInt(5);
-            stride[i] = r.nextInt(4) == 0 ? 0 : 1 + r.nextInt(9);
-        }
-        long offset = r.nextInt(6);
+        RandomView v = RandomView.of(r, rank, 9, 6);
+        long[] shape = v.shape();
+        long[] stride = v.stride();
+        long offset = v.offset();
 
         long count = 0;
         long maxIndex = -1; // -1: no element reached
