@@ -310,6 +310,19 @@ class ErrorKindTest {
     }
 
     @Test
+    void limitExceededDictKeyNestsTuplesTooDeeply() {
+        // } N 85*20 N s .  : {((((None,),),...): None} with 20 levels of tuples in the key and a
+        // nesting limit of 10: refused while the key is hashed, at SETITEM, before any tree is built.
+        P p = P.proto(2).emptyDict().none();
+        for (int i = 0; i < 20; i++) {
+            p.op(0x85);
+        }
+        CheckpointException e = refuse(p.none().op('s').stop().bytes(), ReadOptions.builder().maxNesting(10).build());
+        assertEquals(Kind.LIMIT_EXCEEDED, e.kind());
+        assertTrue(e.getMessage().contains("SETITEM: a dict key nests tuples deeper than 10 levels"), e.getMessage());
+    }
+
+    @Test
     void limitExceededMemo() {
         P p = P.proto(4);
         for (int i = 0; i < 100; i++) {

@@ -172,7 +172,7 @@ public final class ZipContainer implements AutoCloseable {
         while (all.hasMoreElements()) {
             ZipArchiveEntry e = all.nextElement();
             String full = e.getName();
-            if (prefix == null) { // safety: zip-has-records
+            if (prefix == null) {
                 prefix = requireArchiveFolder(full);
             }
             requireInArchiveFolder(full, prefix);
@@ -261,7 +261,7 @@ public final class ZipContainer implements AutoCloseable {
 
     /** The archive has at least one record ({@code prefix} is null when it has none). */
     static void requireRecords(String prefix) throws CheckpointException {
-        if (prefix == null) {
+        if (prefix == null) { // safety: zip-has-records
             throw CheckpointException.of(Kind.MALFORMED, "the zip archive has no records");
         }
     }
