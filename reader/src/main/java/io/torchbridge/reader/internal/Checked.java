@@ -16,14 +16,6 @@ public final class Checked {
     private Checked() {
     }
 
-    /** {@code value}, if it is not negative. */
-    public static long nonNegative(long value, String record, String what) throws CheckpointException {
-        if (value < 0) {
-            throw CheckpointException.at(Kind.OUT_OF_RANGE, record, -1, what + " is negative (" + value + ")");
-        }
-        return value;
-    }
-
     /** {@code a + b}, if it fits 64 bits. */
     public static long add(long a, long b, String record, String what) throws CheckpointException {
         try {
