@@ -6,6 +6,7 @@
 module io.torchbridge.reader {
     requires pickle; // net.razorvine:pickle has no Automatic-Module-Name; the name comes from its jar
     requires org.apache.commons.compress;
+    requires jdk.unsupported; // sun.misc.Unsafe.invokeCleaner: the only way Java 17 unmaps on close (MappedFile)
 
     exports io.torchbridge.reader;
     exports io.torchbridge.reader.scan;

@@ -28,8 +28,17 @@ import java.util.NoSuchElementException;
  *
  * <p>Opening reads the archive index and the pickle; tensor data stays in the file, mapped on
  * first use. Nothing in the file is executed: by default only what PyTorch's
- * {@code torch.load(weights_only=True)} accepts is accepted ({@link ReadOptions}). Owns the open
- * file; {@link #close()} releases it. Safe to read from many threads at once.
+ * {@code torch.load(weights_only=True)} accepts is accepted ({@link ReadOptions}). Safe to read
+ * from many threads at once.
+ *
+ * <p>Owns the open file and its mappings: the file is mapped in windows of 1.5 GiB that start
+ * every 512 MiB and are shared by all tensors, so a checkpoint needs at most one mapping per
+ * 512 MiB of file whatever its tensor count. {@link #close()} releases them: it waits for copies
+ * in progress ({@link Tensor#toFloatArray()}, {@link Tensor#stream}, ...) to finish, then unmaps,
+ * except the windows that zero-copy views handed out ({@link Tensor#data()},
+ * {@link Tensor#dataChunks()}, {@link Tensor#storageChunks()}) point into: those views stay
+ * readable, and the garbage collector unmaps their windows once they are gone. Closing
+ * therefore never makes a buffer you hold crash the JVM.
  */
 public final class Checkpoint implements Closeable {
     private static final byte[] ZIP_MAGIC = {'P', 'K', 3, 4};
@@ -194,7 +203,11 @@ public final class Checkpoint implements Closeable {
         return close.isEmpty() ? "" : "; similar names: " + close;
     }
 
-    /** Closes the file. Tensors of this checkpoint then refuse new data access. */
+    /**
+     * Closes the file and unmaps it (see above): waits until reads in progress end; tensors of
+     * this checkpoint then refuse data access with {@link IllegalStateException}. Called from
+     * inside a read (a {@link Tensor#stream} sink), it does not wait; that read finishes the close.
+     */
     @Override
     public void close() throws IOException {
         try {

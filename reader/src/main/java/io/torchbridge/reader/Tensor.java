@@ -4,6 +4,7 @@ import io.torchbridge.reader.internal.data.Layout;
 import io.torchbridge.reader.internal.data.LogicalBytes;
 import io.torchbridge.reader.internal.data.MappedRegion;
 import io.torchbridge.reader.internal.data.SmallFloats;
+import io.torchbridge.reader.internal.data.TensorRegions;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
@@ -15,11 +16,22 @@ import java.util.function.Consumer;
  *
  * <p>Zero-copy access: {@link #data()} is a read-only view of the mapped storage. Copies:
  * {@code to*Array()} and {@link #copyTo(ByteBuffer)} give the logical values in row-major order,
- * with strides, storage offset and the conj/neg bits applied. Every method that touches data
- * throws {@link IllegalStateException} once the checkpoint is closed; buffers obtained before
- * stay readable (the mapping lives until they are garbage-collected).
+ * with strides, storage offset and the conj/neg bits applied.
+ *
+ * <p>After {@link Checkpoint#close()}, every method that touches data throws
+ * {@link IllegalStateException}. The copying methods ({@code to*Array()}, {@code copyTo},
+ * {@link #stream}) read under a lease of the file, so a concurrent close waits for them to
+ * finish before it unmaps. Views already handed out by {@link #data()}, {@link #dataChunks()}
+ * and {@link #storageChunks()} stay readable after close: the part of the mapping they point
+ * into is never unmapped by close, only dropped, and the garbage collector unmaps it once the
+ * last such view is gone. Such views therefore keep up to 1.5 GiB of address space (not memory)
+ * per view's mapping window alive until they die; drop them when done.
  */
 public final class Tensor {
+    static {
+        TensorRegions.install(t -> t.region);
+    }
+
     private final TensorInfo info;
     private final MappedRegion region;
     private final boolean swap;
@@ -62,7 +74,7 @@ public final class Tensor {
      * A read-only view of the storage bytes this tensor can reach: from its storage offset, over
      * {@link TensorInfo#extent()} elements, in the file's byte order (little-endian for every file
      * PyTorch writes on x86 and ARM). For a contiguous tensor without conj/neg bits these are
-     * exactly its values. Zero-copy; valid while the checkpoint's mapping lives.
+     * exactly its values. Zero-copy; stays readable after the checkpoint is closed (see above).
      *
      * @throws IllegalStateException if the reachable bytes are over 1 GiB or cross a 1 GiB
      *                               boundary of the storage's mapping (use {@link #dataChunks()}
@@ -75,7 +87,7 @@ public final class Tensor {
             throw new IllegalStateException("tensor '" + name + "' spans " + len
                     + " bytes, more than one mapped view holds; use dataChunks() or stream()");
         }
-        List<ByteBuffer> parts = region.slices(start, len);
+        List<ByteBuffer> parts = region.views(start, len);
         if (parts.size() == 1) {
             return parts.get(0);
         }
@@ -90,7 +102,7 @@ public final class Tensor {
     public List<ByteBuffer> dataChunks() {
         long start = firstByte();
         long len = reachableBytes();
-        return region.slices(start, len);
+        return region.views(start, len);
     }
 
     /**
@@ -99,7 +111,7 @@ public final class Tensor {
      * writer passes through when it saves this tensor again.
      */
     public List<ByteBuffer> storageChunks() {
-        return region.slices(0, region.length());
+        return region.views(0, region.length());
     }
 
     /**
@@ -107,7 +119,12 @@ public final class Tensor {
      * pieces; each piece is valid only during the call. Works for any size.
      */
     public void stream(Consumer<ByteBuffer> sink) {
-        LogicalBytes.stream(region, layout(), sink::accept);
+        region.file().acquire();
+        try {
+            LogicalBytes.stream(region, layout(), sink::accept);
+        } finally {
+            region.file().release();
+        }
     }
 
     /**
@@ -131,24 +148,29 @@ public final class Tensor {
 
     /** The values as floats: float32 exactly, and the narrower float kinds widened exactly. */
     public float[] toFloatArray() {
-        if (info.dtype() != DType.FLOAT32 && (info.dtype().family() != DType.Family.FLOAT
-                || info.dtype() == DType.FLOAT64)) {
-            throw wrongType("toFloatArray", "a float32 or narrower float");
+        region.file().acquire();
+        try {
+            if (info.dtype() != DType.FLOAT32 && (info.dtype().family() != DType.Family.FLOAT
+                    || info.dtype() == DType.FLOAT64)) {
+                throw wrongType("toFloatArray", "a float32 or narrower float");
+            }
+            ByteBuffer b = logical();
+            float[] out = new float[arrayLength(info.numel())];
+            switch (info.dtype()) {
+                case FLOAT32 -> b.asFloatBuffer().get(out);
+                case FLOAT16 -> decode16(b, out, false);
+                case BFLOAT16 -> decode16(b, out, true);
+                case FLOAT8_E4M3FN -> decode8(b, out, SmallFloats::e4m3fn);
+                case FLOAT8_E5M2 -> decode8(b, out, SmallFloats::e5m2);
+                case FLOAT8_E4M3FNUZ -> decode8(b, out, SmallFloats::e4m3fnuz);
+                case FLOAT8_E5M2FNUZ -> decode8(b, out, SmallFloats::e5m2fnuz);
+                case FLOAT8_E8M0FNU -> decode8(b, out, SmallFloats::e8m0fnu);
+                default -> throw wrongType("toFloatArray", "a float32 or narrower float");
+            }
+            return out;
+        } finally {
+            region.file().release();
         }
-        ByteBuffer b = logical();
-        float[] out = new float[arrayLength(info.numel())];
-        switch (info.dtype()) {
-            case FLOAT32 -> b.asFloatBuffer().get(out);
-            case FLOAT16 -> decode16(b, out, false);
-            case BFLOAT16 -> decode16(b, out, true);
-            case FLOAT8_E4M3FN -> decode8(b, out, SmallFloats::e4m3fn);
-            case FLOAT8_E5M2 -> decode8(b, out, SmallFloats::e5m2);
-            case FLOAT8_E4M3FNUZ -> decode8(b, out, SmallFloats::e4m3fnuz);
-            case FLOAT8_E5M2FNUZ -> decode8(b, out, SmallFloats::e5m2fnuz);
-            case FLOAT8_E8M0FNU -> decode8(b, out, SmallFloats::e8m0fnu);
-            default -> throw wrongType("toFloatArray", "a float32 or narrower float");
-        }
-        return out;
     }
 
     /**
@@ -156,97 +178,125 @@ public final class Tensor {
      * the cheapest way to refill the same arrays (a new array must be zeroed first).
      */
     public void copyTo(float[] dst, int offset) {
-        if (info.dtype() != DType.FLOAT32) {
-            throw wrongType("copyTo(float[])", "a float32");
+        region.file().acquire();
+        try {
+            if (info.dtype() != DType.FLOAT32) {
+                throw wrongType("copyTo(float[])", "a float32");
+            }
+            int n = arrayLength(info.numel());
+            if (offset < 0 || dst.length - offset < n) {
+                throw new IllegalArgumentException("destination holds " + Math.max(0, dst.length - offset)
+                        + " floats from offset " + offset + ", tensor '" + name + "' has " + n);
+            }
+            logical().asFloatBuffer().get(dst, offset, n);
+        } finally {
+            region.file().release();
         }
-        int n = arrayLength(info.numel());
-        if (offset < 0 || dst.length - offset < n) {
-            throw new IllegalArgumentException("destination holds " + Math.max(0, dst.length - offset)
-                    + " floats from offset " + offset + ", tensor '" + name + "' has " + n);
-        }
-        logical().asFloatBuffer().get(dst, offset, n);
     }
 
     /** The values as doubles: any real float dtype, widened exactly. */
     public double[] toDoubleArray() {
-        if (info.dtype() == DType.FLOAT64) {
-            ByteBuffer b = logical();
-            double[] out = new double[arrayLength(info.numel())];
-            b.asDoubleBuffer().get(out);
+        region.file().acquire();
+        try {
+            if (info.dtype() == DType.FLOAT64) {
+                ByteBuffer b = logical();
+                double[] out = new double[arrayLength(info.numel())];
+                b.asDoubleBuffer().get(out);
+                return out;
+            }
+            if (info.dtype().family() != DType.Family.FLOAT) {
+                throw wrongType("toDoubleArray", "a float");
+            }
+            float[] f = toFloatArray();
+            double[] out = new double[f.length];
+            for (int i = 0; i < f.length; i++) {
+                out[i] = f[i];
+            }
             return out;
+        } finally {
+            region.file().release();
         }
-        if (info.dtype().family() != DType.Family.FLOAT) {
-            throw wrongType("toDoubleArray", "a float");
-        }
-        float[] f = toFloatArray();
-        double[] out = new double[f.length];
-        for (int i = 0; i < f.length; i++) {
-            out[i] = f[i];
-        }
-        return out;
     }
 
     /** The values as longs: any integer dtype or bool (uint64 as its two's-complement bits). */
     public long[] toLongArray() {
-        DType.Family f = info.dtype().family();
-        if (f != DType.Family.SIGNED && f != DType.Family.UNSIGNED && f != DType.Family.BOOL) {
-            throw wrongType("toLongArray", "an integer or bool");
+        region.file().acquire();
+        try {
+            DType.Family f = info.dtype().family();
+            if (f != DType.Family.SIGNED && f != DType.Family.UNSIGNED && f != DType.Family.BOOL) {
+                throw wrongType("toLongArray", "an integer or bool");
+            }
+            ByteBuffer b = logical();
+            long[] out = new long[arrayLength(info.numel())];
+            switch (info.dtype()) {
+                case INT64, UINT64 -> b.asLongBuffer().get(out);
+                case INT32 -> { for (int i = 0; i < out.length; i++) out[i] = b.getInt(i * 4); }
+                case UINT32 -> { for (int i = 0; i < out.length; i++) out[i] = b.getInt(i * 4) & 0xFFFFFFFFL; }
+                case INT16 -> { for (int i = 0; i < out.length; i++) out[i] = b.getShort(i * 2); }
+                case UINT16 -> { for (int i = 0; i < out.length; i++) out[i] = b.getShort(i * 2) & 0xFFFF; }
+                case INT8 -> { for (int i = 0; i < out.length; i++) out[i] = b.get(i); }
+                case UINT8, BOOL -> { for (int i = 0; i < out.length; i++) out[i] = b.get(i) & 0xFF; }
+                default -> throw wrongType("toLongArray", "an integer or bool");
+            }
+            return out;
+        } finally {
+            region.file().release();
         }
-        ByteBuffer b = logical();
-        long[] out = new long[arrayLength(info.numel())];
-        switch (info.dtype()) {
-            case INT64, UINT64 -> b.asLongBuffer().get(out);
-            case INT32 -> { for (int i = 0; i < out.length; i++) out[i] = b.getInt(i * 4); }
-            case UINT32 -> { for (int i = 0; i < out.length; i++) out[i] = b.getInt(i * 4) & 0xFFFFFFFFL; }
-            case INT16 -> { for (int i = 0; i < out.length; i++) out[i] = b.getShort(i * 2); }
-            case UINT16 -> { for (int i = 0; i < out.length; i++) out[i] = b.getShort(i * 2) & 0xFFFF; }
-            case INT8 -> { for (int i = 0; i < out.length; i++) out[i] = b.get(i); }
-            case UINT8, BOOL -> { for (int i = 0; i < out.length; i++) out[i] = b.get(i) & 0xFF; }
-            default -> throw wrongType("toLongArray", "an integer or bool");
-        }
-        return out;
     }
 
     /** The values as ints: int32 and every narrower integer dtype or bool. */
     public int[] toIntArray() {
-        DType d = info.dtype();
-        if (d == DType.INT32) {
-            ByteBuffer b = logical();
-            int[] out = new int[arrayLength(info.numel())];
-            b.asIntBuffer().get(out);
+        region.file().acquire();
+        try {
+            DType d = info.dtype();
+            if (d == DType.INT32) {
+                ByteBuffer b = logical();
+                int[] out = new int[arrayLength(info.numel())];
+                b.asIntBuffer().get(out);
+                return out;
+            }
+            if (d.itemSize() > 2 || !(d.family() == DType.Family.SIGNED || d.family() == DType.Family.UNSIGNED
+                    || d == DType.BOOL)) {
+                throw wrongType("toIntArray", "an integer of 32 bits or fewer, or bool");
+            }
+            long[] l = toLongArray();
+            int[] out = new int[l.length];
+            for (int i = 0; i < l.length; i++) {
+                out[i] = (int) l[i];
+            }
             return out;
+        } finally {
+            region.file().release();
         }
-        if (d.itemSize() > 2 || !(d.family() == DType.Family.SIGNED || d.family() == DType.Family.UNSIGNED
-                || d == DType.BOOL)) {
-            throw wrongType("toIntArray", "an integer of 32 bits or fewer, or bool");
-        }
-        long[] l = toLongArray();
-        int[] out = new int[l.length];
-        for (int i = 0; i < l.length; i++) {
-            out[i] = (int) l[i];
-        }
-        return out;
     }
 
     /** The values of a bool tensor. */
     public boolean[] toBooleanArray() {
-        if (info.dtype() != DType.BOOL) {
-            throw wrongType("toBooleanArray", "bool");
+        region.file().acquire();
+        try {
+            if (info.dtype() != DType.BOOL) {
+                throw wrongType("toBooleanArray", "bool");
+            }
+            ByteBuffer b = logical();
+            boolean[] out = new boolean[arrayLength(info.numel())];
+            for (int i = 0; i < out.length; i++) {
+                out[i] = b.get(i) != 0;
+            }
+            return out;
+        } finally {
+            region.file().release();
         }
-        ByteBuffer b = logical();
-        boolean[] out = new boolean[arrayLength(info.numel())];
-        for (int i = 0; i < out.length; i++) {
-            out[i] = b.get(i) != 0;
-        }
-        return out;
     }
 
-    /** Logical little-endian bytes: a zero-copy view when the layout allows, else one copy. */
+    /**
+     * Logical little-endian bytes: a zero-copy view when the layout allows, else one copy. The
+     * caller holds a lease of the file for as long as it reads the result.
+     */
     private ByteBuffer logical() {
         int n = arrayLength(info.nbytes());
         if (info.isContiguous() && !swap && !info.neg() && !(info.conj() && info.dtype().family() == DType.Family.COMPLEX)
                 && reachableBytes() <= MappedRegion.CHUNK) {
-            List<ByteBuffer> parts = dataChunks();
+            List<ByteBuffer> parts = region.slices(firstByte(), reachableBytes()); // under the caller's lease
             if (parts.size() == 1) {
                 return parts.get(0).order(ByteOrder.LITTLE_ENDIAN);
             } else if (parts.isEmpty()) {

@@ -3,6 +3,7 @@ package io.torchbridge.writer;
 import io.torchbridge.reader.StorageInfo;
 import io.torchbridge.reader.Tensor;
 import io.torchbridge.reader.TensorInfo;
+import io.torchbridge.reader.internal.data.TensorRegions;
 import io.torchbridge.writer.internal.Pickler;
 import io.torchbridge.writer.internal.Sources;
 import io.torchbridge.writer.internal.StorageSource;
@@ -121,11 +122,7 @@ public final class CheckpointWriter {
         }
         if (o instanceof Tensor t) {
             TensorInfo i = t.info();
-            StorageSource s = mapped.computeIfAbsent(i.storage(), k -> {
-                List<ByteBuffer> chunks = t.storageChunks();
-                return Sources.mapped(chunks, k.nbytes(), i.dtype(),
-                        chunks.isEmpty() ? java.nio.ByteOrder.LITTLE_ENDIAN : chunks.get(0).order());
-            });
+            StorageSource s = mapped.computeIfAbsent(i.storage(), k -> Sources.mapped(TensorRegions.of(t), i.dtype()));
             return new TensorView(s, i.storage().location(), i.dtype(), i.shape().toArray(), i.stride().toArray(), i.storageOffset(),
                     i.requiresGrad(), i.parameter(), i.conj(), i.neg());
         }

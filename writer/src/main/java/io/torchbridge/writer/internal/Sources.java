@@ -1,6 +1,7 @@
 package io.torchbridge.writer.internal;
 
 import io.torchbridge.reader.DType;
+import io.torchbridge.reader.internal.data.MappedRegion;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -64,17 +65,25 @@ public final class Sources {
     }
 
     /**
-     * A read checkpoint's storage, streamed straight from its mapping. Big-endian storages are
-     * swapped to little-endian element by element ({@code item} bytes; complex halves apart).
+     * A read checkpoint's storage, streamed straight from its mapping under a lease of its file
+     * (the checkpoint's close waits for the copy; a copy after close fails with
+     * IllegalStateException). Big-endian storages are swapped to little-endian element by element
+     * ({@code item} bytes; complex halves apart).
      */
-    public static StorageSource mapped(List<ByteBuffer> chunks, long nbytes, DType dtype, ByteOrder order) {
-        return new Fixed(dtype, nbytes, sink -> {
-            for (ByteBuffer c : chunks) {
-                if (order == ByteOrder.LITTLE_ENDIAN || dtype == null || dtype.itemSize() == 1) {
-                    sink.write(c.duplicate());
-                } else {
-                    swapped(c.duplicate(), dtype, sink);
+    public static StorageSource mapped(MappedRegion region, DType dtype) {
+        ByteOrder order = region.order();
+        return new Fixed(dtype, region.length(), sink -> {
+            region.file().acquire();
+            try {
+                for (ByteBuffer c : region.slices(0, region.length())) {
+                    if (order == ByteOrder.LITTLE_ENDIAN || dtype == null || dtype.itemSize() == 1) {
+                        sink.write(c);
+                    } else {
+                        swapped(c, dtype, sink);
+                    }
                 }
+            } finally {
+                region.file().release();
             }
         });
     }

@@ -13,35 +13,82 @@ import java.nio.channels.NonWritableChannelException;
 import java.nio.channels.SeekableByteChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * An open checkpoint file: the one channel its zip index, its records and its mapped regions are
  * all read from, so that they come from the same file even if the path is replaced meanwhile
  * (writers, ours included, replace files by an atomic rename).
  *
- * <p>Owner of the channel; {@link #close()} closes it, and nothing else does: others read it
- * through {@link #read}, {@link #region} or a {@link #borrowChannel() borrowed view}. Mappings
- * already handed out stay valid (Java 17 cannot unmap safely, and a mapping outlives its
- * channel), so a view used after close reads correct data and can never crash the JVM; new
- * accesses fail with {@link IllegalStateException}.
+ * <p><b>Mappings.</b> The file is mapped in a bounded number of windows shared by every record,
+ * never one mapping per record: Linux allows about 65k mappings per process
+ * ({@code vm.max_map_count}), and checkpoints with that many storages exist. Window {@code k}
+ * starts at {@code k * step} and is {@code step + chunk} bytes long (clipped to the file), so any
+ * range of at most {@code chunk} bytes (the most one {@link MappedRegion} slice spans) lies inside
+ * one window; a range is served by the lowest window that holds it, so a file up to
+ * {@code step + chunk} bytes needs one mapping and any file at most {@code ceil(size / step)}.
+ * Windows are mapped on first use.
+ *
+ * <p><b>Lifetime.</b> Owner of the channel and the windows; {@link #close()} releases them, and
+ * nothing else does. The reader's own code reads mapped bytes only while it holds a
+ * {@linkplain #acquire() lease}; {@code close()} marks the file closed (new leases then fail with
+ * {@link IllegalStateException}), waits until no lease is held, then unmaps every window, except
+ * windows from which a view was handed to user code ({@link MappedRegion#views}): those are only
+ * dropped, and the garbage collector unmaps each when its last view dies. Unmapping memory that a
+ * live buffer still points at would crash the JVM on the buffer's next read; this way no misuse
+ * can.
  */
 public final class MappedFile implements AutoCloseable {
+    /** Window spacing in production: half a chunk, so each window overlaps the next by a chunk. */
+    static final long STEP = 512L << 20;
+    /**
+     * Windows start at multiples of the step, which is a multiple of this: the kernel can then
+     * map the page cache's large folios with 2 MiB entries, which makes first touches of the data
+     * several times cheaper (bench/README.md).
+     */
+    private static final long ALIGN = 2L << 20;
+
     private final Path path;
     private final FileChannel channel;
     private final long size;
+    private final long step;
+    private final long chunk;
+    private final Window[] windows;
+    /** Leases held now, by all threads (a counter, so that concurrent readers never wait on each other). */
+    private final AtomicLong leases = new AtomicLong();
+    /** Leases the current thread holds, so that a close from inside a read does not wait for itself. */
+    private final ThreadLocal<int[]> held = ThreadLocal.withInitial(() -> new int[1]);
+    private final AtomicBoolean released = new AtomicBoolean();
+    private final Object mapLock = new Object();
     private volatile boolean closed;
+    /** Set by a close that found its own thread holding a lease: the last release then finishes it. */
+    private volatile boolean closeDeferred;
+    private volatile Thread closer;
 
-    private MappedFile(Path path, FileChannel channel, long size) {
+    private MappedFile(Path path, FileChannel channel, long size, long step, long chunk) {
+        if (step <= 0 || chunk <= 0 || step + chunk > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("window step " + step + " and chunk " + chunk);
+        }
         this.path = path;
         this.channel = channel;
         this.size = size;
+        this.step = step;
+        this.chunk = chunk;
+        this.windows = new Window[Math.toIntExact(Math.max(1, (size + step - 1) / step))];
     }
 
     public static MappedFile open(Path path) throws IOException {
+        return open(path, STEP, MappedRegion.CHUNK);
+    }
+
+    /** With another window geometry, for tests of the window arithmetic on small files. */
+    static MappedFile open(Path path, long step, long chunk) throws IOException {
         FileChannel ch = FileChannel.open(path, StandardOpenOption.READ);
         try {
-            return new MappedFile(path, ch, ch.size());
-        } catch (RuntimeException e) {
+            return new MappedFile(path, ch, ch.size(), step, chunk);
+        } catch (RuntimeException | IOException e) {
             ch.close();
             throw e;
         }
@@ -54,6 +101,11 @@ public final class MappedFile implements AutoCloseable {
 
     public long size() {
         return size;
+    }
+
+    /** The most bytes one slice of a region may span (1 GiB in production). */
+    long chunk() {
+        return chunk;
     }
 
     /** Reads exactly {@code length} bytes at {@code position} into a new array. */
@@ -74,8 +126,8 @@ public final class MappedFile implements AutoCloseable {
     }
 
     /**
-     * A lazily mapped region of the file; {@code [offset, offset + length)} must lie inside it
-     * (the zip index checks every record's extent before a region is made of it).
+     * A region of the file, a plain value that maps nothing itself; {@code [offset, offset + length)}
+     * must lie inside the file (the zip index checks every record's extent before a region is made of it).
      */
     public MappedRegion region(long offset, long length, ByteOrder order) {
         if (!Checked.fits(offset, length, size)) {
@@ -97,21 +149,108 @@ public final class MappedFile implements AutoCloseable {
         return new BorrowedChannel();
     }
 
-    MappedByteBuffer map(long offset, long length) {
-        ensureOpen();
-        try {
-            return channel.map(FileChannel.MapMode.READ_ONLY, offset, length);
-        } catch (java.nio.channels.ClosedChannelException e) {
-            // closed by another thread between the check above and the map
-            throw new IllegalStateException("checkpoint " + path + " is closed", e);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot map " + path + " at " + offset, e);
+    /**
+     * Takes a lease: until the matching {@link #release()}, {@link #close()} unmaps nothing.
+     * Every read of mapped bytes by the reader's own code happens under one; pair them with
+     * try/finally. Leases nest.
+     *
+     * @throws IllegalStateException if the file is closed
+     */
+    public void acquire() {
+        leases.incrementAndGet();
+        if (closed) {
+            // Seen after the increment: the closer either saw this lease and waits for it, or
+            // had marked the file closed first, which this read now sees.
+            release0();
+            throw closedError(null);
         }
+        held.get()[0]++;
+    }
+
+    /** Ends a lease taken by {@link #acquire()}. */
+    public void release() {
+        held.get()[0]--;
+        release0();
+    }
+
+    private void release0() {
+        if (leases.decrementAndGet() == 0 && closed) {
+            if (closeDeferred) {
+                finishClose();
+            } else {
+                Thread t = closer;
+                if (t != null) {
+                    LockSupport.unpark(t);
+                }
+            }
+        }
+    }
+
+    /**
+     * A read-only view of the file bytes {@code [offset, offset + length)}, at most one chunk,
+     * from the lowest window that holds them. The caller holds a lease; {@code escaping} marks
+     * the window as one whose views reach user code, which {@link #close()} then never unmaps.
+     */
+    ByteBuffer slice(long offset, int length, boolean escaping) {
+        if (length > chunk || !Checked.fits(offset, length, size)) {
+            throw new IndexOutOfBoundsException("[" + offset + ", +" + length + ") is no slice of the "
+                    + size + "-byte file");
+        }
+        // The lowest k with k * step + step + chunk >= end; it starts at or before offset because
+        // length <= chunk (k * step < end - chunk <= offset when k > 0).
+        long end = offset + length;
+        long over = end - step - chunk;
+        int k = over <= 0 ? 0 : (int) ((over + step - 1) / step);
+        Window w = window(k);
+        if (escaping && !w.escaped) {
+            w.escaped = true;
+        }
+        return w.view.slice((int) (offset - w.start), length);
+    }
+
+    /** How many windows are mapped now (for tests). */
+    int mappedWindows() {
+        int n = 0;
+        for (Window w : windows) {
+            n += w == null ? 0 : 1;
+        }
+        return n;
+    }
+
+    private Window window(int k) {
+        Window w = windows[k];
+        if (w != null) {
+            return w;
+        }
+        synchronized (mapLock) {
+            w = windows[k];
+            if (w == null) {
+                long start = k * step;
+                long len = Math.min(step + chunk, size - start);
+                try {
+                    w = new Window(start, channel.map(FileChannel.MapMode.READ_ONLY, start, len));
+                } catch (ClosedChannelException e) {
+                    throw closedError(e);
+                } catch (IOException e) {
+                    throw new UncheckedIOException("cannot map " + path + " at " + start, e);
+                }
+                // Publication: a plain array store read without a lock elsewhere is safe here
+                // because Window's fields are final (or volatile), so a reader that sees the
+                // reference sees a fully built window.
+                windows[k] = w;
+            }
+            return w;
+        }
+    }
+
+    /** Whether the current thread holds a lease on this file. */
+    private boolean held() {
+        return held.get()[0] > 0;
     }
 
     public void ensureOpen() {
         if (closed) {
-            throw new IllegalStateException("checkpoint " + path + " is closed");
+            throw closedError(null);
         }
     }
 
@@ -119,10 +258,69 @@ public final class MappedFile implements AutoCloseable {
         return closed;
     }
 
+    private IllegalStateException closedError(Throwable cause) {
+        return new IllegalStateException("checkpoint " + path + " is closed", cause);
+    }
+
+    /**
+     * Closes the file: new leases fail from now on; waits until the leases held by other threads
+     * end, then unmaps every window no view handed to user code points into (those are dropped,
+     * for the garbage collector to unmap when their views die) and closes the channel. Called from
+     * inside a read (a stream's sink), it returns at once and the read's end finishes the close.
+     */
     @Override
     public void close() throws IOException {
+        closer = Thread.currentThread();
         closed = true;
-        channel.close();
+        if (held()) {
+            // Waiting would wait for this very thread; its last release finishes the close.
+            closeDeferred = true;
+            return;
+        } else {
+            boolean interrupted = false;
+            while (leases.get() != 0) {
+                LockSupport.parkNanos(this, 1_000_000L);
+                interrupted |= Thread.interrupted();
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+        finishClose();
+    }
+
+    private void finishClose() {
+        if (!released.compareAndSet(false, true)) {
+            return;
+        }
+        synchronized (mapLock) {
+            for (int k = 0; k < windows.length; k++) {
+                Window w = windows[k];
+                windows[k] = null;
+                if (w != null && !w.escaped) {
+                    Unmapper.unmap(w.mapping);
+                }
+            }
+        }
+        try {
+            channel.close();
+        } catch (IOException e) {
+            // read-only: closing loses nothing, and the mappings are already released
+        }
+    }
+
+    /** One window: its mapping (the buffer whose cleaner unmaps it) and a read-only view of it to slice. */
+    private static final class Window {
+        final long start;
+        final MappedByteBuffer mapping;
+        final ByteBuffer view;
+        volatile boolean escaped;
+
+        Window(long start, MappedByteBuffer mapping) {
+            this.start = start;
+            this.mapping = mapping;
+            this.view = mapping.asReadOnlyBuffer();
+        }
     }
 
     /** See {@link #borrowChannel()}. Its methods are synchronized: the position is its state. */

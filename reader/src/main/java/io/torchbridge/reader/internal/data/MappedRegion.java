@@ -7,19 +7,19 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * A byte range of a {@link MappedFile} (one storage record), mapped on first use in chunks of at
- * most {@link #CHUNK} bytes so that records over 2 GiB stay reachable. Thread-safe.
+ * A byte range of a {@link MappedFile} (one storage record): a plain value that maps nothing
+ * itself. Its bytes are read as slices of the file's shared windows, split at multiples of
+ * {@link #CHUNK} counted from the region's start, so that records over 2 GiB stay reachable and no
+ * element of any dtype straddles two slices. Thread-safe.
  */
 public final class MappedRegion {
-    /** Chunk size: a power of two, so every element of every dtype (1..16 bytes) sits in one chunk. */
+    /** The most one slice spans: a power of two, so every element of every dtype (1..16 bytes) sits in one. */
     public static final long CHUNK = 1L << 30;
-    private static final long ALIGN = 2L << 20;
 
     private final MappedFile file;
     private final long offset;
     private final long length;
     private final ByteOrder order;
-    private volatile ByteBuffer[] chunks;
 
     MappedRegion(MappedFile file, long offset, long length, ByteOrder order) {
         this.file = file;
@@ -37,33 +37,70 @@ public final class MappedRegion {
         return order;
     }
 
-    /**
-     * A read-only view of {@code [pos, pos + len)}, which must not cross a chunk boundary unless
-     * the region is one chunk.
-     */
-    public ByteBuffer slice(long pos, int len) {
-        requireInside(pos, len);
-        ByteBuffer[] c = chunks();
-        int idx = (int) (pos / CHUNK);
-        int within = (int) (pos % CHUNK);
-        if (len > 0 && within + (long) len > c[idx].capacity()) {
-            throw new IllegalArgumentException("slice crosses a chunk boundary");
-        }
-        return c[idx].slice(within, len).order(order);
+    /** Where the region starts in the file. */
+    public long offset() {
+        return offset;
     }
 
-    /** Read-only views covering {@code [pos, pos + len)}, split only at chunk boundaries. */
+    /** The file this region belongs to, whose {@link MappedFile#acquire() lease} guards reads of it. */
+    public MappedFile file() {
+        return file;
+    }
+
+    /**
+     * A read-only view of {@code [pos, pos + len)}, which must not cross a chunk boundary. For the
+     * reader's own code, under a lease of the file: the view must not be used after the lease ends.
+     */
+    public ByteBuffer slice(long pos, int len) {
+        return slice(pos, len, false);
+    }
+
+    /**
+     * Read-only views covering {@code [pos, pos + len)}, split only at chunk boundaries. For the
+     * reader's own code, under a lease: the views must not be used after the lease ends.
+     */
     public List<ByteBuffer> slices(long pos, long len) {
+        return slices(pos, len, false);
+    }
+
+    /**
+     * Like {@link #slices}, for views handed to user code, which may outlive the checkpoint: takes
+     * its own lease, and marks the windows they point into so that {@link MappedFile#close()} never
+     * unmaps those (the garbage collector does, once the views are gone).
+     *
+     * @throws IllegalStateException if the file is closed
+     */
+    public List<ByteBuffer> views(long pos, long len) {
+        file.acquire();
+        try {
+            return slices(pos, len, true);
+        } finally {
+            file.release();
+        }
+    }
+
+    private List<ByteBuffer> slices(long pos, long len, boolean escaping) {
         requireInside(pos, len);
+        long chunk = file.chunk();
         List<ByteBuffer> out = new ArrayList<>();
         long end = pos + len; // cannot overflow: inside the region, checked above
         while (pos < end) {
-            long chunkEnd = Math.multiplyExact(pos / CHUNK + 1, CHUNK);
+            long chunkEnd = Math.multiplyExact(pos / chunk + 1, chunk);
             int n = (int) (Math.min(end, chunkEnd) - pos);
-            out.add(slice(pos, n));
+            out.add(slice(pos, n, escaping));
             pos += n;
         }
         return out;
+    }
+
+    private ByteBuffer slice(long pos, int len, boolean escaping) {
+        requireInside(pos, len);
+        long chunk = file.chunk();
+        if (len > 0 && pos % chunk + len > chunk) {
+            throw new IllegalArgumentException("slice crosses a chunk boundary");
+        }
+        // offset + pos cannot overflow: the region lies inside the file (MappedFile.region).
+        return file.slice(offset + pos, len, escaping).order(order);
     }
 
     /**
@@ -74,34 +111,5 @@ public final class MappedRegion {
         if (!Checked.fits(pos, len, length)) {
             throw new IndexOutOfBoundsException("[" + pos + ", +" + len + ") outside a " + length + "-byte region");
         }
-    }
-
-    private ByteBuffer[] chunks() {
-        file.ensureOpen();
-        ByteBuffer[] c = chunks;
-        if (c == null) {
-            synchronized (this) {
-                c = chunks;
-                if (c == null) {
-                    // offset and length were checked against the file (MappedFile.region), so
-                    // the exact operations below only guard this code, not a file's values.
-                    int n = Math.toIntExact(Math.max(1, length / CHUNK + (length % CHUNK == 0 ? 0 : 1)));
-                    c = new ByteBuffer[n];
-                    for (int i = 0; i < n; i++) {
-                        long skip = Math.multiplyExact(i, CHUNK);
-                        long start = Math.addExact(offset, skip);
-                        long len = Math.min(CHUNK, length - skip);
-                        // Map from and to 2 MiB file boundaries: the kernel can then map the page
-                        // cache's large folios with 2 MiB entries, which makes first touches of the
-                        // data several times cheaper (bench/README.md). The view stays exactly the record.
-                        long from = start & ~(ALIGN - 1);
-                        long to = Math.min(file.size(), Math.addExact(start + len, ALIGN - 1) & ~(ALIGN - 1));
-                        c[i] = file.map(from, to - from).slice((int) (start - from), (int) len).asReadOnlyBuffer();
-                    }
-                    chunks = c;
-                }
-            }
-        }
-        return c;
     }
 }
