@@ -23,9 +23,22 @@ public final class PyDict {
 
     /** A dict of class {@code pythonClass}; both maps are copied, keeping their order. */
     public PyDict(String pythonClass, Map<?, ?> items, Map<String, ?> attributes) {
+        this(pythonClass, new LinkedHashMap<Object, Object>(items), new LinkedHashMap<String, Object>(attributes), true);
+    }
+
+    private PyDict(String pythonClass, LinkedHashMap<Object, Object> items, LinkedHashMap<String, Object> attributes,
+                   boolean owned) {
         this.pythonClass = pythonClass;
-        this.items = Collections.unmodifiableMap(new LinkedHashMap<>(items));
-        this.attributes = Collections.unmodifiableMap(new LinkedHashMap<>(attributes));
+        this.items = Collections.unmodifiableMap(items);
+        this.attributes = Collections.unmodifiableMap(attributes);
+    }
+
+    /**
+     * A dict over maps that no one else holds or changes: the reader's own, built for it, so
+     * that a state dict of 200k entries is not copied once more.
+     */
+    static PyDict owning(String pythonClass, LinkedHashMap<Object, Object> items, LinkedHashMap<String, Object> attributes) {
+        return new PyDict(pythonClass, items, attributes, true);
     }
 
     /** {@link #DICT}, {@link #ORDERED_DICT} or another dict subclass such as {@code collections.Counter}. */

@@ -1,8 +1,8 @@
 package io.torchbridge.reader;
 
-import java.util.ArrayList;
-import java.util.Collections;
+import java.util.AbstractList;
 import java.util.List;
+import java.util.RandomAccess;
 
 /**
  * A Python tuple: an immutable, ordered list of values (which may include {@code null} for None).
@@ -10,12 +10,13 @@ import java.util.List;
  */
 public record PyTuple(List<Object> items) {
     public PyTuple {
-        // List.copyOf would refuse None elements.
-        items = Collections.unmodifiableList(new ArrayList<>(items));
+        // List.copyOf would refuse None elements; an unmodifiable view of a copied ArrayList would
+        // cost two objects more per tuple, and a checkpoint of 200k tensors unpickles about a million.
+        items = items instanceof Items ? items : new Items(items.toArray());
     }
 
     public static PyTuple of(Object... items) {
-        return new PyTuple(java.util.Arrays.asList(items));
+        return new PyTuple(new Items(items.clone()));
     }
 
     public int size() {
@@ -24,5 +25,24 @@ public record PyTuple(List<Object> items) {
 
     public Object get(int i) {
         return items.get(i);
+    }
+
+    /** An immutable list over an array no one else holds. */
+    private static final class Items extends AbstractList<Object> implements RandomAccess {
+        private final Object[] a;
+
+        Items(Object[] a) {
+            this.a = a;
+        }
+
+        @Override
+        public Object get(int i) {
+            return a[i];
+        }
+
+        @Override
+        public int size() {
+            return a.length;
+        }
     }
 }

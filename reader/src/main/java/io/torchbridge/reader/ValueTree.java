@@ -10,6 +10,7 @@ import java.math.BigInteger;
 import java.util.AbstractMap.SimpleImmutableEntry;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -37,6 +38,7 @@ final class ValueTree {
     private final Map<Object, Long> expanded = new IdentityHashMap<>();
     private final Map<Tensor, Integer> paths = new IdentityHashMap<>();
     final Map<String, Tensor> tensors = new LinkedHashMap<>();
+    private final Map<Shape, Shape> shapes = new HashMap<>();
     /** Tensors that cannot be read from their storage, in the order met; see {@link Refused}. */
     private final List<Refused> refused = new ArrayList<>();
 
@@ -103,16 +105,16 @@ final class ValueTree {
             tensorBelow = anyTensor(items);
             out = new PyTuple(items);
         } else if (raw instanceof RawDict d) {
-            Map<Object, Object> items = new LinkedHashMap<>();
+            LinkedHashMap<Object, Object> items = new LinkedHashMap<>();
             for (Map.Entry<Object, Object> e : d.items.entrySet()) {
                 items.put(freeze(e.getKey(), depth + 1), freeze(e.getValue(), depth + 1));
             }
-            Map<String, Object> attrs = new LinkedHashMap<>();
+            LinkedHashMap<String, Object> attrs = new LinkedHashMap<>();
             for (Map.Entry<String, Object> e : d.attributes.entrySet()) {
                 attrs.put(e.getKey(), freeze(e.getValue(), depth + 1));
             }
             tensorBelow = anyTensor(items.values());
-            out = new PyDict(d.pythonClass, items, attrs);
+            out = PyDict.owning(d.pythonClass, items, attrs);
         } else if (raw instanceof RawSet s) {
             Set<Object> items = new LinkedHashSet<>();
             for (Object o : s.items) {
@@ -176,10 +178,20 @@ final class ValueTree {
         return false;
     }
 
-    private static Tensor tensor(TensorSpec t) {
-        TensorInfo info = new TensorInfo(t.dtype, Shape.of(t.shape), Shape.of(t.stride), t.offset,
+    private Tensor tensor(TensorSpec t) {
+        TensorInfo info = new TensorInfo(t.dtype, shape(t.shape), shape(t.stride), t.offset,
                 t.requiresGrad, t.parameter, t.conj, t.neg, t.storage.info());
         return new Tensor(info, t.storage.region());
+    }
+
+    /**
+     * One {@link Shape} per distinct shape or stride: models repeat a few shapes over thousands of
+     * tensors, and a Shape with its array costs 40 bytes a copy.
+     */
+    private Shape shape(long[] dims) {
+        Shape s = Shape.of(dims);
+        Shape known = shapes.putIfAbsent(s, s);
+        return known != null ? known : s;
     }
 
     /** Pre-order walk giving every tensor each path it is reached by; only containers that hold tensors are entered. */

@@ -206,6 +206,17 @@ class OpcodeTest {
     }
 
     @Test
+    void memoEntriesNoGetReadsStillCountForMemoize() throws Exception {
+        // ( N q00 BINPUT 0, K1 q00 BINPUT 0 again (no GET reads index 0: dropped, counted once),
+        // ) \x94 MEMOIZE (index 1, the memo's length), h01 BINGET 1 -> ((), ())
+        P p = P.proto(4).mark().op('N').op('q').raw(0).op('0').op('K').raw(1).op('q').raw(0).op('0')
+                .op(')').op(0x94).op('h').raw(1).tuple();
+        PyTuple t = (PyTuple) read(p);
+        assertEquals(2, t.size());
+        assertSame(t.get(0), t.get(1));
+    }
+
+    @Test
     void popDupPopMarkAndFrame() throws Exception {
         // \x95 FRAME of the 13 bytes that follow; K1 0 POP; K2 2 DUP; ( K9 1 POP_MARK; t -> (2, 2)
         Object v = read(P.proto(4).op(0x95).le(13, 8).mark().op('K').raw(1).op('0').op('K').raw(2).op('2')

@@ -6,6 +6,7 @@ import io.torchbridge.reader.PyGlobal;
 import io.torchbridge.reader.PyTuple;
 import io.torchbridge.reader.ReadOptions;
 import java.math.BigInteger;
+import java.util.BitSet;
 import java.util.List;
 import java.util.Map;
 import net.razorvine.pickle.UnpickleStack;
@@ -55,7 +56,7 @@ public final class PickleReader {
     public Object read(byte[] data, boolean allowTrailing) throws CheckpointException {
         in = new OpcodeDecoder(data, false);
         stack = new Stack();
-        memo = new Memo();
+        memo = new Memo(fetchedIndices(data));
         op = null;
         try {
             while (true) {
@@ -100,6 +101,33 @@ public final class PickleReader {
             stack = null;
             memo = null;
         }
+    }
+
+    /**
+     * The memo indices that some GET up to the first STOP reads, or null when every entry must be
+     * kept (an index too large for the set, or bytes the walk cannot decode: the read itself then
+     * reports them). torch.save's pickler memoizes every value it writes, so without this the memo
+     * would keep each tensor's argument tuples alive until the end: most of the heap a pickle of
+     * many small tensors takes, although only a handful of entries (a global, 'storage', 'cpu', a
+     * shared storage) is ever read again.
+     */
+    static BitSet fetchedIndices(byte[] data) {
+        OpcodeDecoder d = new OpcodeDecoder(data, false);
+        BitSet fetched = new BitSet();
+        try {
+            for (Op o = d.next(); o != null && o != Op.STOP; o = d.next()) {
+                if (o == Op.GET || o == Op.BINGET || o == Op.LONG_BINGET) {
+                    long i = d.memoIndex();
+                    if (i >= Memo.DENSE_LIMIT) {
+                        return null;
+                    }
+                    fetched.set((int) i);
+                }
+            }
+        } catch (OperandException e) {
+            return null;
+        }
+        return fetched;
     }
 
     /** An error at the current opcode. */
@@ -408,11 +436,21 @@ public final class PickleReader {
      * pickles use, go to a HashMap.
      */
     private static final class Memo {
+        /** Indices below this may live in the array; above, only crafted pickles go. */
+        static final int DENSE_LIMIT = 1 << 26;
         /** Marks an unset slot: null is a value (None). */
         private static final Object UNSET = new Object();
         private Object[] dense = filled(new Object[64], 0);
         private final java.util.HashMap<Long, Object> sparse = new java.util.HashMap<>();
+        /** The indices some GET reads ({@link #fetchedIndices}), or null: keep every entry. */
+        private final BitSet fetched;
+        /** Entries put but not kept, because no GET reads them: counted, so that the size stays the pickle's. */
+        private final BitSet dropped = new BitSet();
         private int size;
+
+        Memo(BitSet fetched) {
+            this.fetched = fetched;
+        }
 
         private static Object[] filled(Object[] a, int from) {
             java.util.Arrays.fill(a, from, a.length, UNSET);
@@ -420,7 +458,14 @@ public final class PickleReader {
         }
 
         void put(long key, Object value) {
-            if (key >= 0 && key < (1 << 26) && key <= Math.max(2L * dense.length, 64)) {
+            if (fetched != null && key >= 0 && key < DENSE_LIMIT && !fetched.get((int) key)) {
+                if (!dropped.get((int) key)) {
+                    dropped.set((int) key);
+                    size++;
+                }
+                return;
+            }
+            if (key >= 0 && key < DENSE_LIMIT && key <= Math.max(2L * dense.length, 64)) {
                 int k = (int) key;
                 if (k >= dense.length) {
                     int old = dense.length;
