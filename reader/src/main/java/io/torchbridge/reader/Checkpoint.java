@@ -116,7 +116,7 @@ public final class Checkpoint implements Closeable {
     private static Checkpoint read(MappedFile file, ZipContainer zip, ReadOptions options) throws IOException {
         Unpickled u = new TorchZip(file, zip).unpickle(options, false);
         ValueTree tree = new ValueTree(options, "data.pkl");
-        Object root = tree.build(u.root());
+        Object root = tree.build(u::takeRoot);
         u.refuseUnreadableTensors(); // one the tree never reached: PyTorch runs every rebuild
         return new Checkpoint(file, zip, u.format(), root, tree.tensors, u.byteOrder(), u.version());
     }

@@ -36,6 +36,8 @@ public final class Tensor {
     private final MappedRegion region;
     private final boolean swap;
     private String name;
+    /** Paths the value tree reaches this tensor by, counted while it names them (ValueTree.name). */
+    int paths;
 
     Tensor(TensorInfo info, MappedRegion region) {
         this.info = info;

@@ -30,13 +30,14 @@ final class ValueTree {
 
     private final ReadOptions options;
     private final String record;
-    private final Map<Object, Object> frozen = new IdentityHashMap<>();
-    private final Set<Object> inProgress = Collections.newSetFromMap(new IdentityHashMap<>());
+    // The maps only freezing needs are dropped once the tree is frozen (see build): they hold the
+    // raw tree, which for 200k tensors is a third of the heap an open takes.
+    private Map<Object, Object> frozen = new IdentityHashMap<>();
+    private Set<Object> inProgress = Collections.newSetFromMap(new IdentityHashMap<>());
     /** Containers (frozen) that hold a tensor somewhere below them. */
     private final Set<Object> holdsTensor = Collections.newSetFromMap(new IdentityHashMap<>());
     /** Per frozen container: the values a walk below it meets, shared containers counted again. */
-    private final Map<Object, Long> expanded = new IdentityHashMap<>();
-    private final Map<Tensor, Integer> paths = new IdentityHashMap<>();
+    private Map<Object, Long> expanded = new IdentityHashMap<>();
     final Map<String, Tensor> tensors = new LinkedHashMap<>();
     private final Map<Shape, Shape> shapes = new HashMap<>();
     /** Tensors that cannot be read from their storage, in the order met; see {@link Refused}. */
@@ -56,8 +57,21 @@ final class ValueTree {
     }
 
     Object build(Object raw) throws CheckpointException {
+        return build(() -> raw);
+    }
+
+    /**
+     * Builds the tree of the raw root that {@code raw} hands over; when the caller keeps no other
+     * reference to it (see {@link io.torchbridge.reader.internal.format.Unpickled#takeRoot()}),
+     * the raw tree can be collected while the tensors are named.
+     */
+    Object build(java.util.function.Supplier<Object> raw) throws CheckpointException {
         try {
-            Object root = freeze(raw, 0);
+            Object root = freeze(raw.get(), 0);
+            frozen = null;
+            inProgress = null;
+            expanded = null;
+            shapes.clear();
             name("", root);
             if (!refused.isEmpty()) {
                 // reached only where no name is given (an inert call's arguments)
@@ -200,7 +214,7 @@ final class ValueTree {
             throw r.error().forTensor(path);
         }
         if (value instanceof Tensor t) {
-            int n = paths.merge(t, 1, Integer::sum);
+            int n = ++t.paths; // a field of the tensor: a map would cost 40 bytes per tensor
             if (n > MAX_PATHS_PER_TENSOR) { // safety: tree-max-paths-per-tensor
                 throw CheckpointException.at(Kind.LIMIT_EXCEEDED, record, -1, "reached under more than "
                         + MAX_PATHS_PER_TENSOR + " paths: containers shared over and over (a 'billion laughs' "

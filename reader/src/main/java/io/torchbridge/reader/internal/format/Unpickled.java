@@ -7,14 +7,61 @@ import java.nio.ByteOrder;
 /**
  * A checkpoint's pickle, unpickled but not yet turned into public values.
  *
- * @param root      the raw root as the pickle reader leaves it (raw containers, tensor specs)
- * @param version   the file format version the container declares
- * @param byteOrder the byte order of the stored tensor data
- * @param unreadableTensor the refusal of the first tensor that cannot be read from its storage,
- *                  or null; the value tree refuses such a tensor under its name where it reaches it
+ * <p>Not a record: the raw root is handed over once ({@link #takeRoot()}), so that it does not
+ * stay reachable from here while the public tree is built from it (for 200k tensors the raw tree
+ * is tens of megabytes).
  */
-public record Unpickled(Format format, Object root, int version, ByteOrder byteOrder,
-                        CheckpointException unreadableTensor) {
+public final class Unpickled {
+    private final Format format;
+    private Object root;
+    private boolean taken;
+    private final int version;
+    private final ByteOrder byteOrder;
+    private final CheckpointException unreadableTensor;
+
+    /**
+     * @param root      the raw root as the pickle reader leaves it (raw containers, tensor specs)
+     * @param version   the file format version the container declares
+     * @param byteOrder the byte order of the stored tensor data
+     * @param unreadableTensor the refusal of the first tensor that cannot be read from its storage,
+     *                  or null; the value tree refuses such a tensor under its name where it reaches it
+     */
+    public Unpickled(Format format, Object root, int version, ByteOrder byteOrder,
+                     CheckpointException unreadableTensor) {
+        this.format = format;
+        this.root = root;
+        this.version = version;
+        this.byteOrder = byteOrder;
+        this.unreadableTensor = unreadableTensor;
+    }
+
+    public Format format() {
+        return format;
+    }
+
+    /** The raw root, handed over once: afterwards this object no longer holds it. */
+    public Object takeRoot() {
+        if (taken) {
+            throw new IllegalStateException("the root was taken already");
+        }
+        taken = true;
+        Object r = root;
+        root = null;
+        return r;
+    }
+
+    public int version() {
+        return version;
+    }
+
+    public ByteOrder byteOrder() {
+        return byteOrder;
+    }
+
+    public CheckpointException unreadableTensor() {
+        return unreadableTensor;
+    }
+
     /**
      * Throws {@link #unreadableTensor()}, if any: for a caller that builds no tree, and after a
      * tree is built for a tensor it never reached (PyTorch runs every rebuild, so refuses it too).
