@@ -172,8 +172,8 @@ class AtomicSaveTest {
             assertGeneration(target, 3, 16 << 10);
             assertEquals(List.of("model.pt"), listing(mnt));
         } finally {
-            // Lazy: the reader's mappings of files in it outlive Checkpoint.close() until GC
-            // (Java 17 cannot unmap), which keeps a plain umount busy.
+            // Lazy: a mapping the reader handed a view out of outlives Checkpoint.close() until
+            // GC (close unmaps only windows no view points into), which keeps a plain umount busy.
             run("umount", "-l", mnt.toString());
         }
     }

@@ -1,5 +1,7 @@
 /**
- * The mapped file and the strided-copy machinery behind {@code Tensor}: regions mapped in 1 GiB
- * chunks, logical values streamed with conj/neg/byte-order applied, narrow floats decoded.
+ * The mapped file and the strided-copy machinery behind {@code Tensor}: the file mapped in a
+ * bounded number of shared windows with leases and unmapping on close ({@code MappedFile}),
+ * records as plain regions read in slices of at most 1 GiB, logical values streamed with
+ * conj/neg/byte-order applied, narrow floats decoded.
  */
 package io.torchbridge.reader.internal.data;
