@@ -115,4 +115,25 @@ class ConcurrencyTest {
         IllegalStateException e = assertThrows(IllegalStateException.class, t::data);
         assertTrue(e.getMessage().contains("is closed"), e.getMessage());
     }
+
+    @Test
+    void closingFromInsideAStreamSinkLetsTheStreamFinishThenRefuses() throws Exception {
+        Checkpoint c = Checkpoint.open(FILE);
+        Tensor t = c.tensors().values().iterator().next();
+        byte[] expected = t.toByteArray();
+        java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+        t.stream(piece -> {
+            try {
+                c.close(); // must not wait for the very read it is called from
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+            byte[] b = new byte[piece.remaining()];
+            piece.get(b);
+            got.writeBytes(b);
+        });
+        assertArrayEquals(expected, got.toByteArray());
+        IllegalStateException e = assertThrows(IllegalStateException.class, t::toFloatArray);
+        assertTrue(e.getMessage().contains("is closed"), e.getMessage());
+    }
 }
