@@ -4,6 +4,7 @@ import io.torchbridge.reader.internal.data.Layout;
 import io.torchbridge.reader.internal.data.LogicalBytes;
 import io.torchbridge.reader.internal.data.MappedRegion;
 import io.torchbridge.reader.internal.data.SmallFloats;
+import io.torchbridge.reader.internal.data.StoredRecord;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
@@ -20,14 +21,20 @@ import java.util.function.Consumer;
  * stay readable (the mapping lives until they are garbage-collected).
  */
 public final class Tensor {
+    static {
+        StoredRecord.access(t -> t.stored); // internal: the writer copies the record file-to-file
+    }
+
     private final TensorInfo info;
     private final MappedRegion region;
+    private final StoredRecord stored;
     private final boolean swap;
     private String name;
 
-    Tensor(TensorInfo info, MappedRegion region) {
+    Tensor(TensorInfo info, MappedRegion region, StoredRecord stored) {
         this.info = info;
         this.region = region;
+        this.stored = stored;
         this.swap = region.order() != ByteOrder.LITTLE_ENDIAN;
     }
 

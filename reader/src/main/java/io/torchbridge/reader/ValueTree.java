@@ -179,7 +179,7 @@ final class ValueTree {
     private static Tensor tensor(TensorSpec t) {
         TensorInfo info = new TensorInfo(t.dtype, Shape.of(t.shape), Shape.of(t.stride), t.offset,
                 t.requiresGrad, t.parameter, t.conj, t.neg, t.storage.info());
-        return new Tensor(info, t.storage.region());
+        return new Tensor(info, t.storage.region(), t.storage.stored());
     }
 
     /** Pre-order walk giving every tensor each path it is reached by; only containers that hold tensors are entered. */
