@@ -5,6 +5,7 @@ import io.torchbridge.reader.internal.data.LogicalBytes;
 import io.torchbridge.reader.internal.data.MappedRegion;
 import io.torchbridge.reader.internal.data.SmallFloats;
 import io.torchbridge.reader.internal.data.TensorRegions;
+import io.torchbridge.reader.internal.data.StoredRecord;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
@@ -29,19 +30,22 @@ import java.util.function.Consumer;
  */
 public final class Tensor {
     static {
-        TensorRegions.install(t -> t.region);
+        // internal: the writer copies a storage under a lease, or its record file-to-file
+        TensorRegions.install(t -> t.region, t -> t.stored);
     }
 
     private final TensorInfo info;
     private final MappedRegion region;
+    private final StoredRecord stored;
     private final boolean swap;
     private String name;
     /** Paths the value tree reaches this tensor by, counted while it names them (ValueTree.name). */
     int paths;
 
-    Tensor(TensorInfo info, MappedRegion region) {
+    Tensor(TensorInfo info, MappedRegion region, StoredRecord stored) {
         this.info = info;
         this.region = region;
+        this.stored = stored;
         this.swap = region.order() != ByteOrder.LITTLE_ENDIAN;
     }
 

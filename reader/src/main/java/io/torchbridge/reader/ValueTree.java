@@ -195,7 +195,7 @@ final class ValueTree {
     private Tensor tensor(TensorSpec t) {
         TensorInfo info = new TensorInfo(t.dtype, shape(t.shape), shape(t.stride), t.offset,
                 t.requiresGrad, t.parameter, t.conj, t.neg, t.storage.info());
-        return new Tensor(info, t.storage.region());
+        return new Tensor(info, t.storage.region(), t.storage.stored());
     }
 
     /**

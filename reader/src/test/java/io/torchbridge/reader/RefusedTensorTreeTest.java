@@ -21,7 +21,7 @@ class RefusedTensorTreeTest {
     private static Object unpickle(byte[] pickle) throws CheckpointException {
         PickleReader reader = new PickleReader(ReadOptions.defaults(), "data.pkl",
                 (type, dtype, key, location, numel) -> new StorageRef(
-                        new StorageInfo(key, type, location, numel * dtype.itemSize()), dtype, null));
+                        new StorageInfo(key, type, location, numel * dtype.itemSize()), dtype, null, null));
         return reader.read(pickle);
     }
 

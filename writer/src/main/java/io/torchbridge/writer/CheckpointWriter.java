@@ -10,7 +10,6 @@ import io.torchbridge.writer.internal.StorageSource;
 import io.torchbridge.writer.internal.TensorView;
 import io.torchbridge.writer.internal.TorchZipWriter;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
@@ -81,7 +80,11 @@ public final class CheckpointWriter {
                 List<StorageSource> storages = pickler.storages();
                 for (int i = 0; i < storages.size(); i++) {
                     StorageSource s = storages.get(i);
-                    zip.record("data/" + i, s.nbytes(), s::writeTo);
+                    if (s.stored() != null) {
+                        zip.copy("data/" + i, s.stored());
+                    } else {
+                        zip.record("data/" + i, s.nbytes(), s::writeTo);
+                    }
                 }
                 zip.record("version", ascii("3\n"));
                 zip.record(".data/serialization_id", ascii(zip.serializationId()));
@@ -122,7 +125,7 @@ public final class CheckpointWriter {
         }
         if (o instanceof Tensor t) {
             TensorInfo i = t.info();
-            StorageSource s = mapped.computeIfAbsent(i.storage(), k -> Sources.mapped(TensorRegions.of(t), i.dtype()));
+            StorageSource s = mapped.computeIfAbsent(i.storage(), k -> Sources.read(t, k.nbytes(), i.dtype()));
             return new TensorView(s, i.storage().location(), i.dtype(), i.shape().toArray(), i.stride().toArray(), i.storageOffset(),
                     i.requiresGrad(), i.parameter(), i.conj(), i.neg());
         }

@@ -1,17 +1,21 @@
 package io.torchbridge.writer.internal;
 
 import io.torchbridge.reader.DType;
+import io.torchbridge.reader.Tensor;
 import io.torchbridge.reader.internal.data.MappedRegion;
+import io.torchbridge.reader.internal.data.StoredRecord;
+import io.torchbridge.reader.internal.data.TensorRegions;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
 
-/** The storage sources: Java arrays, caller buffers and a read checkpoint's mapped storages. */
+/**
+ * The storage sources: Java arrays, caller buffers and a read checkpoint's storages. Sources that
+ * convert data do it in the writer's one scratch buffer ({@link StorageSource.Sink#scratch}), so
+ * a storage costs no allocation and the heap a save uses is bounded whatever its size.
+ */
 public final class Sources {
-    /** Conversion chunk: bounds the heap a save uses whatever the checkpoint's size. */
-    private static final int CHUNK = 1 << 20;
-
     private Sources() {
     }
 
@@ -61,22 +65,27 @@ public final class Sources {
             for (ByteBuffer b : views) {
                 sink.write(b.duplicate());
             }
-        });
+        }, null);
     }
 
     /**
-     * A read checkpoint's storage, streamed straight from its mapping under a lease of its file
-     * (the checkpoint's close waits for the copy; a copy after close fails with
-     * IllegalStateException). Big-endian storages are swapped to little-endian element by element
-     * ({@code item} bytes; complex halves apart).
+     * A read checkpoint's storage: the tensor's whole storage of {@code nbytes}, viewed as
+     * {@code dtype}. Written as the record it was read from, unchanged and with its CRC, when its
+     * bytes need no change ({@link StorageSource#stored()}); else streamed from its mapping under a
+     * lease of its file (the checkpoint's close waits for the copy; a copy after close fails with
+     * IllegalStateException), with big-endian storages swapped to little-endian element by element
+     * ({@code item} bytes; complex halves apart). Nothing is mapped until the bytes are streamed.
      */
-    public static StorageSource mapped(MappedRegion region, DType dtype) {
-        ByteOrder order = region.order();
-        return new Fixed(dtype, region.length(), sink -> {
+    public static StorageSource read(Tensor t, long nbytes, DType dtype) {
+        MappedRegion region = TensorRegions.of(t);
+        StoredRecord rec = TensorRegions.record(t);
+        boolean asIs = dtype == null || dtype.itemSize() == 1 || region.order() == ByteOrder.LITTLE_ENDIAN;
+        StoredRecord copy = rec != null && rec.size() == nbytes && asIs ? rec : null;
+        return new Fixed(dtype, nbytes, sink -> {
             region.file().acquire();
             try {
                 for (ByteBuffer c : region.slices(0, region.length())) {
-                    if (order == ByteOrder.LITTLE_ENDIAN || dtype == null || dtype.itemSize() == 1) {
+                    if (asIs) {
                         sink.write(c);
                     } else {
                         swapped(c, dtype, sink);
@@ -85,11 +94,11 @@ public final class Sources {
             } finally {
                 region.file().release();
             }
-        });
+        }, copy);
     }
 
     /** A source whose size is known up front and whose bytes a function writes. */
-    private record Fixed(DType dtype, long nbytes, Body body) implements StorageSource {
+    private record Fixed(DType dtype, long nbytes, Body body, StoredRecord stored) implements StorageSource {
         @Override
         public void writeTo(Sink sink) throws IOException {
             body.writeTo(sink);
@@ -103,10 +112,11 @@ public final class Sources {
 
     private static void swapped(ByteBuffer src, DType dtype, StorageSource.Sink sink) throws IOException {
         int unit = dtype.family() == DType.Family.COMPLEX ? dtype.itemSize() / 2 : dtype.itemSize();
-        ByteBuffer out = ByteBuffer.allocateDirect(CHUNK - CHUNK % unit);
+        ByteBuffer out = sink.scratch();
+        int room = out.capacity() - out.capacity() % unit;
         while (src.hasRemaining()) {
             out.clear();
-            int n = Math.min(out.capacity(), src.remaining());
+            int n = Math.min(room, src.remaining());
             for (int i = 0; i < n; i += unit) {
                 for (int k = 0; k < unit; k++) {
                     out.put(i + k, src.get(src.position() + i + unit - 1 - k));
@@ -133,8 +143,8 @@ public final class Sources {
 
         @Override
         public void writeTo(Sink sink) throws IOException {
-            ByteBuffer b = ByteBuffer.allocateDirect(CHUNK).order(ByteOrder.LITTLE_ENDIAN);
-            int per = CHUNK / item;
+            ByteBuffer b = sink.scratch();
+            int per = b.capacity() / item;
             for (int from = 0; from < length; from += per) {
                 int n = Math.min(per, length - from);
                 b.clear();

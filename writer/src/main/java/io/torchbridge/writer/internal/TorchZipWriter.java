@@ -1,5 +1,6 @@
 package io.torchbridge.writer.internal;
 
+import io.torchbridge.reader.internal.data.StoredRecord;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -16,18 +17,40 @@ import java.util.zip.CRC32;
  * zero CRC and sizes in the local header and the real ones in a data descriptor; data aligned by
  * an {@code FB} extra field padded with 'Z'; zip64 fields only where a size or offset needs
  * them; then the central directory, always a zip64 end record and locator, and the classic end
- * record. Records are written in order, each as its data arrives, so memory stays bounded.
+ * record. Records are written in order, each as its data arrives, so memory stays bounded: small
+ * pieces gather in one write-behind buffer, large ones go straight to the file.
  */
 public final class TorchZipWriter {
     private static final long MAX32 = 0xFFFFFFFFL;
+    /**
+     * The write-behind buffer: headers, data descriptors, small records and the central directory
+     * gather here and reach the file in large writes, so a small record costs no system call.
+     */
+    private static final int BUFFER = 1 << 20;
+    /** Pieces this large skip the buffer: written straight, behind what is buffered, in one gathering write. */
+    private static final int STRAIGHT = 64 << 10;
+    /** The scratch buffer sources convert their data in (see {@link StorageSource.Sink#scratch}). */
+    private static final int SCRATCH = 1 << 20;
+    /** A file-to-file copy goes in steps of this size, each followed by a progress report. */
+    private static final long COPY_STEP = 16L << 20;
+    private static final long PROGRESS_STEP = 1 << 20;
 
     private final FileChannel ch;
     private final String archive;
     private final int alignment;
     private final LongConsumer progress;
     private final List<Entry> entries = new ArrayList<>();
+    // One of each per writer, reused by every record: allocating a direct buffer costs far more
+    // than a small record's bytes (a fresh one per storage made small-tensor saves 10x slower).
+    private final ByteBuffer pending = ByteBuffer.allocateDirect(BUFFER);
+    private final ByteBuffer[] gather = new ByteBuffer[2];
+    private final RecordSink sink = new RecordSink();
+    private ByteBuffer scratch;
+    /** Bytes of the archive so far, buffered ones included: where the next byte goes. */
     private long cursor;
+    /** Bytes in the file: the channel's position. */
     private long written;
+    private long reported;
     private long nameHash = 0xcbf29ce484222325L;
     private long crcHash;
 
@@ -47,7 +70,45 @@ public final class TorchZipWriter {
 
     /** Writes record {@code name} of {@code size} bytes, streamed from {@code body}. */
     public void record(String name, long size, Body body) throws IOException {
-        byte[] fullName = (archive + "/" + name).getBytes(StandardCharsets.UTF_8);
+        byte[] fullName = fullName(name);
+        long offset = header(fullName, size);
+        sink.start(name, size);
+        body.writeTo(sink);
+        trailer(fullName, offset, size, sink.finish());
+    }
+
+    /**
+     * Writes record {@code name} with the bytes and the CRC of a read checkpoint's stored record,
+     * unchanged: large records go file-to-file in the kernel ({@link StoredRecord#transferTo}),
+     * small ones with one positioned read into the write-behind buffer. The CRC is not computed
+     * again: it is the source's (PyTorch never checks CRCs, so a wrong one in the source stays
+     * as wrong; the bytes are the same).
+     */
+    public void copy(String name, StoredRecord src) throws IOException {
+        byte[] fullName = fullName(name);
+        long size = src.size();
+        long offset = header(fullName, size);
+        if (size < STRAIGHT) {
+            put(ByteBuffer.wrap(src.read()));
+        } else {
+            flush();
+            for (long done = 0; done < size; ) {
+                long n = Math.min(COPY_STEP, size - done);
+                src.transferTo(done, n, ch);
+                done += n;
+                cursor += n;
+                wrote(n);
+            }
+        }
+        trailer(fullName, offset, size, src.crc());
+    }
+
+    private byte[] fullName(String name) {
+        return (archive + "/" + name).getBytes(StandardCharsets.UTF_8);
+    }
+
+    /** The local header, with the padding that aligns the data; returns the header's offset. */
+    private long header(byte[] fullName, long size) throws IOException {
         long offset = cursor;
         boolean zip64 = size >= MAX32 || offset >= MAX32;
         int zip64Len = zip64 ? 4 + (size >= MAX32 ? 16 : 0) + (offset >= MAX32 ? 8 : 0) : 0;
@@ -72,22 +133,12 @@ public final class TorchZipWriter {
             h.put((byte) 'Z');
         }
         put(h.flip());
+        return offset;
+    }
 
-        CRC32 crc = new CRC32();
-        long[] seen = {0};
-        body.writeTo(piece -> {
-            int n = piece.remaining();
-            seen[0] += n;
-            if (seen[0] > size) {
-                throw new IOException("record " + name + " produced more than its " + size + " bytes");
-            }
-            crc.update(piece.duplicate());
-            put(piece);
-        });
-        if (seen[0] != size) {
-            throw new IOException("record " + name + " produced " + seen[0] + " of its " + size + " bytes");
-        }
-        long crcValue = crc.getValue();
+    /** The data descriptor (none for an empty record), and the record's central-directory entry to come. */
+    private void trailer(byte[] fullName, long offset, long size, long crcValue) throws IOException {
+        boolean zip64 = size >= MAX32 || offset >= MAX32;
         if (size > 0) {
             ByteBuffer d = le(zip64 ? 24 : 16);
             d.putInt(0x08074b50).putInt((int) crcValue);
@@ -103,6 +154,46 @@ public final class TorchZipWriter {
             nameHash = (nameHash ^ (b & 0xFF)) * 0x100000001b3L;
         }
         crcHash = crcHash * 31 + crcValue;
+    }
+
+    /** Receives one record's pieces: counts them against its size and computes its CRC. */
+    private final class RecordSink implements StorageSource.Sink {
+        private final CRC32 crc = new CRC32();
+        private String name;
+        private long size;
+        private long seen;
+
+        void start(String recordName, long recordSize) {
+            name = recordName;
+            size = recordSize;
+            seen = 0;
+            crc.reset();
+        }
+
+        @Override
+        public void write(ByteBuffer piece) throws IOException {
+            seen += piece.remaining();
+            if (seen > size) {
+                throw new IOException("record " + name + " produced more than its " + size + " bytes");
+            }
+            crc.update(piece.duplicate());
+            put(piece);
+        }
+
+        @Override
+        public ByteBuffer scratch() {
+            if (scratch == null) {
+                scratch = ByteBuffer.allocateDirect(SCRATCH).order(ByteOrder.LITTLE_ENDIAN);
+            }
+            return scratch.clear();
+        }
+
+        long finish() throws IOException {
+            if (seen != size) {
+                throw new IOException("record " + name + " produced " + seen + " of its " + size + " bytes");
+            }
+            return crc.getValue();
+        }
     }
 
     /**
@@ -150,16 +241,51 @@ public final class TorchZipWriter {
                 .putShort((short) Math.min(n, 0xFFFF)).putShort((short) Math.min(n, 0xFFFF))
                 .putInt((int) Math.min(cdSize, MAX32)).putInt((int) Math.min(cdStart, MAX32)).putShort((short) 0);
         put(z.flip());
+        flush();
     }
 
+    /**
+     * Appends {@code b}'s remaining bytes to the archive: small pieces into the write-behind
+     * buffer, large ones straight to the file (after what is buffered, in one gathering write).
+     */
     private void put(ByteBuffer b) throws IOException {
         int n = b.remaining();
-        while (b.hasRemaining()) {
-            ch.write(b);
+        if (n < STRAIGHT) {
+            if (n > pending.remaining()) {
+                flush();
+            }
+            pending.put(b);
+        } else {
+            pending.flip();
+            gather[0] = pending;
+            gather[1] = b;
+            long total = pending.remaining() + (long) n;
+            while (b.hasRemaining()) { // a gathering write empties its buffers in order
+                ch.write(gather);
+            }
+            gather[1] = null; // do not keep the caller's buffer (it may be a mapping) reachable
+            pending.clear();
+            wrote(total);
         }
         cursor += n;
+    }
+
+    /** Writes out the write-behind buffer. */
+    private void flush() throws IOException {
+        pending.flip();
+        int n = pending.remaining();
+        while (pending.hasRemaining()) {
+            ch.write(pending);
+        }
+        pending.clear();
+        wrote(n);
+    }
+
+    /** Counts bytes that reached the file; reports progress about once per MiB of them. */
+    private void wrote(long n) {
         written += n;
-        if (progress != null && n >= 1 << 20) {
+        if (progress != null && written - reported >= PROGRESS_STEP) {
+            reported = written;
             progress.accept(written);
         }
     }

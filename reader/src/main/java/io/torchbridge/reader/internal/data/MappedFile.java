@@ -11,6 +11,7 @@ import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.NonWritableChannelException;
 import java.nio.channels.SeekableByteChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -123,6 +124,34 @@ public final class MappedFile implements AutoCloseable {
             }
         }
         return buf.array();
+    }
+
+    /**
+     * Copies {@code count} bytes from {@code position} to {@code target} at its position, without
+     * mapping and, where the kernel can (a file target on Linux), without passing them through
+     * user space ({@link FileChannel#transferTo}: sendfile or copy_file_range). Loops until all
+     * are written: one call may move less.
+     *
+     * @return {@code count}
+     * @throws EOFException the file no longer holds the range (it was truncated after opening)
+     */
+    public long transferTo(long position, long count, WritableByteChannel target) throws IOException {
+        ensureOpen();
+        if (count < 0 || !Checked.fits(position, count, size)) {
+            throw new EOFException(count + " bytes at " + position + " reach past the end of the "
+                    + size + "-byte file");
+        }
+        long done = 0;
+        while (done < count) {
+            long n = channel.transferTo(position + done, count - done, target);
+            if (n <= 0) {
+                // FileChannel.transferTo moves nothing only at or past the end of the file
+                throw new EOFException("end of file at " + (position + done) + " of " + path
+                        + ": it was truncated after it was opened");
+            }
+            done += n;
+        }
+        return count;
     }
 
     /**

@@ -4,28 +4,39 @@ import io.torchbridge.reader.Tensor;
 import java.util.function.Function;
 
 /**
- * The region behind a {@link Tensor}, for the writer (this package is exported to it alone): it
- * copies a read checkpoint's storage under a lease of the file instead of through
- * {@link Tensor#storageChunks()}, whose views would pin their mapping windows past close. The
- * public API stays without such a method; {@code Tensor} hands its accessor in when its class is
- * initialized, which happens before any tensor exists.
+ * What lies behind a {@link Tensor}, for the writer (this package is exported to it alone): its
+ * storage's region, which the writer copies under a lease of the file instead of through
+ * {@link Tensor#storageChunks()} (whose views would pin their mapping windows past close), and
+ * the stored zip record, which it copies file-to-file with its CRC. The public API stays without
+ * such methods; {@code Tensor} hands its accessors in when its class is initialized, which
+ * happens before any tensor exists.
  */
 public final class TensorRegions {
-    private static volatile Function<Tensor, MappedRegion> access;
+    private static volatile Function<Tensor, MappedRegion> regions;
+    private static volatile Function<Tensor, StoredRecord> records;
 
     private TensorRegions() {
     }
 
     /** Called once, by {@code Tensor}'s class initializer. */
-    public static void install(Function<Tensor, MappedRegion> accessor) {
-        if (access != null) {
+    public static void install(Function<Tensor, MappedRegion> region, Function<Tensor, StoredRecord> record) {
+        if (regions != null) {
             throw new IllegalStateException("already installed");
         }
-        access = accessor;
+        records = record;
+        regions = region;
     }
 
     /** The storage region of {@code t}; read it under {@link MappedFile#acquire()}. */
     public static MappedRegion of(Tensor t) {
-        return access.apply(t);
+        return regions.apply(t);
+    }
+
+    /**
+     * The stored zip record behind {@code t}'s storage, or null when it has none (its bytes are
+     * not one stored record of a zip checkpoint).
+     */
+    public static StoredRecord record(Tensor t) {
+        return records.apply(t);
     }
 }

@@ -9,6 +9,7 @@ import io.torchbridge.reader.StorageInfo;
 import io.torchbridge.reader.internal.Checked;
 import io.torchbridge.reader.internal.data.MappedFile;
 import io.torchbridge.reader.internal.data.MappedRegion;
+import io.torchbridge.reader.internal.data.StoredRecord;
 import io.torchbridge.reader.internal.pickle.PickleReader;
 import io.torchbridge.reader.internal.pickle.StorageRef;
 import io.torchbridge.reader.internal.zip.ZipContainer;
@@ -78,7 +79,8 @@ public final class TorchZip implements CheckpointFormat {
                     + " bytes)");
         }
         MappedRegion region = file.region(rec.dataOffset(), rec.size(), order);
-        StorageRef ref = new StorageRef(new StorageInfo(key, type, location, nbytes), dtype, region);
+        StoredRecord stored = new StoredRecord(file, rec.dataOffset(), rec.size(), rec.crc(), order);
+        StorageRef ref = new StorageRef(new StorageInfo(key, type, location, nbytes), dtype, region, stored);
         storages.put(key, ref);
         return ref;
     }

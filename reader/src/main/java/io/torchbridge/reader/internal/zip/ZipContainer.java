@@ -29,8 +29,11 @@ import org.apache.commons.compress.archivers.zip.ZipFile;
  * it: {@link #close()} ends the borrowing and leaves the file open for its owner to close.
  */
 public final class ZipContainer implements AutoCloseable {
-    /** One record: its name below the archive folder and where its bytes are. */
-    public record Entry(String name, long dataOffset, long size, long compressedSize, int method) {
+    /**
+     * One record: its name below the archive folder, where its bytes are, and the CRC-32 the
+     * archive declares for them (never checked here, as PyTorch never checks it).
+     */
+    public record Entry(String name, long dataOffset, long size, long compressedSize, int method, long crc) {
         public boolean stored() {
             return method == ZipArchiveEntry.STORED;
         }
@@ -184,7 +187,7 @@ public final class ZipContainer implements AutoCloseable {
             long dataEnd = Checked.add(offset, csize, name, "record data end");
             requireBeforeCentralDirectory(name, e.getLocalHeaderOffset(), dataEnd, cdOffset);
             spans.add(new Span(e.getLocalHeaderOffset(), dataEnd));
-            if (entries.putIfAbsent(name, new Entry(name, offset, e.getSize(), csize, e.getMethod())) != null) {
+            if (entries.putIfAbsent(name, new Entry(name, offset, e.getSize(), csize, e.getMethod(), e.getCrc())) != null) {
                 requireDuplicatesKept(name, keepFirstDuplicate);
                 duplicates.add(name);
                 continue;
