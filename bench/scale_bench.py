@@ -367,6 +367,10 @@ class Bench:
                     w(f"  growth exponent ({cache}; vs size, {xs[0]}-{xs[-1]} GiB): "
                       f"torch {slope(xs, [p['torch']['median'] for _, p in pts]):.2f}, "
                       f"ours {slope(xs, [p['ours']['median'] for _, p in pts]):.2f}")
+            res = [P[k].get("resident_before_max") for k in touches if k.endswith("cold")]
+            res = [x for x in res if x is not None]
+            if res:
+                w(f"  cold runs: at most {max(res) * 100:.1f}% of the file was still in the page cache after eviction")
             starts = [P[k].get("resident_at_start") for k in touches if k.endswith("warm")]
             if any(s is not None and s < 0.99 for s in starts):
                 w("  WARNING: a warm file was not wholly in the page cache at the start (memory pressure)")
