@@ -66,7 +66,6 @@ public class ScaleBench {
             String[] a = line.trim().split(" ");
             String reply;
             try {
-                long mapped = mappedBuffers();
                 switch (a[0]) {
                     case "quit":
                         POOL.shutdown();
@@ -84,7 +83,7 @@ public class ScaleBench {
                             records = c.records().size();
                         }
                         double s = (System.nanoTime() - t0) / 1e9;
-                        cleanUp(mapped);
+                        cleanUp();
                         reply = String.format("ok %.6f %d %d %d", s, n, bytes, records);
                         break;
                     }
@@ -98,7 +97,7 @@ public class ScaleBench {
                             sum = touch(c);
                         }
                         double s = (System.nanoTime() - t0) / 1e9;
-                        cleanUp(mapped);
+                        cleanUp();
                         reply = String.format("ok %.6f %d %s", s, n, Long.toUnsignedString(sum));
                         break;
                     }
@@ -129,7 +128,7 @@ public class ScaleBench {
                                         e.getValue().shape().toArray()));
                             }
                         }
-                        cleanUp(mapped);
+                        cleanUp();
                         kept = new PyDict(PyDict.ORDERED_DICT, sd, Map.of());
                         reply = "ok";
                         break;
@@ -211,12 +210,19 @@ public class ScaleBench {
         return 0;
     }
 
-    /** Frees the last run's garbage and waits (up to 5 s) until its mappings are unmapped. */
-    static void cleanUp(long mappedBefore) throws InterruptedException {
+    /**
+     * Frees the last run's garbage and waits (up to 10 s) until the JDK has unmapped every mapping:
+     * this server keeps none between commands, and a live one would keep its pages in the page
+     * cache through the driver's eviction.
+     */
+    static void cleanUp() throws InterruptedException {
         System.gc();
-        long deadline = System.nanoTime() + 5_000_000_000L;
-        while (mappedBuffers() > mappedBefore && System.nanoTime() < deadline) {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while (mappedBuffers() > 0 && System.nanoTime() < deadline) {
             Thread.sleep(2);
+            if (mappedBuffers() > 0) {
+                System.gc();
+            }
         }
     }
 }

@@ -153,7 +153,7 @@ class Bench:
                 if before:
                     r = before()
                     if r is not None:
-                        res_before.append(r)
+                        res_before.append((side, r))
                 ans = server(*cmd)
                 times.append(float(ans[0]))
                 answers[side] = ans[1:]
@@ -161,7 +161,8 @@ class Bench:
                     after()
         p = self.record(key, torch=stats(t), ours=stats(j), answers=answers, **extra)
         if res_before:
-            p["resident_before_max"] = max(res_before)
+            p["resident_before_max"] = max(r for _, r in res_before)
+            p["resident_before"] = res_before
         print(f"scale-bench: {key}: torch {ms(p['torch']['median'])}, TorchBridge {ms(p['ours']['median'])}",
               file=sys.stderr)
         return p
