@@ -148,27 +148,52 @@ final class InspectCommand implements Callable<Integer> {
             w = Math.max(w, n.length());
         }
         w = Math.min(w, 72);
-        out.printf("%s%n", label);
-        out.printf("  format    %s, version %d, archive '%s', %s-endian%n", ckpt.format().label(),
+        // One line per tensor, and a checkpoint can hold 100k+ of them: the lines are built in a
+        // StringBuilder and printed in large pieces, not with a printf each (System.out flushes on
+        // every newline, one write syscall per line; Formatter parses the format string every call).
+        StringBuilder sb = new StringBuilder(1 << 16);
+        sb.append(label).append(System.lineSeparator());
+        sb.append(String.format("  format    %s, version %d, archive '%s', %s-endian%n", ckpt.format().label(),
                 ckpt.formatVersion(), ckpt.archiveName(),
-                ckpt.byteOrder() == ByteOrder.LITTLE_ENDIAN ? "little" : "big");
-        out.printf("  records   %s%n", summarize(ckpt.records()));
-        out.printf("  %-" + w + "s  %-15s  %-20s  %10s%n", "NAME", "DTYPE", "SHAPE", "SIZE");
+                ckpt.byteOrder() == ByteOrder.LITTLE_ENDIAN ? "little" : "big"));
+        sb.append("  records   ").append(summarize(ckpt.records())).append(System.lineSeparator());
+        row(sb, w, "NAME", "DTYPE", "SHAPE", "SIZE");
         Set<Tensor> distinct = Collections.newSetFromMap(new IdentityHashMap<>());
         Map<String, Long> storages = new LinkedHashMap<>();
         long params = 0;
         for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
             TensorInfo info = e.getValue().info();
-            out.printf("  %-" + w + "s  %-15s  %-20s  %10s%n", e.getKey(), info.dtype().pythonName(),
-                    info.shape(), bytes(info.nbytes()));
+            row(sb, w, e.getKey(), info.dtype().pythonName(), info.shape().toString(), bytes(info.nbytes()));
+            if (sb.length() >= 1 << 16) {
+                out.print(sb);
+                sb.setLength(0);
+            }
             if (distinct.add(e.getValue())) {
                 params += info.numel();
             }
             storages.put(info.storage().key(), info.storage().nbytes());
         }
+        out.print(sb);
         long total = storages.values().stream().mapToLong(Long::longValue).sum();
         out.printf("  %d tensors, %,d parameters (elements), %s of tensor data in %d storages%n",
                 tensors.size(), params, bytes(total), storages.size());
+    }
+
+    /** One table line, as {@code printf("  %-Ws  %-15s  %-20s  %10s%n", ...)} would print it. */
+    private static void row(StringBuilder sb, int w, String name, String dtype, String shape, String size) {
+        sb.append("  ");
+        padRight(sb, name, w).append("  ");
+        padRight(sb, dtype, 15).append("  ");
+        padRight(sb, shape, 20).append("  ");
+        sb.append(" ".repeat(Math.max(0, 10 - size.length()))).append(size).append(System.lineSeparator());
+    }
+
+    private static StringBuilder padRight(StringBuilder sb, String s, int width) {
+        sb.append(s);
+        for (int i = s.length(); i < width; i++) {
+            sb.append(' ');
+        }
+        return sb;
     }
 
     /** Record names with the data/N run folded into one item. */
