@@ -7,10 +7,7 @@ import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
-import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
-import java.nio.channels.NonWritableChannelException;
-import java.nio.channels.SeekableByteChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
@@ -20,7 +17,7 @@ import java.nio.file.StandardOpenOption;
  * (writers, ours included, replace files by an atomic rename).
  *
  * <p>Owner of the channel; {@link #close()} closes it, and nothing else does: others read it
- * through {@link #read}, {@link #region} or a {@link #borrowChannel() borrowed view}. Mappings
+ * through {@link #read} or {@link #region}. Mappings
  * already handed out stay valid (Java 17 cannot unmap safely, and a mapping outlives its
  * channel), so a view used after close reads correct data and can never crash the JVM; new
  * accesses fail with {@link IllegalStateException}.
@@ -85,18 +82,6 @@ public final class MappedFile implements AutoCloseable {
         return new MappedRegion(this, offset, length, order);
     }
 
-    /**
-     * A read-only channel over this file for a reader that wants one (Commons Compress's
-     * {@code ZipFile}), so that it reads the very file the data are mapped from instead of
-     * opening the path again. The view borrows this file's channel: closing the view ends only
-     * the view, never the file, which stays this object's to close. It reads at its own
-     * position (positioned reads on the shared channel), so it does not disturb other readers,
-     * and it fails once this file is closed.
-     */
-    public SeekableByteChannel borrowChannel() {
-        return new BorrowedChannel();
-    }
-
     MappedByteBuffer map(long offset, long length) {
         ensureOpen();
         try {
@@ -123,70 +108,5 @@ public final class MappedFile implements AutoCloseable {
     public void close() throws IOException {
         closed = true;
         channel.close();
-    }
-
-    /** See {@link #borrowChannel()}. Its methods are synchronized: the position is its state. */
-    private final class BorrowedChannel implements SeekableByteChannel {
-        private long position;
-        private boolean viewClosed;
-
-        @Override
-        public synchronized int read(ByteBuffer dst) throws IOException {
-            ensureViewOpen();
-            int n = channel.read(dst, position);
-            if (n > 0) {
-                position += n;
-            }
-            return n;
-        }
-
-        @Override
-        public int write(ByteBuffer src) {
-            throw new NonWritableChannelException();
-        }
-
-        @Override
-        public synchronized long position() throws IOException {
-            ensureViewOpen();
-            return position;
-        }
-
-        @Override
-        public synchronized SeekableByteChannel position(long newPosition) throws IOException {
-            ensureViewOpen();
-            if (newPosition < 0) {
-                throw new IllegalArgumentException("negative position " + newPosition);
-            }
-            position = newPosition;
-            return this;
-        }
-
-        @Override
-        public long size() throws IOException {
-            ensureViewOpen();
-            return size;
-        }
-
-        @Override
-        public SeekableByteChannel truncate(long newSize) {
-            throw new NonWritableChannelException();
-        }
-
-        @Override
-        public synchronized boolean isOpen() {
-            return !viewClosed && !closed;
-        }
-
-        /** Ends this view only; the file's channel belongs to the {@link MappedFile}. */
-        @Override
-        public synchronized void close() {
-            viewClosed = true;
-        }
-
-        private void ensureViewOpen() throws ClosedChannelException {
-            if (!isOpen()) {
-                throw new ClosedChannelException();
-            }
-        }
     }
 }
