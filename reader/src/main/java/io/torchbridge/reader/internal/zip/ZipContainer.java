@@ -116,8 +116,14 @@ public final class ZipContainer implements AutoCloseable {
     /** The zip64 extended information extra field, APPNOTE 4.5.3. */
     private static final int ZIP64_EXTRA = 0x0001;
     private static final long MAX32 = 0xFFFFFFFFL;
-    /** How many bytes of local headers one read takes in (records of small tensors lie close together). */
+    /** At most how many bytes one read of local headers takes in (records of small tensors lie close together). */
     private static final int WINDOW = 64 * 1024;
+    /**
+     * The most bytes between two local headers that one read takes in too, rather than reading
+     * the next one on its own: copying a few KiB costs about what a system call does, and reading
+     * the data of large records only to skip it would cost as much as the file.
+     */
+    private static final int GAP = 4 * 1024;
 
     /** Where the central directory is and how many entries it declares, from the end records. */
     record Directory(long offset, long size, long count, long endRecords) {
@@ -331,9 +337,9 @@ public final class ZipContainer implements AutoCloseable {
     /**
      * Each record's data offset: its local header offset plus the header's own name and extra
      * lengths, which may differ from the central ones (torch.save pads the local extra field to
-     * align the data). The headers are read in file order through a window of {@link #WINDOW}
-     * bytes, so records of small tensors cost no read each; one far from the last gets a read of
-     * its header alone.
+     * align the data). The headers are read in file order, each read taking in the headers that
+     * follow while they lie close ({@link #GAP}) and within {@link #WINDOW} bytes: records of
+     * small tensors cost no read each, records of large ones a read of their header alone.
      */
     private static long[] dataOffsets(MappedFile file, Central c, byte[] cd, long cdOffset) throws IOException {
         int n = c.localHeader.length;
@@ -347,9 +353,17 @@ public final class ZipContainer implements AutoCloseable {
             int need = LOCAL_SIZE + c.nameLength[i];
             requireLocalHeaderBeforeCentralDirectory(c.names[i], at, need, cdOffset);
             if (at < bufStart || at - bufStart > buf.length - need) {
-                long nextAt = k + 1 < n ? c.localHeader[order[k + 1]] : Long.MAX_VALUE;
-                int len = nextAt - at < WINDOW ? (int) Math.min(Math.max(WINDOW, need), cdOffset - at) : need;
-                buf = file.read(at, len);
+                long readEnd = at + need;
+                for (int j = k + 1; j < n; j++) {
+                    long nextAt = c.localHeader[order[j]];
+                    long nextEnd = nextAt + LOCAL_SIZE + c.nameLength[order[j]];
+                    if (nextAt - readEnd > GAP || nextEnd - at > WINDOW) {
+                        break;
+                    }
+                    readEnd = Math.max(readEnd, nextEnd);
+                }
+                // A crafted header may reach into the directory: it is refused when its turn comes.
+                buf = file.read(at, (int) (Math.min(readEnd, cdOffset) - at));
                 bufStart = at;
             }
             int p = (int) (at - bufStart);
