@@ -9,8 +9,6 @@ import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
-import java.nio.channels.NonWritableChannelException;
-import java.nio.channels.SeekableByteChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -164,18 +162,6 @@ public final class MappedFile implements AutoCloseable {
                     + size + "-byte file");
         }
         return new MappedRegion(this, offset, length, order);
-    }
-
-    /**
-     * A read-only channel over this file for a reader that wants one (Commons Compress's
-     * {@code ZipFile}), so that it reads the very file the data are mapped from instead of
-     * opening the path again. The view borrows this file's channel: closing the view ends only
-     * the view, never the file, which stays this object's to close. It reads at its own
-     * position (positioned reads on the shared channel), so it does not disturb other readers,
-     * and it fails once this file is closed.
-     */
-    public SeekableByteChannel borrowChannel() {
-        return new BorrowedChannel();
     }
 
     /**
@@ -352,68 +338,4 @@ public final class MappedFile implements AutoCloseable {
         }
     }
 
-    /** See {@link #borrowChannel()}. Its methods are synchronized: the position is its state. */
-    private final class BorrowedChannel implements SeekableByteChannel {
-        private long position;
-        private boolean viewClosed;
-
-        @Override
-        public synchronized int read(ByteBuffer dst) throws IOException {
-            ensureViewOpen();
-            int n = channel.read(dst, position);
-            if (n > 0) {
-                position += n;
-            }
-            return n;
-        }
-
-        @Override
-        public int write(ByteBuffer src) {
-            throw new NonWritableChannelException();
-        }
-
-        @Override
-        public synchronized long position() throws IOException {
-            ensureViewOpen();
-            return position;
-        }
-
-        @Override
-        public synchronized SeekableByteChannel position(long newPosition) throws IOException {
-            ensureViewOpen();
-            if (newPosition < 0) {
-                throw new IllegalArgumentException("negative position " + newPosition);
-            }
-            position = newPosition;
-            return this;
-        }
-
-        @Override
-        public long size() throws IOException {
-            ensureViewOpen();
-            return size;
-        }
-
-        @Override
-        public SeekableByteChannel truncate(long newSize) {
-            throw new NonWritableChannelException();
-        }
-
-        @Override
-        public synchronized boolean isOpen() {
-            return !viewClosed && !closed;
-        }
-
-        /** Ends this view only; the file's channel belongs to the {@link MappedFile}. */
-        @Override
-        public synchronized void close() {
-            viewClosed = true;
-        }
-
-        private void ensureViewOpen() throws ClosedChannelException {
-            if (!isOpen()) {
-                throw new ClosedChannelException();
-            }
-        }
-    }
 }

@@ -6,52 +6,52 @@ import io.torchbridge.reader.internal.Checked;
 import io.torchbridge.reader.internal.data.MappedFile;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.Comparator;
-import java.util.Enumeration;
-import java.util.LinkedHashMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import org.apache.commons.compress.archivers.zip.ZipArchiveEntry;
-import org.apache.commons.compress.archivers.zip.ZipFile;
+import org.apache.commons.compress.compressors.deflate.DeflateCompressorInputStream;
+import org.apache.commons.compress.compressors.deflate.DeflateParameters;
 
 /**
  * The zip archive of a checkpoint: its records by name (without the archive folder), each with
- * the absolute offset of its data. Commons Compress reads the central directory, zip64 and local
- * headers; this class adds PyTorch's rules: one top folder, names under it, data inside the file.
- * CRCs are not checked, as PyTorch does not check them.
+ * the absolute offset of its data. The index is read here, in one pass: the end records, the
+ * whole central directory in one read, then every local header (for its data offset) in file
+ * order through a sliding window, so opening costs a few reads whatever the number of records.
+ * On top of the zip rules come PyTorch's: one top folder, names under it, data inside the file.
+ * CRCs are not checked, as PyTorch does not check them. Deflated records are decoded by Commons
+ * Compress.
  *
- * <p>Commons Compress reads through a channel borrowed from the {@link MappedFile}, which owns
- * it: {@link #close()} ends the borrowing and leaves the file open for its owner to close.
+ * <p>Everything is read through the {@link MappedFile} given to {@link #open}, never from its
+ * path again; the index holds no resource of its own once built.
  */
 public final class ZipContainer implements AutoCloseable {
-    /**
-     * One record: its name below the archive folder, where its bytes are, and the CRC-32 the
-     * archive declares for them (never checked here, as PyTorch never checks it).
-     */
+    /** Compression methods, APPNOTE 4.4.5: the two a checkpoint uses. */
+    public static final int STORED = 0;
+    public static final int DEFLATED = 8;
+
+    /** One record: its name below the archive folder, where its bytes are, and their CRC-32 as declared. */
     public record Entry(String name, long dataOffset, long size, long compressedSize, int method, long crc) {
         public boolean stored() {
-            return method == ZipArchiveEntry.STORED;
+            return method == STORED;
         }
     }
 
-    private final ZipFile zip;
     private final String archiveName;
     private final Map<String, Entry> entries;
-    private final Map<String, ZipArchiveEntry> raw;
+    private final List<String> names;
     private final List<String> duplicates;
 
-    private ZipContainer(ZipFile zip, String archiveName, Map<String, Entry> entries,
-                         Map<String, ZipArchiveEntry> raw, List<String> duplicates) {
-        this.zip = zip;
+    private ZipContainer(String archiveName, Map<String, Entry> entries, List<String> names, List<String> duplicates) {
         this.archiveName = archiveName;
         this.entries = entries;
-        this.raw = raw;
-        this.duplicates = duplicates;
+        this.names = Collections.unmodifiableList(names);
+        this.duplicates = Collections.unmodifiableList(duplicates);
     }
 
     public static ZipContainer open(MappedFile file) throws CheckpointException {
@@ -65,146 +65,402 @@ public final class ZipContainer implements AutoCloseable {
      *
      * <p>The index is read through {@code file}'s own channel, never from its path again, so the
      * index and the data mapped later come from the same file even if the path was replaced
-     * after {@code file} was opened. {@code file} stays the owner of that channel.
+     * after {@code file} was opened.
      */
     public static ZipContainer open(MappedFile file, boolean keepFirstDuplicate) throws CheckpointException {
-        ZipFile zip;
         try {
-            zip = ZipFile.builder().setSeekableByteChannel(file.borrowChannel()).get();
-        } catch (IOException | RuntimeException e) {
-            if (!hasEndRecord(file)) {
-                throw CheckpointException.of(Kind.TRUNCATED, "the zip's end record is missing, so the file "
-                        + "was cut off (" + file.size() + " bytes; an incomplete download or copy? compare its "
-                        + "size with the original)").withCause(e);
-            }
-            throw CheckpointException.of(Kind.MALFORMED, "not a readable zip archive: " + reason(e)
-                    + " (a damaged file? compare its size and checksum with the original)").withCause(e);
-        }
-        try {
-            return index(zip, file.size(), centralDirectoryOffset(file), keepFirstDuplicate);
-        } catch (CheckpointException | RuntimeException e) {
-            ZipFile.closeQuietly(zip);
+            return index(file, keepFirstDuplicate);
+        } catch (CheckpointException e) {
             throw e;
+        } catch (IOException e) {
+            throw CheckpointException.of(Kind.IO, "cannot read the zip index of " + file.path() + ": " + e)
+                    .withCause(e);
         }
-    }
-
-    /**
-     * What Commons Compress found wrong: it wraps the reason in "Error reading Zip content from
-     * [the channel's class name]", which says nothing here, so the reason is its cause.
-     */
-    private static String reason(Exception e) {
-        Throwable cause = e.getCause();
-        if (e.getMessage() != null && e.getMessage().startsWith("Error reading Zip content") && cause != null
-                && cause.getMessage() != null) {
-            return cause.getMessage();
-        }
-        return e.getMessage();
     }
 
     // The end records, APPNOTE 4.3.14 to 4.3.16: where zip puts them and how they point back.
     private static final int EOCD_SIGNATURE = 0x06054b50;
     private static final int EOCD_SIZE = 22;
+    private static final int EOCD_ENTRIES = 10;
+    private static final int EOCD_CD_SIZE = 12;
     private static final int EOCD_CD_OFFSET = 16;
     private static final int MAX_COMMENT = 0xFFFF;
     private static final int ZIP64_LOCATOR_SIGNATURE = 0x07064b50;
     private static final int ZIP64_LOCATOR_SIZE = 20;
+    private static final int ZIP64_LOCATOR_EOCD = 8;
     private static final int ZIP64_EOCD_SIGNATURE = 0x06064b50;
     private static final int ZIP64_EOCD_SIZE = 56;
+    private static final int ZIP64_EOCD_ENTRIES = 32;
+    private static final int ZIP64_EOCD_CD_SIZE = 40;
     private static final int ZIP64_EOCD_CD_OFFSET = 48;
 
-    /** The last {@code 22 + 65535} bytes of the file (fewer if it is shorter): where the end record lies. */
-    private static ByteBuffer tail(MappedFile file) throws IOException {
-        int n = (int) Math.min(file.size(), EOCD_SIZE + MAX_COMMENT);
-        return ByteBuffer.wrap(file.read(file.size() - n, n)).order(ByteOrder.LITTLE_ENDIAN);
-    }
+    // The central directory header, APPNOTE 4.3.12, and the local file header, 4.3.7.
+    private static final int CENTRAL_SIGNATURE = 0x02014b50;
+    private static final int CENTRAL_SIZE = 46;
+    private static final int CENTRAL_FLAGS = 8;
+    private static final int CENTRAL_METHOD = 10;
+    private static final int CENTRAL_CRC = 16;
+    private static final int CENTRAL_CSIZE = 20;
+    private static final int CENTRAL_SIZE_FIELD = 24;
+    private static final int CENTRAL_NAME_LENGTH = 28;
+    private static final int CENTRAL_EXTRA_LENGTH = 30;
+    private static final int CENTRAL_COMMENT_LENGTH = 32;
+    private static final int CENTRAL_LOCAL_HEADER = 42;
+    private static final int LOCAL_SIGNATURE = 0x04034b50;
+    private static final int LOCAL_SIZE = 30;
+    private static final int LOCAL_NAME_LENGTH = 26;
+    private static final int LOCAL_EXTRA_LENGTH = 28;
 
+    /** General purpose flag bit 0 (APPNOTE 4.4.4): the record is encrypted. */
+    private static final int FLAG_ENCRYPTED = 1;
+    /** The zip64 extended information extra field, APPNOTE 4.5.3. */
+    private static final int ZIP64_EXTRA = 0x0001;
+    private static final long MAX32 = 0xFFFFFFFFL;
+    /** At most how many bytes one read of local headers takes in (records of small tensors lie close together). */
+    private static final int WINDOW = 64 * 1024;
     /**
-     * Where the central directory starts, from the end records (zip64 where the classic one is
-     * saturated). Commons Compress has read them already but does not say.
+     * The most bytes between two local headers that one read takes in too, rather than reading
+     * the next one on its own: copying a few KiB costs about what a system call does, and reading
+     * the data of large records only to skip it would cost as much as the file.
      */
-    private static long centralDirectoryOffset(MappedFile file) throws CheckpointException {
-        try {
-            ByteBuffer tail = tail(file);
-            for (int i = tail.capacity() - EOCD_SIZE; i >= 0; i--) {
-                if (tail.getInt(i) != EOCD_SIGNATURE) {
-                    continue;
-                }
-                long cd = Integer.toUnsignedLong(tail.getInt(i + EOCD_CD_OFFSET));
-                int locator = i - ZIP64_LOCATOR_SIZE;
-                if (cd == 0xFFFFFFFFL && locator >= 0 && tail.getInt(locator) == ZIP64_LOCATOR_SIGNATURE) {
-                    long z64 = tail.getLong(locator + 8);
-                    if (!Checked.fits(z64, ZIP64_EOCD_SIZE, file.size())) {
-                        break;
-                    }
-                    ByteBuffer rec = ByteBuffer.wrap(file.read(z64, ZIP64_EOCD_SIZE)).order(ByteOrder.LITTLE_ENDIAN);
-                    if (rec.getInt(0) == ZIP64_EOCD_SIGNATURE) {
-                        cd = rec.getLong(ZIP64_EOCD_CD_OFFSET);
-                    }
-                }
-                return cd;
-            }
-        } catch (IOException e) {
-            // fall through
-        }
-        throw CheckpointException.of(Kind.MALFORMED, "cannot locate the zip's central directory");
+    private static final int GAP = 4 * 1024;
+
+    /** Where the central directory is and how many entries it declares, from the end records. */
+    record Directory(long offset, long size, long count, long endRecords) {
     }
 
-    /** Whether the end-of-central-directory signature is in the last 64 KiB + 22 bytes, where zip puts it. */
-    private static boolean hasEndRecord(MappedFile file) {
-        try {
-            ByteBuffer tail = tail(file);
-            for (int i = tail.capacity() - EOCD_SIZE; i >= 0; i--) {
-                if (tail.getInt(i) == EOCD_SIGNATURE) {
-                    return true;
-                }
-            }
-            return false;
-        } catch (IOException e) {
-            return false;
+    /** The central directory's fields of every entry, in its order, before data offsets are known. */
+    private static final class Central {
+        /** The archive folder with its '/', from the first entry. */
+        String folder;
+        /** Names below the archive folder. */
+        final String[] names;
+        final int[] nameAt;
+        final int[] nameLength;
+        final int[] method;
+        final long[] crc;
+        final long[] size;
+        final long[] compressedSize;
+        final long[] localHeader;
+
+        Central(int n) {
+            names = new String[n];
+            nameAt = new int[n];
+            nameLength = new int[n];
+            method = new int[n];
+            crc = new long[n];
+            size = new long[n];
+            compressedSize = new long[n];
+            localHeader = new long[n];
         }
     }
 
-    private static ZipContainer index(ZipFile zip, long fileSize, long cdOffset, boolean keepFirstDuplicate)
-            throws CheckpointException {
-        Map<String, Entry> entries = new LinkedHashMap<>();
-        Map<String, ZipArchiveEntry> raw = new LinkedHashMap<>();
-        List<Span> spans = new ArrayList<>();
+    private static ZipContainer index(MappedFile file, boolean keepFirstDuplicate) throws IOException {
+        long fileSize = file.size();
+        int tailLength = (int) Math.min(fileSize, EOCD_SIZE + MAX_COMMENT + ZIP64_LOCATOR_SIZE + ZIP64_EOCD_SIZE);
+        long tailStart = fileSize - tailLength;
+        byte[] tail = file.read(tailStart, tailLength);
+        Directory dir = directory(file, tail, tailStart);
+
+        byte[] cd;
+        int cdStart;
+        if (dir.offset() >= tailStart) { // a small archive: the directory was read with the tail
+            cd = tail;
+            cdStart = (int) (dir.offset() - tailStart);
+        } else {
+            cd = file.read(dir.offset(), Checked.arrayLength(dir.size(), null, "central directory size"));
+            cdStart = 0;
+        }
+        int count = (int) dir.count(); // at most size / 46 (requireCountFitsCentralDirectory), so an int
+        Central c = central(cd, cdStart, (int) dir.size(), count, dir.offset());
+        long[] dataOffset = dataOffsets(file, c, cd, dir.offset());
+        // The directory's bytes are not kept: the entries hold what is needed.
+
+        Map<String, Entry> entries = new HashMap<>(Math.max(16, count * 4 / 3 + 1));
+        List<String> names = new ArrayList<>(count);
         List<String> duplicates = new ArrayList<>();
-        String prefix = null;
-        Enumeration<ZipArchiveEntry> all = zip.getEntries();
-        while (all.hasMoreElements()) {
-            ZipArchiveEntry e = all.nextElement();
-            String full = e.getName();
-            if (prefix == null) {
-                prefix = requireArchiveFolder(full);
-            }
-            requireInArchiveFolder(full, prefix);
-            String name = full.substring(prefix.length());
-            long offset = e.getDataOffset();
-            long csize = e.getCompressedSize();
-            requireKnownExtent(name, offset, csize, e.getSize());
+        List<Span> spans = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            String name = c.names[i];
+            long offset = dataOffset[i];
+            long csize = c.compressedSize[i];
             requireDataInsideFile(name, offset, csize, fileSize);
             long dataEnd = Checked.add(offset, csize, name, "record data end");
-            requireBeforeCentralDirectory(name, e.getLocalHeaderOffset(), dataEnd, cdOffset);
-            spans.add(new Span(e.getLocalHeaderOffset(), dataEnd));
-            if (entries.putIfAbsent(name, new Entry(name, offset, e.getSize(), csize, e.getMethod(), e.getCrc())) != null) {
+            requireBeforeCentralDirectory(name, c.localHeader[i], dataEnd, dir.offset());
+            spans.add(new Span(c.localHeader[i], dataEnd));
+            Entry e = new Entry(name, offset, c.size[i], csize, c.method[i], c.crc[i]);
+            if (entries.putIfAbsent(name, e) != null) {
                 requireDuplicatesKept(name, keepFirstDuplicate);
                 duplicates.add(name);
                 continue;
             }
-            raw.put(name, e);
+            names.add(name);
         }
-        requireRecords(prefix);
         requireNoOverlap(spans);
-        return new ZipContainer(zip, prefix.substring(0, prefix.length() - 1), entries, raw, duplicates);
+        return new ZipContainer(c.folder.substring(0, c.folder.length() - 1), entries, names, duplicates);
+    }
+
+    /**
+     * The end records: the classic one, searched backwards from the end over its largest comment
+     * (the last signature found counts, as in miniz, the zip reader of PyTorch), then the zip64
+     * locator and record where the locator is present (torch.save always writes them): their
+     * values replace the classic ones, which are saturated past 65535 records or 4 GiB.
+     */
+    private static Directory directory(MappedFile file, byte[] tail, long tailStart) throws IOException {
+        int eocd = -1;
+        for (int i = tail.length - EOCD_SIZE, stop = Math.max(0, tail.length - EOCD_SIZE - MAX_COMMENT); i >= stop; i--) {
+            if (int32(tail, i) == EOCD_SIGNATURE) {
+                eocd = i;
+                break;
+            }
+        }
+        requireEndRecord(eocd, file.size());
+        long count = uint16(tail, eocd + EOCD_ENTRIES);
+        long size = uint32(tail, eocd + EOCD_CD_SIZE);
+        long offset = uint32(tail, eocd + EOCD_CD_OFFSET);
+        long endRecords = tailStart + eocd;
+        int locator = eocd - ZIP64_LOCATOR_SIZE;
+        if (locator >= 0 && int32(tail, locator) == ZIP64_LOCATOR_SIGNATURE) {
+            long z64 = int64(tail, locator + ZIP64_LOCATOR_EOCD);
+            long locatorAt = tailStart + locator;
+            byte[] rec = Checked.fits(z64, ZIP64_EOCD_SIZE, locatorAt)
+                    ? (z64 >= tailStart ? Arrays.copyOfRange(tail, (int) (z64 - tailStart),
+                            (int) (z64 - tailStart) + ZIP64_EOCD_SIZE) : file.read(z64, ZIP64_EOCD_SIZE))
+                    : null;
+            requireZip64EndRecord(rec, z64, locatorAt);
+            count = int64(rec, ZIP64_EOCD_ENTRIES);
+            size = int64(rec, ZIP64_EOCD_CD_SIZE);
+            offset = int64(rec, ZIP64_EOCD_CD_OFFSET);
+            endRecords = z64;
+        }
+        Directory dir = new Directory(offset, size, count, endRecords);
+        requireCentralDirectoryInFile(dir);
+        requireCountFitsCentralDirectory(dir);
+        return dir;
+    }
+
+    /**
+     * Every central entry, in order: its fields, its name (UTF-8, as Commons Compress and Python
+     * read it; torch.save writes ASCII names) and the zip64 values of its saturated fields.
+     * Nothing else is decoded: no timestamps, no other extra fields.
+     */
+    private static Central central(byte[] cd, int start, int length, int count, long cdOffset)
+            throws CheckpointException {
+        Central c = new Central(count);
+        int end = start + length;
+        int at = start;
+        byte[] prefix = null;
+        for (int i = 0; i < count; i++) {
+            requireCentralHeader(cd, at, end, cdOffset + at - start);
+            int nameLength = uint16(cd, at + CENTRAL_NAME_LENGTH);
+            int extraLength = uint16(cd, at + CENTRAL_EXTRA_LENGTH);
+            int next = at + CENTRAL_SIZE + nameLength + extraLength + uint16(cd, at + CENTRAL_COMMENT_LENGTH);
+            requireCentralEntryInside(next, end, cdOffset + at - start);
+            int nameAt = at + CENTRAL_SIZE;
+            if (prefix == null) {
+                c.folder = requireArchiveFolder(new String(cd, nameAt, nameLength, StandardCharsets.UTF_8));
+                prefix = Arrays.copyOfRange(cd, nameAt, nameAt + folderBytes(cd, nameAt));
+            }
+            requireInArchiveFolder(cd, nameAt, nameLength, prefix);
+            String name = new String(cd, nameAt + prefix.length, nameLength - prefix.length, StandardCharsets.UTF_8);
+            requireNotEncrypted(name, uint16(cd, at + CENTRAL_FLAGS));
+            long size = uint32(cd, at + CENTRAL_SIZE_FIELD);
+            long csize = uint32(cd, at + CENTRAL_CSIZE);
+            long lho = uint32(cd, at + CENTRAL_LOCAL_HEADER);
+            if (size == MAX32 || csize == MAX32 || lho == MAX32) {
+                // APPNOTE 4.5.3: the zip64 field holds, in this order, only the values whose
+                // 32-bit field is saturated.
+                int field = zip64Field(cd, nameAt + nameLength, extraLength, name);
+                int fieldEnd = field < 0 ? field : field + 4 + uint16(cd, field + 2);
+                int p = field + 4;
+                if (size == MAX32) {
+                    requireZip64Value(name, "uncompressed size", p, fieldEnd);
+                    size = int64(cd, p);
+                    p += 8;
+                }
+                if (csize == MAX32) {
+                    requireZip64Value(name, "compressed size", p, fieldEnd);
+                    csize = int64(cd, p);
+                    p += 8;
+                }
+                if (lho == MAX32) {
+                    requireZip64Value(name, "local header offset", p, fieldEnd);
+                    lho = int64(cd, p);
+                }
+            }
+            requireKnownExtent(name, lho, csize, size);
+            c.names[i] = name;
+            c.nameAt[i] = nameAt;
+            c.nameLength[i] = nameLength;
+            c.method[i] = uint16(cd, at + CENTRAL_METHOD);
+            c.crc[i] = uint32(cd, at + CENTRAL_CRC);
+            c.size[i] = size;
+            c.compressedSize[i] = csize;
+            c.localHeader[i] = lho;
+            at = next;
+        }
+        requireRecords(c.folder);
+        requireEntriesFillCentralDirectory(at, end, count, cdOffset);
+        return c;
+    }
+
+    /**
+     * How many bytes of the name at {@code nameAt} are its archive folder with its '/': in UTF-8
+     * a '/' byte is always the character '/', so the bytes before the first one are the folder
+     * {@link #requireArchiveFolder} found.
+     */
+    private static int folderBytes(byte[] cd, int nameAt) {
+        int i = nameAt;
+        while (cd[i] != '/') {
+            i++;
+        }
+        return i - nameAt + 1;
+    }
+
+    /**
+     * Where the zip64 field starts in the extra block {@code [from, from + length)} of {@code cd},
+     * or -1 if it has none. The block is a list of (id, size, data) fields that must tile it.
+     */
+    private static int zip64Field(byte[] cd, int from, int length, String record) throws CheckpointException {
+        int end = from + length;
+        int at = from;
+        while (at < end) {
+            requireExtraFieldInside(record, cd, at, end);
+            if (uint16(cd, at) == ZIP64_EXTRA) {
+                return at;
+            }
+            at += 4 + uint16(cd, at + 2);
+        }
+        return -1;
+    }
+
+    /**
+     * Each record's data offset: its local header offset plus the header's own name and extra
+     * lengths, which may differ from the central ones (torch.save pads the local extra field to
+     * align the data). The headers are read in file order, each read taking in the headers that
+     * follow while they lie close ({@link #GAP}) and within {@link #WINDOW} bytes: records of
+     * small tensors cost no read each, records of large ones a read of their header alone.
+     */
+    private static long[] dataOffsets(MappedFile file, Central c, byte[] cd, long cdOffset) throws IOException {
+        int n = c.localHeader.length;
+        int[] order = byLocalHeader(c.localHeader);
+        long[] dataOffset = new long[n];
+        byte[] buf = new byte[0];
+        long bufStart = 0;
+        for (int k = 0; k < n; k++) {
+            int i = order[k];
+            long at = c.localHeader[i];
+            int need = LOCAL_SIZE + c.nameLength[i];
+            requireLocalHeaderBeforeCentralDirectory(c.names[i], at, need, cdOffset);
+            if (at < bufStart || at - bufStart > buf.length - need) {
+                long readEnd = at + need;
+                for (int j = k + 1; j < n; j++) {
+                    long nextAt = c.localHeader[order[j]];
+                    long nextEnd = nextAt + LOCAL_SIZE + c.nameLength[order[j]];
+                    if (nextAt - readEnd > GAP || nextEnd - at > WINDOW) {
+                        break;
+                    }
+                    readEnd = Math.max(readEnd, nextEnd);
+                }
+                // A crafted header may reach into the directory: it is refused when its turn comes.
+                buf = file.read(at, (int) (Math.min(readEnd, cdOffset) - at));
+                bufStart = at;
+            }
+            int p = (int) (at - bufStart);
+            requireLocalHeader(c.names[i], buf, p, at);
+            requireLocalNameMatches(c.names[i], buf, p, cd, c.nameAt[i], c.nameLength[i], at);
+            dataOffset[i] = at + LOCAL_SIZE + uint16(buf, p + LOCAL_NAME_LENGTH) + uint16(buf, p + LOCAL_EXTRA_LENGTH);
+        }
+        return dataOffset;
+    }
+
+    /** Entry indices by local header offset; torch.save writes them in order, which costs one pass to see. */
+    private static int[] byLocalHeader(long[] localHeader) {
+        int n = localHeader.length;
+        boolean sorted = true;
+        for (int i = 1; i < n && sorted; i++) {
+            sorted = localHeader[i - 1] <= localHeader[i];
+        }
+        int[] order = new int[n];
+        if (sorted) {
+            Arrays.setAll(order, i -> i);
+            return order;
+        }
+        Integer[] boxed = new Integer[n];
+        Arrays.setAll(boxed, i -> i);
+        Arrays.sort(boxed, Comparator.comparingLong(i -> localHeader[i]));
+        Arrays.setAll(order, i -> boxed[i]);
+        return order;
     }
 
     /** The bytes of one record in the file, from its local header to the end of its data. */
     record Span(long start, long end) {
     }
 
-    // The invariants of a checkpoint's archive, one method each, in the order the index meets them
-    // (after Commons Compress's sanityCheckLFHOffset). Each names the record it refuses.
+    // The invariants of a checkpoint's archive, one method each, in the order the index meets them:
+    // first the end records and the central directory, then each central entry, then the local
+    // headers in file order, then each record's data. Each names the record it refuses.
+
+    /**
+     * The classic end record is in the last 64 KiB + 22 bytes, where zip puts it ({@code at} is
+     * -1 if its signature is not). The end of a zip is its index, so a file without one was cut
+     * off: torch.save writes it last.
+     */
+    static void requireEndRecord(int at, long fileSize) throws CheckpointException {
+        if (at < 0) { // safety: zip-end-record
+            throw CheckpointException.of(Kind.TRUNCATED, "the zip's end record is missing, so the file was cut off ("
+                    + fileSize + " bytes; an incomplete download or copy? compare its size with the original)");
+        }
+    }
+
+    /**
+     * The zip64 end record the locator points at lies before the locator and has its signature
+     * ({@code rec} is null where it would not lie there).
+     */
+    static void requireZip64EndRecord(byte[] rec, long at, long locatorAt) throws CheckpointException {
+        if (rec == null || int32(rec, 0) != ZIP64_EOCD_SIGNATURE) { // safety: zip64-end-record
+            throw CheckpointException.at(Kind.MALFORMED, null, locatorAt, "the zip64 end locator points at "
+                    + Long.toUnsignedString(at) + ", where there is no zip64 end record (a damaged file?)");
+        }
+    }
+
+    /** The central directory lies inside the file, before the end records that point at it. */
+    static void requireCentralDirectoryInFile(Directory dir) throws CheckpointException {
+        if (!Checked.fits(dir.offset(), dir.size(), dir.endRecords())) { // safety: zip-central-directory-in-file
+            throw CheckpointException.at(Kind.MALFORMED, null, dir.endRecords(), "the end record places the "
+                    + "central directory at " + Long.toUnsignedString(dir.offset()) + " (" + Long.toUnsignedString(
+                    dir.size()) + " bytes), not inside the file before the end records at " + dir.endRecords()
+                    + " (a damaged file?)");
+        }
+    }
+
+    /**
+     * The declared number of entries can be in the central directory, each at least 46 bytes:
+     * it is how many are allocated for, so a crafted count is refused before any allocation.
+     */
+    static void requireCountFitsCentralDirectory(Directory dir) throws CheckpointException {
+        if (dir.count() < 0 || dir.count() > dir.size() / CENTRAL_SIZE) { // safety: zip-entry-count
+            throw CheckpointException.at(Kind.MALFORMED, null, dir.endRecords(), "the end record declares "
+                    + Long.toUnsignedString(dir.count()) + " records, more than its " + dir.size()
+                    + "-byte central directory can hold (a damaged file?)");
+        }
+    }
+
+    /** An entry of the central directory starts with its signature, and its fixed fields are inside it. */
+    static void requireCentralHeader(byte[] cd, int at, int end, long offset) throws CheckpointException {
+        if (end - at < CENTRAL_SIZE || int32(cd, at) != CENTRAL_SIGNATURE) { // safety: zip-central-header
+            throw CheckpointException.at(Kind.MALFORMED, null, offset, "no central directory entry where the end "
+                    + "record says there is one (a damaged file?)");
+        }
+    }
+
+    /** The entry's name, extra field and comment end inside the central directory ({@code next} is where they end). */
+    static void requireCentralEntryInside(int next, int end, long offset) throws CheckpointException {
+        if (next > end) { // safety: zip-central-entry-inside
+            throw CheckpointException.at(Kind.MALFORMED, null, offset, "a central directory entry runs past the "
+                    + "end of the central directory (a damaged file?)");
+        }
+    }
 
     /**
      * The first record lies in a folder; returns that folder with its '/'. torch/serialization.py,
@@ -220,18 +476,102 @@ public final class ZipContainer implements AutoCloseable {
         return first.substring(0, slash + 1);
     }
 
-    /** Every record lies in the first record's folder. */
-    static void requireInArchiveFolder(String full, String prefix) throws CheckpointException {
-        if (!full.startsWith(prefix)) { // safety: zip-in-archive-folder
-            throw CheckpointException.at(Kind.MALFORMED, full, -1,
-                    "record lies outside the archive folder '" + prefix + "'");
+    /** Every record lies in the first record's folder: its name at {@code nameAt} starts with {@code prefix}. */
+    static void requireInArchiveFolder(byte[] cd, int nameAt, int nameLength, byte[] prefix) throws CheckpointException {
+        boolean inside = nameLength >= prefix.length
+                && Arrays.equals(cd, nameAt, nameAt + prefix.length, prefix, 0, prefix.length);
+        if (!inside) { // safety: zip-in-archive-folder
+            throw CheckpointException.at(Kind.MALFORMED, new String(cd, nameAt, nameLength, StandardCharsets.UTF_8),
+                    -1, "record lies outside the archive folder '" + new String(prefix, StandardCharsets.UTF_8) + "'");
         }
     }
 
-    /** Commons Compress found the record's data and knows its sizes (-1 where it does not). */
+    /**
+     * The record is not encrypted: its bytes would not be what they are. torch.save never
+     * encrypts, and PyTorch's reader (miniz) refuses encrypted records.
+     */
+    static void requireNotEncrypted(String name, int flags) throws CheckpointException {
+        if ((flags & FLAG_ENCRYPTED) != 0) { // safety: zip-not-encrypted
+            throw CheckpointException.at(Kind.UNSUPPORTED, name, -1, "record is encrypted; PyTorch writes no "
+                    + "encrypted records");
+        }
+    }
+
+    /** Each extra field, its header at {@code at} (id, size) and its data, lies inside the entry's extra block. */
+    static void requireExtraFieldInside(String name, byte[] cd, int at, int end) throws CheckpointException {
+        if (end - at < 4 || uint16(cd, at + 2) > end - at - 4) { // safety: zip-extra-field-inside
+            throw CheckpointException.at(Kind.MALFORMED, name, -1, "record's extra field is cut short "
+                    + "(a damaged file?)");
+        }
+    }
+
+    /**
+     * A size or offset saturated at 0xFFFFFFFF has its 64-bit value in the zip64 field, whose
+     * value at {@code at} ends by {@code fieldEnd} (negative if the record has no zip64 field).
+     */
+    static void requireZip64Value(String name, String what, int at, int fieldEnd) throws CheckpointException {
+        if (fieldEnd < 0 || fieldEnd - at < 8) { // safety: zip64-value
+            throw CheckpointException.at(Kind.MALFORMED, name, -1, "record's " + what + " is 0xFFFFFFFF but its "
+                    + "zip64 extra field does not hold it (a damaged file?)");
+        }
+    }
+
+    /**
+     * The record's local header offset and sizes are non-negative: zip64 values are unsigned
+     * 64-bit, and one past 2^63 is no offset or size a file can have.
+     */
     static void requireKnownExtent(String name, long offset, long csize, long size) throws CheckpointException {
         if (offset < 0 || csize < 0 || size < 0) { // safety: zip-known-extent
             throw CheckpointException.at(Kind.MALFORMED, name, -1, "record has no valid data offset or size");
+        }
+    }
+
+    /** The archive has at least one record ({@code prefix} is null when it has none). */
+    static void requireRecords(String prefix) throws CheckpointException {
+        if (prefix == null) { // safety: zip-has-records
+            throw CheckpointException.of(Kind.MALFORMED, "the zip archive has no records");
+        }
+    }
+
+    /**
+     * The declared entries fill the central directory exactly ({@code at} is where the last one
+     * ends): bytes left over would be entries that readers counting differently see and we do not.
+     */
+    static void requireEntriesFillCentralDirectory(int at, int end, int count, long cdOffset) throws CheckpointException {
+        if (at != end) { // safety: zip-entries-fill-central-directory
+            throw CheckpointException.at(Kind.MALFORMED, null, cdOffset, "the central directory has " + (end - at)
+                    + " bytes after its " + count + " declared records (a crafted or damaged archive)");
+        }
+    }
+
+    /** The local header and the name in it lie before the central directory. */
+    static void requireLocalHeaderBeforeCentralDirectory(String name, long at, int length, long cdOffset)
+            throws CheckpointException {
+        if (!Checked.fits(at, length, cdOffset)) { // safety: zip-local-header-before-central-directory
+            throw CheckpointException.at(Kind.MALFORMED, name, at, "record's local header at " + at + " overlaps "
+                    + "the central directory at " + cdOffset + " (a crafted or damaged archive)");
+        }
+    }
+
+    /** A local header starts at {@code buf[p]}, the file's byte {@code at}. */
+    static void requireLocalHeader(String name, byte[] buf, int p, long at) throws CheckpointException {
+        if (int32(buf, p) != LOCAL_SIGNATURE) { // safety: zip-local-header
+            throw CheckpointException.at(Kind.MALFORMED, name, at, "no local header where the central directory "
+                    + "places the record (a damaged file?)");
+        }
+    }
+
+    /**
+     * The local header names the record its central entry names: where they differ, readers that
+     * trust one or the other see different archives (a crafted one).
+     */
+    static void requireLocalNameMatches(String name, byte[] buf, int p, byte[] cd, int nameAt, int nameLength,
+                                        long at) throws CheckpointException {
+        boolean same = uint16(buf, p + LOCAL_NAME_LENGTH) == nameLength
+                && Arrays.equals(buf, p + LOCAL_SIZE, p + LOCAL_SIZE + nameLength, cd, nameAt, nameAt + nameLength);
+        if (!same) { // safety: zip-local-name-matches
+            throw CheckpointException.at(Kind.MALFORMED, name, at, "record's local header names another record "
+                    + "than its central directory entry (a crafted archive)");
         }
     }
 
@@ -259,13 +599,6 @@ public final class ZipContainer implements AutoCloseable {
         if (!keepFirstDuplicate) { // safety: zip-unique-names
             throw CheckpointException.at(Kind.MALFORMED, name, -1, "record appears twice in the archive "
                     + "(readers may disagree on which one counts: a crafted archive)");
-        }
-    }
-
-    /** The archive has at least one record ({@code prefix} is null when it has none). */
-    static void requireRecords(String prefix) throws CheckpointException {
-        if (prefix == null) { // safety: zip-has-records
-            throw CheckpointException.of(Kind.MALFORMED, "the zip archive has no records");
         }
     }
 
@@ -303,7 +636,7 @@ public final class ZipContainer implements AutoCloseable {
      * ones; any other method (bzip2, zstd, ...) needs codecs a checkpoint never uses.
      */
     static void requireKnownMethod(Entry e) throws CheckpointException {
-        if (!e.stored() && e.method() != ZipArchiveEntry.DEFLATED) { // safety: zip-known-method
+        if (!e.stored() && e.method() != DEFLATED) { // safety: zip-known-method
             throw CheckpointException.at(Kind.UNSUPPORTED, e.name(), -1, "record uses zip compression method "
                     + e.method() + "; PyTorch writes records stored or deflated (re-save the file with torch.save)");
         }
@@ -324,7 +657,7 @@ public final class ZipContainer implements AutoCloseable {
 
     /** Record names that appeared again after their first entry (only when opened to keep the first). */
     public List<String> duplicates() {
-        return Collections.unmodifiableList(duplicates);
+        return duplicates;
     }
 
     /** The top folder, which torch.save names after the file. */
@@ -336,9 +669,9 @@ public final class ZipContainer implements AutoCloseable {
         return Optional.ofNullable(entries.get(name));
     }
 
-    /** Record names in central-directory order. */
+    /** Record names in central-directory order (each once). */
     public List<String> names() {
-        return Collections.unmodifiableList(new ArrayList<>(entries.keySet()));
+        return names;
     }
 
     /** The whole record, decompressed if it is compressed, refusing records over {@code max} bytes. */
@@ -350,7 +683,11 @@ public final class ZipContainer implements AutoCloseable {
                 return file.read(e.dataOffset(), Checked.arrayLength(e.size(), e.name(), "record size"));
             }
             requireKnownMethod(e);
-            try (InputStream in = zip.getInputStream(raw.get(e.name()))) {
+            // APPNOTE 4.4.5 method 8: raw deflate, no zlib header, over exactly the compressed bytes.
+            DeflateParameters raw = new DeflateParameters();
+            raw.setWithZlibHeader(false);
+            try (InputStream in = new DeflateCompressorInputStream(
+                    new RecordBytes(file, e.dataOffset(), e.compressedSize()), raw)) {
                 return requireExpansionWithinLimit(e, in, max);
             }
         } catch (CheckpointException ex) {
@@ -361,9 +698,69 @@ public final class ZipContainer implements AutoCloseable {
         }
     }
 
-    /** Closes Commons Compress's reader and its borrowed view; the {@link MappedFile} stays open. */
+    /** The index holds nothing open (the {@link MappedFile} belongs to its opener); kept so that callers need not know. */
     @Override
-    public void close() throws IOException {
-        zip.close();
+    public void close() {
+    }
+
+    /**
+     * A record's compressed bytes read from the file in pieces (only as many as the inflater
+     * asks for, so a capped read of a large record stops early), then one zero byte: the
+     * "dummy" byte that {@link java.util.zip.Inflater} wants after raw deflate data, as
+     * java.util.zip.ZipFile gives it.
+     */
+    private static final class RecordBytes extends InputStream {
+        private static final int PIECE = 64 * 1024;
+        private final MappedFile file;
+        private final long end;
+        private long position;
+        private boolean dummyGiven;
+
+        RecordBytes(MappedFile file, long offset, long length) {
+            this.file = file;
+            this.position = offset;
+            this.end = offset + length; // inside the file (requireDataInsideFile)
+        }
+
+        @Override
+        public int read() throws IOException {
+            byte[] one = new byte[1];
+            return read(one, 0, 1) < 0 ? -1 : one[0] & 0xFF;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (len == 0) {
+                return 0;
+            }
+            if (position == end) {
+                if (dummyGiven) {
+                    return -1;
+                }
+                dummyGiven = true;
+                b[off] = 0;
+                return 1;
+            }
+            int n = (int) Math.min(Math.min(len, PIECE), end - position);
+            System.arraycopy(file.read(position, n), 0, b, off, n);
+            position += n;
+            return n;
+        }
+    }
+
+    private static int uint16(byte[] b, int at) {
+        return (b[at] & 0xFF) | (b[at + 1] & 0xFF) << 8;
+    }
+
+    private static int int32(byte[] b, int at) {
+        return (b[at] & 0xFF) | (b[at + 1] & 0xFF) << 8 | (b[at + 2] & 0xFF) << 16 | (b[at + 3] & 0xFF) << 24;
+    }
+
+    private static long uint32(byte[] b, int at) {
+        return Integer.toUnsignedLong(int32(b, at));
+    }
+
+    private static long int64(byte[] b, int at) {
+        return uint32(b, at) | (long) int32(b, at + 4) << 32;
     }
 }
