@@ -38,7 +38,9 @@ final class ValueTree {
     private final Set<Object> holdsTensor = Collections.newSetFromMap(new IdentityHashMap<>());
     /** Per frozen container: the values a walk below it meets, shared containers counted again. */
     private Map<Object, Long> expanded = new IdentityHashMap<>();
-    final Map<String, Tensor> tensors = new LinkedHashMap<>();
+    /** Every tensor by name, in the order named; sized once the tensors are counted (build). */
+    Map<String, Tensor> tensors = new LinkedHashMap<>();
+    private int tensorCount;
     private final Map<Shape, Shape> shapes = new HashMap<>();
     /** Tensors that cannot be read from their storage, in the order met; see {@link Refused}. */
     private final List<Refused> refused = new ArrayList<>();
@@ -72,6 +74,7 @@ final class ValueTree {
             inProgress = null;
             expanded = null;
             shapes.clear();
+            tensors = new LinkedHashMap<>(capacity(tensorCount));
             name("", root);
             if (!refused.isEmpty()) {
                 // reached only where no name is given (an inert call's arguments)
@@ -93,6 +96,16 @@ final class ValueTree {
         Object done = frozen.get(raw);
         if (done != null) {
             return done;
+        }
+        if (raw instanceof TensorSpec || raw instanceof StorageRef) {
+            // Leaves: they hold no containers, so they need no cycle or nesting check and count one
+            // node (no entry in expanded); only their identity is kept, for sharing. Most of a
+            // checkpoint's values are tensors, so this halves the identity-map work per tensor.
+            Object leaf = raw instanceof TensorSpec t
+                    ? (t.refusal != null ? refuse(t) : tensor(t))
+                    : ((StorageRef) raw).info();
+            frozen.put(raw, leaf);
+            return leaf;
         }
         if (depth > options.maxNesting()) { // safety: tree-max-nesting
             throw CheckpointException.at(Kind.LIMIT_EXCEEDED, record, -1, "containers nest deeper than "
@@ -119,7 +132,9 @@ final class ValueTree {
             tensorBelow = anyTensor(items);
             out = new PyTuple(items);
         } else if (raw instanceof RawDict d) {
-            LinkedHashMap<Object, Object> items = new LinkedHashMap<>();
+            // sized up front: a state_dict's one dict holds every tensor, and growing it by
+            // doubling rehashed all of them over and over (a tenth of an open of 100k tensors)
+            LinkedHashMap<Object, Object> items = new LinkedHashMap<>(capacity(d.items.size()));
             for (Map.Entry<Object, Object> e : d.items.entrySet()) {
                 items.put(freeze(e.getKey(), depth + 1), freeze(e.getValue(), depth + 1));
             }
@@ -152,14 +167,6 @@ final class ValueTree {
             }
             tensorBelow = anyTensor(below);
             out = p;
-        } else if (raw instanceof TensorSpec t && t.refusal != null) {
-            Refused r = new Refused(t.refusal);
-            refused.add(r);
-            out = r;
-        } else if (raw instanceof TensorSpec t) {
-            out = tensor(t);
-        } else if (raw instanceof StorageRef s) {
-            out = s.info();
         } else {
             throw CheckpointException.at(Kind.MALFORMED, record, -1, "the pickle leaves a "
                     + raw.getClass().getSimpleName() + " where a value belongs (a MARK used as a value?)");
@@ -183,6 +190,17 @@ final class ValueTree {
         return out;
     }
 
+    /** A hash map capacity that holds {@code n} entries without a resize (at the default load factor). */
+    static int capacity(int n) {
+        return n < 3 ? n + 1 : (int) Math.min(1 << 30, n / 3L * 4 + 4);
+    }
+
+    private Refused refuse(TensorSpec t) {
+        Refused r = new Refused(t.refusal);
+        refused.add(r);
+        return r;
+    }
+
     private boolean anyTensor(Iterable<?> values) {
         for (Object v : values) {
             if (v instanceof Tensor || v instanceof Refused || (v != null && holdsTensor.contains(v))) {
@@ -193,6 +211,7 @@ final class ValueTree {
     }
 
     private Tensor tensor(TensorSpec t) {
+        tensorCount++;
         TensorInfo info = new TensorInfo(t.dtype, shape(t.shape), shape(t.stride), t.offset,
                 t.requiresGrad, t.parameter, t.conj, t.neg, t.storage.info());
         return new Tensor(info, t.storage.region(), t.storage.stored());

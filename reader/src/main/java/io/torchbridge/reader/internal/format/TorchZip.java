@@ -44,7 +44,8 @@ public final class TorchZip implements CheckpointFormat {
         ZipContainer.Entry pkl = zip.entry("data.pkl").orElseThrow(() -> CheckpointException.of(Kind.MALFORMED,
                 "the archive has no data.pkl record, so it holds no checkpoint (records: " + zip.names() + ")"));
         byte[] pickle = zip.read(file, pkl, options.maxPickleBytes());
-        Map<String, StorageRef> storages = new HashMap<>();
+        // one storage per record at most: sized so that it never rehashes
+        Map<String, StorageRef> storages = new HashMap<>(zip.names().size() / 3 * 4 + 4);
         PickleReader reader = new PickleReader(options, "data.pkl",
                 (type, dtype, key, location, numel) -> storage(storages, order, type, dtype, key, location, numel));
         Object root = reader.read(pickle, allowTrailing);
