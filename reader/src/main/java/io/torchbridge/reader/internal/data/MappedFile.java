@@ -250,8 +250,8 @@ public final class MappedFile implements AutoCloseable {
                     throw new UncheckedIOException("cannot map " + path + " at " + start, e);
                 }
                 // Publication: a plain array store read without a lock elsewhere is safe here
-                // because Window's fields are final (or volatile), so a reader that sees the
-                // reference sees a fully built window.
+                // because Window's fields other than the volatile flag are final, so a reader
+                // that sees the reference sees a fully built window.
                 windows[k] = w;
             }
             return w;
@@ -291,15 +291,14 @@ public final class MappedFile implements AutoCloseable {
             // Waiting would wait for this very thread; its last release finishes the close.
             closeDeferred = true;
             return;
-        } else {
-            boolean interrupted = false;
-            while (leases.get() != 0) {
-                LockSupport.parkNanos(this, 1_000_000L);
-                interrupted |= Thread.interrupted();
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
+        }
+        boolean interrupted = false;
+        while (leases.get() != 0) {
+            LockSupport.parkNanos(this, 1_000_000L);
+            interrupted |= Thread.interrupted();
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
         }
         finishClose();
     }

@@ -80,7 +80,7 @@ public final class TorchZip implements CheckpointFormat {
                     + " bytes)");
         }
         MappedRegion region = file.region(rec.dataOffset(), rec.size(), order);
-        StoredRecord stored = new StoredRecord(file, rec.dataOffset(), rec.size(), rec.crc(), order);
+        StoredRecord stored = new StoredRecord(region, rec.crc());
         StorageRef ref = new StorageRef(new StorageInfo(key, type, location, nbytes), dtype, region, stored);
         storages.put(key, ref);
         return ref;
