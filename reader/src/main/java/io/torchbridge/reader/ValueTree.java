@@ -93,19 +93,22 @@ final class ValueTree {
                 || raw instanceof PyGlobal || raw instanceof PyComplex) {
             return raw;
         }
+        // Leaves: they hold no containers, so they need no cycle or nesting check and count one
+        // node (no entry in expanded). A spec keeps what it froze to, so that a tensor reached
+        // twice is one Tensor, and a storage's info is one object already: most of a checkpoint's
+        // values are tensors, and an identity map entry each was a tenth of an open.
+        if (raw instanceof TensorSpec t) {
+            if (t.frozen == null) {
+                t.frozen = t.refusal != null ? refuse(t) : tensor(t);
+            }
+            return t.frozen;
+        }
+        if (raw instanceof StorageRef r) {
+            return r.info();
+        }
         Object done = frozen.get(raw);
         if (done != null) {
             return done;
-        }
-        if (raw instanceof TensorSpec || raw instanceof StorageRef) {
-            // Leaves: they hold no containers, so they need no cycle or nesting check and count one
-            // node (no entry in expanded); only their identity is kept, for sharing. Most of a
-            // checkpoint's values are tensors, so this halves the identity-map work per tensor.
-            Object leaf = raw instanceof TensorSpec t
-                    ? (t.refusal != null ? refuse(t) : tensor(t))
-                    : ((StorageRef) raw).info();
-            frozen.put(raw, leaf);
-            return leaf;
         }
         if (depth > options.maxNesting()) { // safety: tree-max-nesting
             throw CheckpointException.at(Kind.LIMIT_EXCEEDED, record, -1, "containers nest deeper than "
@@ -132,11 +135,22 @@ final class ValueTree {
             tensorBelow = anyTensor(items);
             out = new PyTuple(items);
         } else if (raw instanceof RawDict d) {
-            // sized up front: a state_dict's one dict holds every tensor, and growing it by
-            // doubling rehashed all of them over and over (a tenth of an open of 100k tensors)
-            LinkedHashMap<Object, Object> items = new LinkedHashMap<>(capacity(d.items.size()));
-            for (Map.Entry<Object, Object> e : d.items.entrySet()) {
-                items.put(freeze(e.getKey(), depth + 1), freeze(e.getValue(), depth + 1));
+            LinkedHashMap<Object, Object> items;
+            if (keysFreezeToThemselves(d.items)) {
+                // The raw dict's own map becomes the frozen one, its values frozen in place: a
+                // state_dict's one dict holds every tensor, and building a second map of 100k
+                // entries was a tenth of an open. The raw tree is dropped after freezing, and a
+                // raw dict reached again gets its frozen dict from the frozen map, so nothing
+                // sees the map half raw.
+                items = d.items;
+                for (Map.Entry<Object, Object> e : items.entrySet()) {
+                    e.setValue(freeze(e.getValue(), depth + 1));
+                }
+            } else {
+                items = new LinkedHashMap<>(capacity(d.items.size()));
+                for (Map.Entry<Object, Object> e : d.items.entrySet()) {
+                    items.put(freeze(e.getKey(), depth + 1), freeze(e.getValue(), depth + 1));
+                }
             }
             LinkedHashMap<String, Object> attrs = new LinkedHashMap<>();
             for (Map.Entry<String, Object> e : d.attributes.entrySet()) {
@@ -161,11 +175,9 @@ final class ValueTree {
             }
             PyObject p = new PyObject(o.callable, (PyTuple) freeze(o.args, depth + 1), freeze(o.state, depth + 1),
                     listItems, dictItems);
-            List<Object> below = new ArrayList<>();
-            for (Map.Entry<String, Object> c : children(p)) {
-                below.add(c.getValue());
-            }
-            tensorBelow = anyTensor(below);
+            boolean[] any = {false};
+            forEachChild(p, (k, v) -> any[0] |= isOrHoldsTensor(v));
+            tensorBelow = any[0];
             out = p;
         } else {
             throw CheckpointException.at(Kind.MALFORMED, record, -1, "the pickle leaves a "
@@ -173,11 +185,12 @@ final class ValueTree {
         }
         inProgress.remove(raw);
         frozen.put(raw, out);
-        long size = 1;
-        for (Map.Entry<String, Object> c : children(out)) {
-            Long below = c.getValue() == null ? null : expanded.get(c.getValue());
-            size = Math.min(Long.MAX_VALUE / 2, size + (below == null ? 1 : below));
-        }
+        long[] counted = {1};
+        forEachChild(out, (k, v) -> {
+            Long below = v == null ? null : expanded.get(v);
+            counted[0] = Math.min(Long.MAX_VALUE / 2, counted[0] + (below == null ? 1 : below));
+        });
+        long size = counted[0];
         expanded.put(out, size);
         if (size > options.maxTreeNodes()) { // safety: tree-max-nodes
             throw CheckpointException.at(Kind.LIMIT_EXCEEDED, record, -1, "the object tree expands to more than "
@@ -203,11 +216,25 @@ final class ValueTree {
 
     private boolean anyTensor(Iterable<?> values) {
         for (Object v : values) {
-            if (v instanceof Tensor || v instanceof Refused || (v != null && holdsTensor.contains(v))) {
+            if (isOrHoldsTensor(v)) {
                 return true;
             }
         }
         return false;
+    }
+
+    private boolean isOrHoldsTensor(Object v) {
+        return v instanceof Tensor || v instanceof Refused || (v != null && holdsTensor.contains(v));
+    }
+
+    /** Keys that freezing leaves as they are (all but tuples, which become new PyTuples). */
+    private static boolean keysFreezeToThemselves(Map<Object, Object> items) {
+        for (Object k : items.keySet()) {
+            if (k instanceof PyTuple) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private Tensor tensor(TensorSpec t) {
@@ -242,9 +269,7 @@ final class ValueTree {
             t.name(path);
             tensors.putIfAbsent(path, t);
         } else if (value != null && holdsTensor.contains(value)) {
-            for (Map.Entry<String, Object> c : children(value)) {
-                name(child(path, c.getKey()), c.getValue());
-            }
+            forEachChild(value, (k, v) -> name(child(path, k), v));
         }
     }
 
@@ -271,56 +296,74 @@ final class ValueTree {
     /** Returned by {@link #lookup} for a path that names nothing. */
     static final Object ABSENT = new Object();
 
-    /**
-     * A node's named children, in order: dict items by key, list and tuple items by index, and an
-     * inert object's parts. A pickled {@code nn.Module} (its state holds {@code _parameters},
-     * {@code _buffers} and {@code _modules}) is named as its {@code state_dict()} would be.
-     */
+    /** Receives a node's children one at a time ({@link #forEachChild}). */
+    @FunctionalInterface
+    interface ChildVisitor {
+        void visit(String key, Object value) throws CheckpointException;
+    }
+
+    /** A node's named children, in order, as a list (see {@link #forEachChild}). */
     static List<Map.Entry<String, Object>> children(Object node) {
         List<Map.Entry<String, Object>> out = new ArrayList<>();
-        if (node instanceof PyDict d) {
-            for (Map.Entry<Object, Object> e : d.items().entrySet()) {
-                out.add(new SimpleImmutableEntry<>(PyRepr.key(e.getKey()), e.getValue()));
-            }
-        } else if (node instanceof List<?> l) {
-            for (int i = 0; i < l.size(); i++) {
-                out.add(new SimpleImmutableEntry<>(Integer.toString(i), l.get(i)));
-            }
-        } else if (node instanceof PyTuple t) {
-            for (int i = 0; i < t.size(); i++) {
-                out.add(new SimpleImmutableEntry<>(Integer.toString(i), t.get(i)));
-            }
-        } else if (node instanceof PyObject o) {
-            if (o.state() instanceof PyTuple t && t.size() == 2) {
-                attributes(t.get(0), out);
-                attributes(t.get(1), out);
-            } else {
-                attributes(o.state(), out);
-            }
-            for (int i = 0; i < o.listItems().size(); i++) {
-                out.add(new SimpleImmutableEntry<>(Integer.toString(i), o.listItems().get(i)));
-            }
-            for (Map.Entry<Object, Object> e : o.dictItems().entrySet()) {
-                out.add(new SimpleImmutableEntry<>(PyRepr.key(e.getKey()), e.getValue()));
-            }
+        try {
+            forEachChild(node, (k, v) -> out.add(new SimpleImmutableEntry<>(k, v)));
+        } catch (CheckpointException e) {
+            throw new IllegalStateException("collecting children throws nothing", e);
         }
         return out;
     }
 
-    private static void attributes(Object state, List<Map.Entry<String, Object>> out) {
+    /**
+     * Visits a node's named children, in order: dict items by key, list and tuple items by index,
+     * and an inert object's parts. A pickled {@code nn.Module} (its state holds {@code _parameters},
+     * {@code _buffers} and {@code _modules}) is named as its {@code state_dict()} would be. A visit
+     * rather than a list: the open walks every container twice, and an entry object per child was
+     * a tenth of the work for a state_dict of 100k tensors.
+     */
+    static void forEachChild(Object node, ChildVisitor v) throws CheckpointException {
+        if (node instanceof PyDict d) {
+            for (Map.Entry<Object, Object> e : d.ownItems().entrySet()) {
+                v.visit(PyRepr.key(e.getKey()), e.getValue());
+            }
+        } else if (node instanceof List<?> l) {
+            for (int i = 0; i < l.size(); i++) {
+                v.visit(Integer.toString(i), l.get(i));
+            }
+        } else if (node instanceof PyTuple t) {
+            for (int i = 0; i < t.size(); i++) {
+                v.visit(Integer.toString(i), t.get(i));
+            }
+        } else if (node instanceof PyObject o) {
+            if (o.state() instanceof PyTuple t && t.size() == 2) {
+                attributes(t.get(0), v);
+                attributes(t.get(1), v);
+            } else {
+                attributes(o.state(), v);
+            }
+            for (int i = 0; i < o.listItems().size(); i++) {
+                v.visit(Integer.toString(i), o.listItems().get(i));
+            }
+            for (Map.Entry<Object, Object> e : o.dictItems().entrySet()) {
+                v.visit(PyRepr.key(e.getKey()), e.getValue());
+            }
+        }
+    }
+
+    private static void attributes(Object state, ChildVisitor v) throws CheckpointException {
         if (!(state instanceof PyDict d)) {
             return;
         }
-        boolean module = d.items().containsKey("_parameters") && d.items().containsKey("_modules");
-        for (Map.Entry<Object, Object> e : d.items().entrySet()) {
+        Map<Object, Object> items = d.ownItems();
+        boolean module = items.containsKey("_parameters") && items.containsKey("_modules");
+        for (Map.Entry<Object, Object> e : items.entrySet()) {
             String key = PyRepr.key(e.getKey());
             if (module && (key.equals("_parameters") || key.equals("_buffers") || key.equals("_modules"))
                     && e.getValue() instanceof PyDict members) {
-                for (Map.Entry<Object, Object> m : members.items().entrySet()) {
-                    out.add(new SimpleImmutableEntry<>(PyRepr.key(m.getKey()), m.getValue()));
+                for (Map.Entry<Object, Object> m : members.ownItems().entrySet()) {
+                    v.visit(PyRepr.key(m.getKey()), m.getValue());
                 }
             } else {
-                out.add(new SimpleImmutableEntry<>(key, e.getValue()));
+                v.visit(key, e.getValue());
             }
         }
     }

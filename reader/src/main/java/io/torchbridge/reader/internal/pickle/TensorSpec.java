@@ -21,6 +21,8 @@ public final class TensorSpec {
     public boolean parameter;
     public boolean conj;
     public boolean neg;
+    /** What the value tree made of this spec, once it has: a tensor reached twice is made once. */
+    public Object frozen;
 
     TensorSpec(StorageRef storage, DType dtype, long[] shape, long[] stride, long offset,
                CheckpointException refusal) {

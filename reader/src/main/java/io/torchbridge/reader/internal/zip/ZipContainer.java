@@ -345,14 +345,15 @@ public final class ZipContainer implements AutoCloseable {
         int n = c.localHeader.length;
         int[] order = byLocalHeader(c.localHeader);
         long[] dataOffset = new long[n];
-        byte[] buf = new byte[0];
+        byte[] buf = new byte[WINDOW];
+        int bufLength = 0;
         long bufStart = 0;
         for (int k = 0; k < n; k++) {
             int i = order[k];
             long at = c.localHeader[i];
             int need = LOCAL_SIZE + c.nameLength[i];
             requireLocalHeaderBeforeCentralDirectory(c.names[i], at, need, cdOffset);
-            if (at < bufStart || at - bufStart > buf.length - need) {
+            if (at < bufStart || at - bufStart > bufLength - need) {
                 long readEnd = at + need;
                 for (int j = k + 1; j < n; j++) {
                     long nextAt = c.localHeader[order[j]];
@@ -363,7 +364,11 @@ public final class ZipContainer implements AutoCloseable {
                     readEnd = Math.max(readEnd, nextEnd);
                 }
                 // A crafted header may reach into the directory: it is refused when its turn comes.
-                buf = file.read(at, (int) (Math.min(readEnd, cdOffset) - at));
+                bufLength = (int) (Math.min(readEnd, cdOffset) - at);
+                if (bufLength > buf.length) {
+                    buf = new byte[bufLength]; // one header with a long name: WINDOW bounds only the gathering
+                }
+                file.read(at, buf, bufLength);
                 bufStart = at;
             }
             int p = (int) (at - bufStart);
