@@ -44,8 +44,7 @@ public final class TorchZip implements CheckpointFormat {
         ZipContainer.Entry pkl = zip.entry("data.pkl").orElseThrow(() -> CheckpointException.of(Kind.MALFORMED,
                 "the archive has no data.pkl record, so it holds no checkpoint (records: " + zip.names() + ")"));
         byte[] pickle = zip.read(file, pkl, options.maxPickleBytes());
-        // one storage per record at most: sized so that it never rehashes
-        Map<String, StorageRef> storages = new HashMap<>(zip.names().size() / 3 * 4 + 4);
+        Storages storages = new Storages(zip.names().size());
         PickleReader reader = new PickleReader(options, "data.pkl",
                 (type, dtype, key, location, numel) -> storage(storages, order, type, dtype, key, location, numel));
         Object root = reader.read(pickle, allowTrailing);
@@ -56,7 +55,7 @@ public final class TorchZip implements CheckpointFormat {
      * The record behind a persistent id, checked against the size the pickle declares; a key
      * named again must declare the same size and gets the same storage (one mapping, shared).
      */
-    private StorageRef storage(Map<String, StorageRef> storages, ByteOrder order, String type, DType dtype,
+    private StorageRef storage(Storages storages, ByteOrder order, String type, DType dtype,
                                String key, String location, long numel) throws CheckpointException {
         StorageRef known = storages.get(key);
         long nbytes = dtype == null ? numel : Checked.multiply(numel, dtype.itemSize(), "data/" + key, "storage size");
@@ -67,7 +66,7 @@ public final class TorchZip implements CheckpointFormat {
             }
             return known;
         }
-        ZipContainer.Entry rec = zip.entry("data/" + key).orElseThrow(() -> CheckpointException.at(
+        ZipContainer.Entry rec = zip.storageRecord(key).orElseThrow(() -> CheckpointException.at(
                 Kind.MALFORMED, "data/" + key, -1, "the pickle names storage '" + key
                         + "' but the archive has no record data/" + key));
         if (!rec.stored()) { // safety: storage-record-stored
@@ -84,6 +83,33 @@ public final class TorchZip implements CheckpointFormat {
         StorageRef ref = new StorageRef(new StorageInfo(key, type, location, nbytes), dtype, region, stored);
         storages.put(key, ref);
         return ref;
+    }
+
+    /**
+     * The storages met so far by key: torch.save numbers them 0, 1, ... so those sit in an array
+     * (at most one per record); any other key in a map. A hash map of 200k keys was a tenth of an open.
+     */
+    private static final class Storages {
+        private final StorageRef[] byNumber;
+        private final Map<String, StorageRef> others = new HashMap<>();
+
+        Storages(int records) {
+            byNumber = new StorageRef[records];
+        }
+
+        StorageRef get(String key) {
+            int n = ZipContainer.decimal(key, 0, byNumber.length);
+            return n >= 0 ? byNumber[n] : others.get(key);
+        }
+
+        void put(String key, StorageRef ref) {
+            int n = ZipContainer.decimal(key, 0, byNumber.length);
+            if (n >= 0) {
+                byNumber[n] = ref;
+            } else {
+                others.put(key, ref);
+            }
+        }
     }
 
     private int version() throws CheckpointException {

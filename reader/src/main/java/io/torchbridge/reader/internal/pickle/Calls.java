@@ -25,8 +25,10 @@ final class Calls {
     private final PickleReader reader;
     private final ReadOptions options;
     private final StorageResolver storages;
-    private PyGlobal lastCalled;
-    private String lastCalledName;
+    /** The last few globals called and their names: see {@link #calledName}. */
+    private final PyGlobal[] called = new PyGlobal[4];
+    private final String[] calledNames = new String[4];
+    private int nextCalled;
     /** Tensors made with a refusal, in the order the pickle made them. */
     private final List<TensorSpec> refused = new ArrayList<>();
 
@@ -54,16 +56,29 @@ final class Calls {
         return new PyGlobal(module, name);
     }
 
+    /**
+     * {@code fn}'s full name. A pickle names a global once and fetches it from the memo for every
+     * call, so the same few PyGlobals (a tensor rebuild, OrderedDict) come back for each of 100k
+     * tensors: their names are joined and hashed once each, not per call (5% of an open).
+     */
+    private String calledName(PyGlobal fn) {
+        for (int i = 0; i < called.length; i++) {
+            if (called[i] == fn) {
+                return calledNames[i];
+            }
+        }
+        int slot = nextCalled++ & (called.length - 1);
+        called[slot] = fn;
+        calledNames[slot] = fn.fullName();
+        return calledNames[slot];
+    }
+
     /** REDUCE and INST: {@code fn(*args)}. */
     Object call(PyGlobal fn, PyTuple args) throws CheckpointException {
         // A pickle names a global once and fetches it from the memo for every call, so the same
         // PyGlobal comes back for each of 100k tensors: its name is joined and hashed once, not
         // per call (that was 5% of an open).
-        if (fn != lastCalled) {
-            lastCalled = fn;
-            lastCalledName = fn.fullName();
-        }
-        String name = lastCalledName;
+        String name = calledName(fn);
         if (name.equals("builtins.bytes")) {
             // Not on PyTorch's allowlist (pytorch#133163), so only here when the caller admitted it;
             // protocol 2 writes b'' as bytes() and other bytes as bytes(list) or bytes(str, enc).

@@ -43,13 +43,22 @@ public final class ZipContainer implements AutoCloseable {
     }
 
     private final String archiveName;
+    /** Every record but the numbered storages in {@link #storageRecords}, by name. */
     private final Map<String, Entry> entries;
+    /**
+     * The records {@code data/0}, {@code data/1}, ... (torch.save numbers its storages densely
+     * from 0) by number: a checkpoint of 200k tensors has 200k of them, and a hash map entry and a
+     * hashed name each were a tenth of an open.
+     */
+    private final Entry[] storageRecords;
     private final List<String> names;
     private final List<String> duplicates;
 
-    private ZipContainer(String archiveName, Map<String, Entry> entries, List<String> names, List<String> duplicates) {
+    private ZipContainer(String archiveName, Map<String, Entry> entries, Entry[] storageRecords, List<String> names,
+                         List<String> duplicates) {
         this.archiveName = archiveName;
         this.entries = entries;
+        this.storageRecords = storageRecords;
         this.names = Collections.unmodifiableList(names);
         this.duplicates = Collections.unmodifiableList(duplicates);
     }
@@ -176,7 +185,8 @@ public final class ZipContainer implements AutoCloseable {
         long[] dataOffset = dataOffsets(file, c, cd, dir.offset());
         // The directory's bytes are not kept: the entries hold what is needed.
 
-        Map<String, Entry> entries = new HashMap<>(Math.max(16, count * 4 / 3 + 1));
+        Map<String, Entry> entries = new HashMap<>();
+        Entry[] storageRecords = new Entry[count];
         List<String> names = new ArrayList<>(count);
         List<String> duplicates = new ArrayList<>();
         List<Span> spans = new ArrayList<>(count);
@@ -189,7 +199,13 @@ public final class ZipContainer implements AutoCloseable {
             requireBeforeCentralDirectory(name, c.localHeader[i], dataEnd, dir.offset());
             spans.add(new Span(c.localHeader[i], dataEnd));
             Entry e = new Entry(name, offset, c.size[i], csize, c.method[i], c.crc[i]);
-            if (entries.putIfAbsent(name, e) != null) {
+            int number = storageNumber(name, count);
+            boolean known = number >= 0 ? storageRecords[number] != null : entries.containsKey(name);
+            if (number >= 0 && !known) {
+                storageRecords[number] = e;
+            } else if (!known) {
+                entries.put(name, e);
+            } else {
                 requireDuplicatesKept(name, keepFirstDuplicate);
                 duplicates.add(name);
                 continue;
@@ -197,7 +213,8 @@ public final class ZipContainer implements AutoCloseable {
             names.add(name);
         }
         requireNoOverlap(spans);
-        return new ZipContainer(c.folder.substring(0, c.folder.length() - 1), entries, names, duplicates);
+        return new ZipContainer(c.folder.substring(0, c.folder.length() - 1), entries, storageRecords, names,
+                duplicates);
     }
 
     /**
@@ -671,7 +688,45 @@ public final class ZipContainer implements AutoCloseable {
     }
 
     public Optional<Entry> entry(String name) {
-        return Optional.ofNullable(entries.get(name));
+        int number = storageNumber(name, storageRecords.length);
+        return Optional.ofNullable(number >= 0 ? storageRecords[number] : entries.get(name));
+    }
+
+    /**
+     * N for a record named {@code data/N} with N below {@code limit} written as torch writes it
+     * (decimal, no sign, no leading zero), else -1: such records are kept by number.
+     */
+    static int storageNumber(String name, int limit) {
+        return name.startsWith("data/") ? decimal(name, 5, limit) : -1;
+    }
+
+    /**
+     * The record {@code data/KEY}, the storage a pickle names by {@code KEY}, or empty: as
+     * {@link #entry(String)} of that name, without making the name for a numbered one.
+     */
+    public Optional<Entry> storageRecord(String key) {
+        int number = decimal(key, 0, storageRecords.length);
+        return number >= 0 ? Optional.ofNullable(storageRecords[number]) : Optional.ofNullable(entries.get("data/" + key));
+    }
+
+    /**
+     * The number {@code s} spells from {@code from} on, if it is below {@code limit} and written as
+     * torch writes storage keys (decimal digits only, no leading zero), else -1.
+     */
+    public static int decimal(String s, int from, int limit) {
+        int n = s.length();
+        if (n <= from || n - from > 10 || (s.charAt(from) == '0' && n > from + 1)) {
+            return -1;
+        }
+        long v = 0;
+        for (int i = from; i < n; i++) {
+            char ch = s.charAt(i);
+            if (ch < '0' || ch > '9') {
+                return -1;
+            }
+            v = v * 10 + (ch - '0');
+        }
+        return v < limit ? (int) v : -1;
     }
 
     /** Record names in central-directory order (each once). */
