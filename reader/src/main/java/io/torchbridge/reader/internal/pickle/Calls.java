@@ -209,9 +209,19 @@ final class Calls {
     }
 
     /** BINPERSID: {@code ('storage', storage_type, key, location, numel[, view_metadata])}. */
-    StorageRef persistentLoad(Object pid) throws CheckpointException {
-        if (!(pid instanceof PyTuple t) || t.size() < 5 || !"storage".equals(t.get(0))) {
-            throw reader.error(Kind.MALFORMED, "persistent id is not ('storage', type, key, location, numel)");
+    Object persistentLoad(Object pid) throws CheckpointException {
+        if (!(pid instanceof PyTuple t) || t.size() < 5 || !isStorageTag(t.get(0))) {
+            Object o;
+            try {
+                o = storages.other(pid);
+            } catch (CheckpointException e) {
+                throw e.record().isPresent() ? e : reader.error(e.kind(), e.detail());
+            }
+            if (o instanceof TensorRef r) {
+                PyTuple args = new PyTuple(List.of(r.storage(), r.offset(), longs(r.shape()), longs(r.stride())));
+                return tensor(args, null, null, "the tensors member's tensor");
+            }
+            return o;
         }
         if (!(t.get(1) instanceof PyGlobal type)) {
             throw reader.error(Kind.MALFORMED, "persistent id's storage type is a "
@@ -238,6 +248,20 @@ final class Calls {
             throw reader.error(Kind.UNSUPPORTED, "storage views (pre-1.0 view_metadata in the persistent id)");
         }
         return storages.resolve(typeName, dtype, k, location, numel);
+    }
+
+    /** 'storage', or b'storage' as a Python 2 pickle read with encoding='bytes' gives it. */
+    private static boolean isStorageTag(Object o) {
+        return "storage".equals(o) || (o instanceof byte[] b && java.util.Arrays.equals(b,
+                "storage".getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+    }
+
+    private static PyTuple longs(long[] v) {
+        List<Object> out = new ArrayList<>(v.length);
+        for (long x : v) {
+            out.add(x);
+        }
+        return new PyTuple(out);
     }
 
     // --- tensors -------------------------------------------------------------------------------
