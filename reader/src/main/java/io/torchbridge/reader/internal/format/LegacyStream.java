@@ -65,6 +65,12 @@ public final class LegacyStream implements CheckpointFormat {
         try {
             byte[] head = file.read(0, (int) Math.min(file.size(), 64));
             int n = PickleReader.pickleLength(head);
+            if (n < 0 && head.length == file.size()) {
+                // A file cut off inside the magic pickle: legacy by its opening (PROTO 2..5, then
+                // LONG1 of 10 bytes, or a FRAME), so that the read says TRUNCATED, not "unknown".
+                return head.length >= 3 && (head[0] & 0xFF) == 0x80 && head[1] >= 2 && head[1] <= 5
+                        && ((head[2] & 0xFF) == 0x8a || (head[2] & 0xFF) == 0x95);
+            }
             if (n <= 0) {
                 return false;
             }
@@ -128,7 +134,7 @@ public final class LegacyStream implements CheckpointFormat {
             Declared d = declare(declared, type, dtype, key, location, numel);
             return new StorageRef(new StorageInfo(key, type, location, d.nbytes), dtype, null, null);
         }).read(object.bytes());
-        Map<String, StorageRef> storages = layout(declared, keys, pos);
+        Map<String, StorageRef> storages = layout(declared, keys, pos, allowTrailing);
 
         PickleReader reader = new PickleReader(options, object.name(),
                 (type, dtype, key, location, numel) -> storages.get(key));
@@ -163,10 +169,10 @@ public final class LegacyStream implements CheckpointFormat {
      * Walks the storage section that starts at {@code pos}: per listed key, an int64 element count
      * and the bytes, in the list's order (torch reads them so). The list must name exactly the
      * keys the pickle names, each once, each count must be the pickle's, and the section must end
-     * exactly at the end of the file.
+     * exactly at the end of the file (unless {@code allowTrailing}: torch stops reading there).
      */
-    private Map<String, StorageRef> layout(Map<String, Declared> declared, List<String> keys, long pos)
-            throws CheckpointException {
+    private Map<String, StorageRef> layout(Map<String, Declared> declared, List<String> keys, long pos,
+                                           boolean allowTrailing) throws CheckpointException {
         Set<String> seen = new HashSet<>();
         for (String k : keys) {
             if (!seen.add(k)) { // safety: legacy-key-duplicate
@@ -208,7 +214,7 @@ public final class LegacyStream implements CheckpointFormat {
             out.put(k, new StorageRef(new StorageInfo(k, d.type(), d.location(), nbytes), d.dtype(), region, null));
             pos = data + nbytes;
         }
-        if (pos != file.size()) { // safety: legacy-trailing-bytes
+        if (!allowTrailing && pos != file.size()) { // safety: legacy-trailing-bytes
             throw CheckpointException.at(Kind.MALFORMED, null, pos, (file.size() - pos) + " bytes follow the last "
                     + "storage; torch.save writes none (a file appended to, or two files joined?)");
         }
