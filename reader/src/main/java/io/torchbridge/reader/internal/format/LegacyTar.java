@@ -121,9 +121,26 @@ public final class LegacyTar implements CheckpointFormat {
         return List.copyOf(members.keySet());
     }
 
-    /** Every pickle in the members torch reads, for a scan: the metadata pickles and the object. */
+    /**
+     * Every pickle in the members torch reads, for a scan: the storages' and tensors' metadata
+     * pickles (torch unpickles them too, with any global they name) and the object. The metadata
+     * pickles are read inertly to find the binary data between them; a member that does not parse
+     * gives its pickles up to there.
+     */
     public List<LegacyStream.Part> pickles(long maxPickleBytes) throws CheckpointException {
         List<LegacyStream.Part> out = new ArrayList<>();
+        ReadOptions inert = ReadOptions.builder().inert(true).maxPickleBytes(maxPickleBytes).build();
+        Map<String, Object> objects = new HashMap<>();
+        try {
+            if (members.containsKey("storages")) {
+                storages(inert, members.get("storages"), objects, out);
+            }
+            if (members.containsKey("tensors")) {
+                tensors(inert, members.get("tensors"), objects, out);
+            }
+        } catch (CheckpointException e) {
+            // the pickles found so far are what can be scanned; the read reports the error
+        }
         Member p = members.get("pickle");
         if (p != null) {
             out.add(LegacyStream.nextPickle(file, p.offset(), p.end(), "pickle", maxPickleBytes, true));
@@ -134,8 +151,8 @@ public final class LegacyTar implements CheckpointFormat {
     @Override
     public Unpickled unpickle(ReadOptions options, boolean allowTrailing) throws CheckpointException {
         Map<String, Object> objects = new HashMap<>();
-        storages(options, member("storages"), objects);
-        tensors(options, member("tensors"), objects);
+        storages(options, member("storages"), objects, null);
+        tensors(options, member("tensors"), objects, null);
         Member p = member("pickle");
         if (p.size() > options.maxPickleBytes()) { // safety: tar-pickle-limit
             throw CheckpointException.at(Kind.LIMIT_EXCEEDED, "pickle", 0, "the pickle member has " + p.size()
@@ -197,10 +214,11 @@ public final class LegacyTar implements CheckpointFormat {
         return m;
     }
 
-    private void storages(ReadOptions options, Member m, Map<String, Object> objects) throws CheckpointException {
+    /** Reads the storages member into {@code objects}; each pickle read goes to {@code seen} too, if given. */
+    private void storages(ReadOptions options, Member m, Map<String, Object> objects, List<LegacyStream.Part> seen)
+            throws CheckpointException {
         long pos = m.offset();
-        LegacyStream.Part countPart = LegacyStream.nextPickle(file, pos, m.end(), "storages", options.maxPickleBytes(),
-                false);
+        LegacyStream.Part countPart = pickle(pos, m, "storages", options, seen);
         long count = nonNegativeCount(LegacyStream.plain(options, countPart), "storages", countPart.offset() - m.offset());
         pos += countPart.bytes().length;
         // Each storage takes at least its 8-byte element count: a count beyond that is a lie.
@@ -209,8 +227,7 @@ public final class LegacyTar implements CheckpointFormat {
                     + "has room for at most " + (m.end() - pos) / 8);
         }
         for (long i = 0; i < count; i++) {
-            LegacyStream.Part argsPart = LegacyStream.nextPickle(file, pos, m.end(), "storages",
-                    options.maxPickleBytes(), false);
+            LegacyStream.Part argsPart = pickle(pos, m, "storages", options, seen);
             long rel = pos - m.offset();
             Object args = LegacyStream.plain(options, argsPart);
             pos += argsPart.bytes().length;
@@ -239,8 +256,7 @@ public final class LegacyTar implements CheckpointFormat {
                     "storages", rel);
             pos += nbytes;
         }
-        LegacyStream.Part viewsPart = LegacyStream.nextPickle(file, pos, m.end(), "storages",
-                options.maxPickleBytes(), false);
+        LegacyStream.Part viewsPart = pickle(pos, m, "storages", options, seen);
         long viewsAt = pos - m.offset();
         Object views = LegacyStream.plain(options, viewsPart);
         pos += viewsPart.bytes().length;
@@ -278,10 +294,10 @@ public final class LegacyTar implements CheckpointFormat {
         }
     }
 
-    private void tensors(ReadOptions options, Member m, Map<String, Object> objects) throws CheckpointException {
+    private void tensors(ReadOptions options, Member m, Map<String, Object> objects, List<LegacyStream.Part> seen)
+            throws CheckpointException {
         long pos = m.offset();
-        LegacyStream.Part countPart = LegacyStream.nextPickle(file, pos, m.end(), "tensors", options.maxPickleBytes(),
-                false);
+        LegacyStream.Part countPart = pickle(pos, m, "tensors", options, seen);
         long count = nonNegativeCount(LegacyStream.plain(options, countPart), "tensors", 0);
         pos += countPart.bytes().length;
         // Each tensor takes at least 16 bytes (ndim, padding, storage offset) after its pickle.
@@ -291,8 +307,7 @@ public final class LegacyTar implements CheckpointFormat {
         }
         for (long i = 0; i < count; i++) {
             long rel = pos - m.offset();
-            LegacyStream.Part argsPart = LegacyStream.nextPickle(file, pos, m.end(), "tensors",
-                    options.maxPickleBytes(), false);
+            LegacyStream.Part argsPart = pickle(pos, m, "tensors", options, seen);
             Object args = LegacyStream.plain(options, argsPart);
             pos += argsPart.bytes().length;
             if (!(args instanceof PyTuple t) || t.size() != 3) { // safety: tar-tensor-args
@@ -335,6 +350,16 @@ public final class LegacyTar implements CheckpointFormat {
             throw CheckpointException.at(Kind.MALFORMED, "tensors", pos - m.offset(), (m.end() - pos)
                     + " bytes follow the last tensor; torch writes none");
         }
+    }
+
+    /** The pickle at {@code pos} inside member {@code m}, named by the member (offsets: from its start). */
+    private LegacyStream.Part pickle(long pos, Member m, String name, ReadOptions options,
+                                     List<LegacyStream.Part> seen) throws CheckpointException {
+        LegacyStream.Part p = LegacyStream.nextPickle(file, pos, m.end(), name, options.maxPickleBytes(), false);
+        if (seen != null) {
+            seen.add(p);
+        }
+        return p;
     }
 
     /** One table of keys, as torch's deserialized_objects: a key given twice is refused. */
