@@ -26,6 +26,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
+import org.apache.commons.compress.archivers.tar.TarConstants;
 import org.apache.commons.compress.archivers.tar.TarFile;
 
 /**
@@ -96,13 +97,17 @@ public final class LegacyTar implements CheckpointFormat {
                     throw CheckpointException.at(Kind.MALFORMED, name, -1, "the tar has two members named '" + name
                             + "'; torch reads the last, other tools the first (a crafted archive)");
                 }
-                if (!e.isFile() || e.isSparse()) { // safety: tar-member-regular
+                // isFile() is true for symbolic and hard links too: the type flag says what it is
+                byte type = e.getLinkFlag();
+                if ((type != TarConstants.LF_NORMAL && type != TarConstants.LF_OLDNORM) || e.isSparse()) { // safety: tar-member-regular
                     throw CheckpointException.at(Kind.UNSUPPORTED, name, -1, "member '" + name + "' is not a "
-                            + "regular file (torch writes only regular files)");
+                            + "regular file but type '" + (char) type + "' (a link or device; torch writes only files)");
                 }
                 long offset = e.getDataOffset();
                 long size = e.getSize();
-                if (offset < 0 || size < 0 || !Checked.fits(offset, size, file.size())) { // safety: tar-member-bounds
+                // Commons Compress refuses a member cut off by the end of the file first ("Truncated
+                // TAR archive", below); checked again so that no region is ever mapped past the end.
+                if (offset < 0 || size < 0 || !Checked.fits(offset, size, file.size())) {
                     throw CheckpointException.at(Kind.TRUNCATED, name, -1, "member '" + name + "' has " + size
                             + " bytes at offset " + offset + " but the file has " + file.size());
                 }
@@ -111,7 +116,10 @@ public final class LegacyTar implements CheckpointFormat {
         } catch (CheckpointException e) {
             throw e;
         } catch (IOException | RuntimeException e) {
-            throw CheckpointException.of(Kind.MALFORMED, "not a readable tar archive: " + e.getMessage()).withCause(e);
+            // Commons Compress has no error kinds; a cut-off archive is the one its message names.
+            boolean cut = e instanceof java.io.EOFException || String.valueOf(e.getMessage()).startsWith("Truncated");
+            throw CheckpointException.of(cut ? Kind.TRUNCATED : Kind.MALFORMED, "not a readable tar archive: "
+                    + e.getMessage()).withCause(e);
         }
         return new LegacyTar(file, members);
     }
