@@ -233,10 +233,11 @@ public final class LegacyStream implements CheckpointFormat {
     /** The sorted key list torch writes after the object: a list of str (an int key is taken as its digits). */
     private static List<String> keys(ReadOptions options, Part part) throws CheckpointException {
         Object v = plain(options, part);
-        if (!(v instanceof List<?> list)) { // safety: legacy-key-list-type
+        if (!(v instanceof List<?>)) { // safety: legacy-key-list-type
             throw CheckpointException.at(Kind.MALFORMED, part.name(), 0, "the storage key list is a "
                     + (v == null ? "None" : v.getClass().getSimpleName()) + ", not a list");
         }
+        List<?> list = (List<?>) v;
         List<String> keys = new ArrayList<>(list.size());
         for (Object k : list) {
             if (k instanceof String s) {

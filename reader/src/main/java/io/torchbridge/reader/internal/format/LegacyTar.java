@@ -239,11 +239,15 @@ public final class LegacyTar implements CheckpointFormat {
             long rel = pos - m.offset();
             Object args = LegacyStream.plain(options, argsPart);
             pos += argsPart.bytes().length;
-            if (!(args instanceof PyTuple t) || t.size() != 3 || !(t.get(1) instanceof String location)
-                    || !(t.get(2) instanceof PyGlobal type)) { // safety: tar-storage-args
+            boolean described = args instanceof PyTuple a && a.size() == 3 && a.get(1) instanceof String
+                    && a.get(2) instanceof PyGlobal;
+            if (!described) { // safety: tar-storage-args
                 throw CheckpointException.at(Kind.MALFORMED, "storages", rel, "storage " + i
                         + " is not described by (key, location, storage_type)");
             }
+            PyTuple t = (PyTuple) args;
+            String location = (String) t.get(1);
+            PyGlobal type = (PyGlobal) t.get(2);
             String key = key(t.get(0), "storages", rel);
             DType dtype = DType.byStorageName(type.name()).orElseThrow(() -> CheckpointException.at(
                     Kind.UNSUPPORTED, "storages", rel, "unknown storage class " + type.fullName()));
@@ -268,9 +272,10 @@ public final class LegacyTar implements CheckpointFormat {
         long viewsAt = pos - m.offset();
         Object views = LegacyStream.plain(options, viewsPart);
         pos += viewsPart.bytes().length;
-        if (!(views instanceof List<?> list)) { // safety: tar-views-list
+        if (!(views instanceof List<?>)) { // safety: tar-views-list
             throw CheckpointException.at(Kind.MALFORMED, "storages", viewsAt, "the storage views are not a list");
         }
+        List<?> list = (List<?>) views;
         for (Object v : list) {
             // (target key, root key, offset, numel), in elements of the root's dtype
             if (!(v instanceof PyTuple t) || t.size() != 4 || !(t.get(2) instanceof Long offset)
@@ -280,10 +285,11 @@ public final class LegacyTar implements CheckpointFormat {
             }
             String target = key(t.get(0), "storages", viewsAt);
             Object rootObject = objects.get(key(t.get(1), "storages", viewsAt));
-            if (!(rootObject instanceof StorageRef root)) { // safety: tar-view-root
+            if (!(rootObject instanceof StorageRef)) { // safety: tar-view-root
                 throw CheckpointException.at(Kind.MALFORMED, "storages", viewsAt, "storage view '" + target
                         + "' names root " + t.get(1) + ", which is no storage of the member");
             }
+            StorageRef root = (StorageRef) rootObject;
             long item = root.dtype().itemSize();
             long from = offset < 0 ? -1 : Checked.multiply(offset, item, "storages", "view offset");
             long len = numel < 0 ? -1 : Checked.multiply(numel, item, "storages", "view size");
@@ -318,16 +324,18 @@ public final class LegacyTar implements CheckpointFormat {
             LegacyStream.Part argsPart = pickle(pos, m, "tensors", options, seen);
             Object args = LegacyStream.plain(options, argsPart);
             pos += argsPart.bytes().length;
-            if (!(args instanceof PyTuple t) || t.size() != 3) { // safety: tar-tensor-args
+            if (!(args instanceof PyTuple a && a.size() == 3)) { // safety: tar-tensor-args
                 throw CheckpointException.at(Kind.MALFORMED, "tensors", rel, "tensor " + i
                         + " is not described by (key, storage_key, tensor_type)");
             }
+            PyTuple t = (PyTuple) args;
             String key = key(t.get(0), "tensors", rel);
             Object s = t.get(1) == null ? null : objects.get(key(t.get(1), "tensors", rel));
-            if (!(s instanceof StorageRef storage)) { // safety: tar-tensor-storage
+            if (!(s instanceof StorageRef)) { // safety: tar-tensor-storage
                 throw CheckpointException.at(Kind.MALFORMED, "tensors", rel, "tensor '" + key + "' names storage "
                         + t.get(1) + ", which the storages member does not have");
             }
+            StorageRef storage = (StorageRef) s;
             if (!Checked.fits(pos, 8, m.end())) {
                 throw CheckpointException.at(Kind.TRUNCATED, "tensors", pos - m.offset(), "tensor '" + key
                         + "': the member ends before its ndim");
