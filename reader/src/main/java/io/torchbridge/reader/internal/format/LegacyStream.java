@@ -175,7 +175,8 @@ public final class LegacyStream implements CheckpointFormat {
                                            boolean allowTrailing) throws CheckpointException {
         Set<String> seen = new HashSet<>();
         for (String k : keys) {
-            if (!seen.add(k)) { // safety: legacy-key-duplicate
+            boolean first = seen.add(k);
+            if (!first) { // safety: legacy-key-duplicate
                 throw CheckpointException.at(Kind.MALFORMED, PARTS.get(4), -1, "storage key '" + k
                         + "' is listed twice; torch.save lists each storage once");
             }

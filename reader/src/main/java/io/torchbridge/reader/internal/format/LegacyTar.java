@@ -381,7 +381,8 @@ public final class LegacyTar implements CheckpointFormat {
     /** One table of keys, as torch's deserialized_objects: a key given twice is refused. */
     private static void put(Map<String, Object> objects, String key, Object o, String record, long rel)
             throws CheckpointException {
-        if (objects.putIfAbsent(key, o) != null) { // safety: tar-key-duplicate
+        Object before = objects.putIfAbsent(key, o);
+        if (before != null) { // safety: tar-key-duplicate
             throw CheckpointException.at(Kind.MALFORMED, record, rel, "key " + key + " is given twice (storage and "
                     + "tensor keys share one table in torch; a second one would replace the first)");
         }
