@@ -25,8 +25,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The legacy formats against real PyTorch: the legacy stream that torch 1.13, 2.6 and 2.14 write
  * with {@code _use_new_zipfile_serialization=False} (every pickle protocol 1..5; committed under
- * fixtures/legacy-VERSION and written afresh in this run), and the legacy tar built to torch's
- * reader's rules, which torch 2.14 reads in this run. Each reads exactly as the manifest torch
+ * fixtures/legacy-VERSION and written afresh in this run), and the files built to torch's readers'
+ * rules (the legacy tar, the stream with pre-1.0 storage views), which torch 2.14 reads in this run. Each reads exactly as the manifest torch
  * wrote says (names, order, dtypes, shapes, strides, storages, sha256 of the values, the tree).
  */
 class LegacyFixtureTest {
@@ -87,19 +87,25 @@ class LegacyFixtureTest {
     }
 
     @Test
-    void theTarFixtureReadsAsTorchReadsIt() throws Exception {
-        Path dir = Repo.fixtures().resolve("legacy-tar");
-        Manifest m = Manifest.read(dir.resolve("legacy_tar.manifest.json"));
-        assertEquals("tar", m.json().get("format").asText());
-        ManifestCheck.check(m);
-        try (Checkpoint c = Checkpoint.open(m.file())) {
+    void theBuiltFixturesReadAsTorchReadsThem() throws Exception {
+        // legacy_tar.pt: the tar of torch < 0.1.10; legacy_storage_views.pt: the stream with the
+        // storage views (view_metadata) of torch < 1.0. No torch today writes either.
+        Path dir = Repo.fixtures().resolve("legacy-built");
+        List<Path> manifests = FixtureTest.manifests(dir);
+        assertEquals(2, manifests.size(), manifests.toString());
+        for (Path mf : manifests) {
+            ManifestCheck.check(Manifest.read(mf));
+        }
+        Manifest tar = Manifest.read(dir.resolve("legacy_tar.manifest.json"));
+        assertEquals("tar", tar.json().get("format").asText());
+        try (Checkpoint c = Checkpoint.open(tar.file())) {
             assertEquals(List.of("sys_info", "pickle", "tensors", "storages"), c.records());
         }
-        // torch 2.14 loads the tar (weights_only=False: it refuses the format otherwise) and its
-        // manifest, recomputed now, is the committed one the reader was just checked against.
+        // torch 2.14 loads both (the tar with weights_only=False: it refuses the format otherwise)
+        // and their manifests, recomputed now, are the committed ones the reader was checked against.
         String out = TorchMatrix.require("2.14.1").run(300, Repo.fixtures().resolve("tbmanifest.py").toString(),
                 "--check", dir.toString());
-        assertTrue(out.contains("legacy-tar: 1 files") && out.contains(": ok"), out);
+        assertTrue(out.contains("legacy-built: 2 files") && out.contains(": ok"), out);
         assertFalse(out.contains("FAIL"), out);
     }
 
@@ -109,7 +115,7 @@ class LegacyFixtureTest {
         for (String v : Repo.TORCH_VERSIONS) {
             out.addAll(FixtureTest.manifests(legacyFolder(v)));
         }
-        out.addAll(FixtureTest.manifests(Repo.fixtures().resolve("legacy-tar")));
+        out.addAll(FixtureTest.manifests(Repo.fixtures().resolve("legacy-built")));
         return out;
     }
 }

@@ -225,6 +225,34 @@ class LegacyStreamTest {
         }
     }
 
+    /** {'v': a float tensor of size 2 at offset 0 of view 'v1' = elements [from, from + size) of storage 'k1'}. */
+    private static LegacyBytes storageView(long from, long size) {
+        P p = P.proto(2).emptyDict().mark().str("v").global("torch._utils", "_rebuild_tensor_v2").mark();
+        LegacyBytes.storageViewId(p, "FloatStorage", "k1", 4, "v1", from, size).integer(0).mark().integer(2).tuple()
+                .mark().integer(1).tuple().op(0x89).global("collections", "OrderedDict").emptyTuple().reduce()
+                .tuple().reduce().setitems().stop();
+        LegacyBytes f = new LegacyBytes(p.bytes(), "k1");
+        f.storage(4, floats(1, 2, 3, 4));
+        return f;
+    }
+
+    @Test
+    void aPre10StorageViewIsElementsOfItsRoot() throws IOException {
+        try (Checkpoint c = Checkpoint.open(storageView(1, 2).write(dir, "view.pt"))) {
+            assertArrayEquals(new float[] {2, 3}, c.tensor("v").toFloatArray());
+            assertEquals("v1", c.tensor("v").info().storage().key());
+            assertEquals(8, c.tensor("v").info().storage().nbytes());
+        }
+    }
+
+    @Test
+    void aStorageViewPastItsRootIsOutOfRange() throws IOException {
+        CheckpointException e = refuse(storageView(3, 2));
+        assertEquals(Kind.OUT_OF_RANGE, e.kind());
+        assertEquals("pickle", e.record().orElseThrow());
+        assertTrue(e.getMessage().contains("storage view 'v1'"), e.getMessage());
+    }
+
     @Test
     void aGlobalOffTheAllowlistIsDisallowedAsInTheZip() throws IOException {
         LegacyBytes f = twoViews();

@@ -86,6 +86,12 @@ public final class LegacyBytes {
                 .op('Q');
     }
 
+    /** A persistent id with view_metadata {@code (viewKey, offset, size)}, as torch before 1.0 wrote it. */
+    public static P storageViewId(P p, String type, String key, long numel, String viewKey, long offset, long size) {
+        return p.mark().str("storage").global("torch", type).str(key).str("cpu").integer(numel)
+                .mark().str(viewKey).integer(offset).integer(size).tuple().tuple().op('Q');
+    }
+
     /** {@code torch._utils._rebuild_tensor_v2(<legacy storage id>, offset, size, stride, False, OrderedDict())}. */
     public static P tensor(P p, String type, String key, long numel, long offset, long[] size, long[] stride) {
         p.global("torch._utils", "_rebuild_tensor_v2").mark();

@@ -12,6 +12,7 @@ import io.torchbridge.reader.internal.data.MappedRegion;
 import io.torchbridge.reader.internal.pickle.PickleReader;
 import io.torchbridge.reader.internal.pickle.RawDict;
 import io.torchbridge.reader.internal.pickle.StorageRef;
+import io.torchbridge.reader.internal.pickle.StorageResolver;
 import java.io.IOException;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
@@ -130,17 +131,55 @@ public final class LegacyStream implements CheckpointFormat {
         // type and element count), so a first pass collects them and lays the storages out; the
         // second builds the object over the mapped storages. Both run the same checks.
         Map<String, Declared> declared = new LinkedHashMap<>();
-        new PickleReader(options, object.name(), (type, dtype, key, location, numel) -> {
-            Declared d = declare(declared, type, dtype, key, location, numel);
-            return new StorageRef(new StorageInfo(key, type, location, d.nbytes), dtype, null, null);
+        new PickleReader(options, object.name(), new Views() {
+            @Override
+            public StorageRef resolve(String type, DType dtype, String key, String location, long numel)
+                    throws CheckpointException {
+                Declared d = declare(declared, type, dtype, key, location, numel);
+                return new StorageRef(new StorageInfo(key, type, location, d.nbytes), dtype, null, null);
+            }
         }).read(object.bytes());
         Map<String, StorageRef> storages = layout(declared, keys, pos, allowTrailing);
 
-        PickleReader reader = new PickleReader(options, object.name(),
-                (type, dtype, key, location, numel) -> storages.get(key));
+        PickleReader reader = new PickleReader(options, object.name(), new Views() {
+            @Override
+            public StorageRef resolve(String type, DType dtype, String key, String location, long numel) {
+                return storages.get(key);
+            }
+        });
         Object root = reader.read(object.bytes());
         return new Unpickled(Format.LEGACY, root, (int) PROTOCOL_VERSION, ByteOrder.LITTLE_ENDIAN,
                 reader.unreadableTensor());
+    }
+
+    /**
+     * Storage views (view_metadata): the first view of a key defines it, as torch caches it; its
+     * elements must lie inside the root storage.
+     */
+    private abstract class Views implements StorageResolver {
+        private final Map<String, StorageRef> views = new HashMap<>();
+
+        @Override
+        public StorageRef view(StorageRef root, String viewKey, long offset, long size) throws CheckpointException {
+            StorageRef known = views.get(viewKey);
+            if (known != null) {
+                return known;
+            }
+            long item = root.dtype() == null ? 1 : root.dtype().itemSize();
+            long from = Checked.multiply(offset, item, PARTS.get(3), "storage view offset");
+            long len = Checked.multiply(size, item, PARTS.get(3), "storage view size");
+            if (!Checked.fits(from, len, root.info().nbytes())) { // safety: legacy-view-bounds
+                throw CheckpointException.of(Kind.OUT_OF_RANGE, "storage view '" + viewKey + "' takes elements ["
+                        + offset + ", +" + size + ") of storage '" + root.info().key() + "', which has "
+                        + root.info().nbytes() / item);
+            }
+            MappedRegion region = root.region() == null ? null
+                    : file.region(root.region().offset() + from, len, ByteOrder.LITTLE_ENDIAN);
+            StorageRef v = new StorageRef(new StorageInfo(viewKey, root.info().type(), root.info().location(), len),
+                    root.dtype(), region, null);
+            views.put(viewKey, v);
+            return v;
+        }
     }
 
     /** What the object pickle declares about one storage key. */

@@ -24,4 +24,14 @@ public interface StorageResolver {
         throw CheckpointException.of(CheckpointException.Kind.MALFORMED,
                 "persistent id is not ('storage', type, key, location, numel)");
     }
+
+    /**
+     * A view of {@code root}: elements {@code [offset, offset + size)} of its dtype, under its own
+     * key. Only the legacy stream has them (view_metadata, the sixth item of its persistent ids,
+     * which torch before 1.0 wrote for storages that were views of others).
+     */
+    default StorageRef view(StorageRef root, String viewKey, long offset, long size) throws CheckpointException {
+        throw CheckpointException.of(CheckpointException.Kind.UNSUPPORTED,
+                "storage views (view_metadata in the persistent id) outside the legacy stream");
+    }
 }
