@@ -337,7 +337,9 @@ public final class LegacyStream implements CheckpointFormat {
                 throw CheckpointException.at(Kind.LIMIT_EXCEEDED, name, 0, "the " + name + " pickle is longer than "
                         + max + " bytes (ReadOptions.maxPickleBytes)");
             }
-            window = Math.min(Math.min(left, max), Math.min(window * 4, Integer.MAX_VALUE - 8));
+            // Up to max first: a pickle of max bytes is found, one byte more is refused above.
+            long next = Math.min(left, Math.min(window * 4, Integer.MAX_VALUE - 8));
+            window = window < max ? Math.min(next, max) : next;
         }
     }
 }
