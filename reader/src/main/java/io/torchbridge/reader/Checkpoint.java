@@ -159,7 +159,10 @@ public final class Checkpoint implements Closeable {
         return records;
     }
 
-    /** The value of the {@code version} record (zip); the legacy formats' protocol version, 1001. */
+    /**
+     * The value of the {@code version} record (zip); the legacy stream's protocol version, 1001;
+     * 0 for a legacy tar, which declares none.
+     */
     public int formatVersion() {
         return version;
     }
