@@ -261,13 +261,22 @@ public final class LegacyStream implements CheckpointFormat {
         return out;
     }
 
+    /** A window of the storage section, so that many small storages cost a read per 64 KiB, not one each. */
+    private ByteBuffer counts = ByteBuffer.allocate(0);
+    private long countsAt;
+
     private long count(long pos) throws CheckpointException {
-        try {
-            // _write_file writes the count little-endian (torch/csrc/generic/serialization.cpp)
-            return ByteBuffer.wrap(file.read(pos, 8)).order(ByteOrder.LITTLE_ENDIAN).getLong();
-        } catch (IOException e) {
-            throw CheckpointException.at(Kind.IO, null, pos, "cannot read: " + e).withCause(e);
+        if (pos < countsAt || pos + 8 > countsAt + counts.capacity()) {
+            try {
+                countsAt = pos;
+                // _write_file writes the count little-endian (torch/csrc/generic/serialization.cpp)
+                counts = ByteBuffer.wrap(file.read(pos, (int) Math.min(file.size() - pos, 1 << 16)))
+                        .order(ByteOrder.LITTLE_ENDIAN);
+            } catch (IOException e) {
+                throw CheckpointException.at(Kind.IO, null, pos, "cannot read: " + e).withCause(e);
+            }
         }
+        return counts.getLong((int) (pos - countsAt));
     }
 
     /** The sorted key list torch writes after the object: a list of str (an int key is taken as its digits). */
