@@ -124,7 +124,9 @@ class LegacyTarTest {
         byte[] lying = P.proto(2).integer(1_000_000).stop().bytes();
         byte[] count = P.proto(2).integer(1).stop().bytes();
         byte[] rest = java.util.Arrays.copyOfRange(s, count.length, s.length);
-        refuse(with("storages", concat(lying, rest)), Kind.MALFORMED, "storages");
+        // refused before any storage is read, with the count it declares
+        assertTrue(refuse(with("storages", concat(lying, rest)), Kind.MALFORMED, "storages").getMessage()
+                .contains("declares 1000000 storages"));
     }
 
     @Test
@@ -179,7 +181,8 @@ class LegacyTarTest {
         byte[] t = tensorsMember();
         byte[] count = P.proto(2).integer(2).stop().bytes();
         byte[] rest = java.util.Arrays.copyOfRange(t, count.length, t.length);
-        refuse(with("tensors", concat(P.proto(2).integer(100_000).stop().bytes(), rest)), Kind.MALFORMED, "tensors");
+        assertTrue(refuse(with("tensors", concat(P.proto(2).integer(100_000).stop().bytes(), rest)), Kind.MALFORMED,
+                "tensors").getMessage().contains("declares 100000 tensors"));
     }
 
     @Test
