@@ -254,6 +254,21 @@ class LegacyStreamTest {
     }
 
     @Test
+    void theScanWalksEachPickleOfTheStreamOnItsOwn() throws IOException {
+        // five pickles back to back, then raw storages: no "bytes after STOP", no "unknown opcode"
+        io.torchbridge.reader.scan.Scan.Report r = io.torchbridge.reader.scan.Scan.scan(twoViews().write(dir, "s.pt"));
+        assertEquals("legacy", r.format());
+        assertEquals(List.of(), r.findings());
+        assertTrue(r.torchWouldLoad() && r.readsByDefault() && r.clean());
+        // protocol 1's magic number is a text LONG, an opcode torch's weights_only loader lacks
+        LegacyBytes p1 = twoViews();
+        p1.magic = P.raw().op('L').line(LegacyBytes.MAGIC + "L").stop().bytes();
+        io.torchbridge.reader.scan.Scan.Report r1 = io.torchbridge.reader.scan.Scan.scan(p1.write(dir, "s1.pt"));
+        assertEquals(List.of(), r1.findings());
+        assertTrue(!r1.torchWouldLoad() && r1.readsByDefault());
+    }
+
+    @Test
     void aGlobalOffTheAllowlistIsDisallowedAsInTheZip() throws IOException {
         LegacyBytes f = twoViews();
         f.object = P.proto(2).global("argparse", "Namespace").emptyTuple().reduce().stop().bytes();

@@ -252,6 +252,20 @@ class LegacyTarTest {
         refuse(with("storages", s.toByteArray()), Kind.DISALLOWED_GLOBAL, "storages");
     }
 
+    @Test
+    void theScanNamesTheTarAndWhatItsMetadataPicklesName() throws IOException {
+        io.torchbridge.reader.scan.Scan.Report r = io.torchbridge.reader.scan.Scan.scan(good().write(dir, "s.tar"));
+        assertEquals("tar", r.format());
+        assertTrue(r.readsByDefault() && !r.torchWouldLoad(), r.toString());
+        ByteArrayOutputStream s = storages(1);
+        s.writeBytes(P.proto(2).mark().integer(1).str("cpu").global("os", "system").tuple().stop().bytes());
+        io.torchbridge.reader.scan.Scan.Report bad = io.torchbridge.reader.scan.Scan.scan(
+                with("storages", s.toByteArray()).write(dir, "bad.tar"));
+        assertTrue(bad.findings().stream().anyMatch(f -> f.startsWith("os.system at storages+0x")), bad.findings()
+                .toString());
+        assertTrue(!bad.readsByDefault() && !bad.torchWouldLoad());
+    }
+
     private static byte[] concat(byte[] a, byte[] b) {
         byte[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
