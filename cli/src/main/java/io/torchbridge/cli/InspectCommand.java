@@ -153,8 +153,9 @@ final class InspectCommand implements Callable<Integer> {
         // every newline, one write syscall per line; Formatter parses the format string every call).
         StringBuilder sb = new StringBuilder(1 << 16);
         sb.append(label).append(System.lineSeparator());
-        sb.append(String.format("  format    %s, version %d, archive '%s', %s-endian%n", ckpt.format().label(),
-                ckpt.formatVersion(), ckpt.archiveName(),
+        // the legacy stream and tar have no archive folder (and the tar no version)
+        sb.append(String.format("  format    %s, version %d%s, %s-endian%n", ckpt.format().label(),
+                ckpt.formatVersion(), ckpt.archiveName().isEmpty() ? "" : ", archive '" + ckpt.archiveName() + "'",
                 ckpt.byteOrder() == ByteOrder.LITTLE_ENDIAN ? "little" : "big"));
         sb.append("  records   ").append(summarize(ckpt.records())).append(System.lineSeparator());
         row(sb, w, "NAME", "DTYPE", "SHAPE", "SIZE");

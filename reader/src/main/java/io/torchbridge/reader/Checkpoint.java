@@ -2,6 +2,9 @@ package io.torchbridge.reader;
 
 import io.torchbridge.reader.CheckpointException.Kind;
 import io.torchbridge.reader.internal.data.MappedFile;
+import io.torchbridge.reader.internal.format.CheckpointFormat;
+import io.torchbridge.reader.internal.format.LegacyStream;
+import io.torchbridge.reader.internal.format.LegacyTar;
 import io.torchbridge.reader.internal.format.TorchZip;
 import io.torchbridge.reader.internal.format.Unpickled;
 import io.torchbridge.reader.internal.zip.ZipContainer;
@@ -42,20 +45,22 @@ import java.util.NoSuchElementException;
  */
 public final class Checkpoint implements Closeable {
     private static final byte[] ZIP_MAGIC = {'P', 'K', 3, 4};
-    private static final byte[] LEGACY_MAGIC = {(byte) 0x80, 0x02, (byte) 0x8a, 0x0a};
 
     private final MappedFile file;
+    /** The zip index, or null for the legacy stream and tar formats, which have none. */
     private final ZipContainer zip;
+    private final List<String> records;
     private final Format format;
     private final Object root;
     private final Map<String, Tensor> tensors;
     private final ByteOrder byteOrder;
     private final int version;
 
-    private Checkpoint(MappedFile file, ZipContainer zip, Format format, Object root,
+    private Checkpoint(MappedFile file, ZipContainer zip, List<String> records, Format format, Object root,
                        Map<String, Tensor> tensors, ByteOrder byteOrder, int version) {
         this.file = file;
         this.zip = zip;
+        this.records = List.copyOf(records);
         this.format = format;
         this.root = root;
         this.tensors = Collections.unmodifiableMap(tensors);
@@ -84,12 +89,19 @@ public final class Checkpoint implements Closeable {
         ZipContainer zip = null;
         try {
             Format format = detect(file);
-            if (format != Format.ZIP) {
-                throw CheckpointException.of(Kind.UNSUPPORTED, "the " + format.label() + " format is not read yet; "
-                        + "in Python, re-save it with torch.save(torch.load(path), new_path) to get the zip format");
+            switch (format) {
+                case LEGACY -> {
+                    return read(file, null, new LegacyStream(file), LegacyStream.PARTS, options);
+                }
+                case TAR -> {
+                    LegacyTar tar = LegacyTar.open(file);
+                    return read(file, null, tar, tar.members(), options);
+                }
+                default -> {
+                    zip = ZipContainer.open(file);
+                    return read(file, zip, new TorchZip(file, zip), zip.names(), options);
+                }
             }
-            zip = ZipContainer.open(file);
-            return read(file, zip, options);
         } catch (CheckpointException | RuntimeException | Error e) {
             closeQuietly(zip);
             closeQuietly(file);
@@ -105,20 +117,24 @@ public final class Checkpoint implements Closeable {
         byte[] head = file.read(0, 4);
         if (java.util.Arrays.equals(head, ZIP_MAGIC)) {
             return Format.ZIP;
-        } else if (java.util.Arrays.equals(head, LEGACY_MAGIC)) {
+        } else if (LegacyStream.matches(file)) {
             return Format.LEGACY;
+        } else if (LegacyTar.matches(file)) {
+            return Format.TAR;
         }
         throw CheckpointException.at(Kind.MALFORMED, null, 0, String.format(
-                "not a PyTorch checkpoint: it starts with %02X %02X %02X %02X, not a zip (PK\\3\\4) "
-                        + "or the legacy pickle magic", head[0], head[1], head[2], head[3]));
+                "not a PyTorch checkpoint: it starts with %02X %02X %02X %02X, not a zip (PK\\3\\4), "
+                        + "the legacy stream's magic-number pickle or a legacy tar", head[0], head[1], head[2],
+                head[3]));
     }
 
-    private static Checkpoint read(MappedFile file, ZipContainer zip, ReadOptions options) throws IOException {
-        Unpickled u = new TorchZip(file, zip).unpickle(options, false);
+    private static Checkpoint read(MappedFile file, ZipContainer zip, CheckpointFormat format, List<String> records,
+                                   ReadOptions options) throws IOException {
+        Unpickled u = format.unpickle(options, false);
         ValueTree tree = new ValueTree(options, "data.pkl");
         Object root = tree.build(u::takeRoot);
         u.refuseUnreadableTensors(); // one the tree never reached: PyTorch runs every rebuild
-        return new Checkpoint(file, zip, u.format(), root, tree.tensors, u.byteOrder(), u.version());
+        return new Checkpoint(file, zip, records, u.format(), root, tree.tensors, u.byteOrder(), u.version());
     }
 
     /** The container format. */
@@ -126,17 +142,27 @@ public final class Checkpoint implements Closeable {
         return format;
     }
 
-    /** The top folder of the archive (torch.save names it after the file). */
+    /**
+     * The top folder of the archive (torch.save names it after the file); "" for the legacy
+     * stream and tar formats, whose files have none.
+     */
     public String archiveName() {
-        return zip.archiveName();
+        return zip == null ? "" : zip.archiveName();
     }
 
-    /** The archive's record names, in the archive's order. */
+    /**
+     * The archive's record names, in the archive's order. For the legacy stream, its parts
+     * ({@code magic_number}, {@code protocol_version}, {@code sys_info}, {@code pickle},
+     * {@code storage_keys}, {@code storages}); for a legacy tar, its members.
+     */
     public List<String> records() {
-        return zip.names();
+        return records;
     }
 
-    /** The value of the {@code version} record. */
+    /**
+     * The value of the {@code version} record (zip); the legacy stream's protocol version, 1001;
+     * 0 for a legacy tar, which declares none.
+     */
     public int formatVersion() {
         return version;
     }
@@ -211,7 +237,9 @@ public final class Checkpoint implements Closeable {
     @Override
     public void close() throws IOException {
         try {
-            zip.close();
+            if (zip != null) {
+                zip.close();
+            }
         } finally {
             file.close();
         }

@@ -5,7 +5,9 @@ public enum Format {
     /** The zip archive torch.save writes since PyTorch 1.6. */
     ZIP("zip"),
     /** The pre-1.6 stream of consecutive pickles ({@code _use_new_zipfile_serialization=False}). */
-    LEGACY("legacy");
+    LEGACY("legacy"),
+    /** The tar archive of torch before 0.1.10 (members sys_info, pickle, storages, tensors). */
+    TAR("tar");
 
     private final String label;
 

@@ -4,6 +4,8 @@ import io.torchbridge.reader.Checkpoint;
 import io.torchbridge.reader.CheckpointException;
 import io.torchbridge.reader.ReadOptions;
 import io.torchbridge.reader.internal.data.MappedFile;
+import io.torchbridge.reader.internal.format.LegacyStream;
+import io.torchbridge.reader.internal.format.LegacyTar;
 import io.torchbridge.reader.internal.format.TorchZip;
 import io.torchbridge.reader.internal.pickle.Allowlist;
 import io.torchbridge.reader.internal.pickle.PickleScanner;
@@ -62,10 +64,22 @@ public final class Scan {
         List<String> findings = new ArrayList<>();
         String format = "unknown";
         byte[] pickle = null;
+        // The legacy stream's five pickles (or a tar's object pickle), each walked on its own:
+        // each ends with its STOP, and what follows it is the next pickle, not hidden bytes.
+        List<LegacyStream.Part> parts = null;
         boolean torchScript = false;
         try (MappedFile file = MappedFile.open(path)) {
             byte[] head = file.size() >= 4 ? file.read(0, 4) : new byte[0];
-            if (head.length == 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) {
+            if (!(head.length == 4 && head[0] == 'P' && head[1] == 'K') && LegacyStream.matches(file)) {
+                format = "legacy";
+                parts = new LegacyStream(file).pickles(ReadOptions.defaults().maxPickleBytes());
+            } else if (!(head.length == 4 && head[0] == 'P' && head[1] == 'K') && LegacyTar.matches(file)) {
+                format = "tar";
+                parts = LegacyTar.open(file).pickles(ReadOptions.defaults().maxPickleBytes());
+                // torch/serialization.py, _legacy_load.legacy_load: refused before anything is read
+                findings.add("a legacy tar checkpoint (torch before 0.1.10): torch.load(weights_only=True) refuses "
+                        + "it; TorchBridge reads it without running anything");
+            } else if (head.length == 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) {
                 format = "zip";
                 try (ZipContainer zip = ZipContainer.open(file, true)) {
                     for (String d : zip.duplicates()) {
@@ -90,28 +104,18 @@ public final class Scan {
         } catch (IOException e) {
             return unreadable(path, format, e);
         }
+        if (parts != null) {
+            return scanParts(path, format, parts, findings);
+        }
         if (pickle == null) {
             return unreadable(path, format, new IOException("no pickle to scan (no data.pkl record)"));
         }
 
         PickleScanner.Result r = PickleScanner.scan(pickle);
         Map<String, GlobalUse> uses = new LinkedHashMap<>();
-        for (PickleScanner.GlobalRef g : r.globals()) {
-            String full = g.fullName();
-            boolean torch = !Allowlist.isBlockedModule(g.module()) && Allowlist.allowedByDefault(full);
-            GlobalUse prev = uses.get(full);
-            uses.put(full, prev == null
-                    ? new GlobalUse(full, 1, g.offset(), torch, torch, Dangers.of(g.module(), g.name()))
-                    : new GlobalUse(full, prev.count() + 1, prev.firstOffset(), torch, torch, prev.danger()));
-        }
-        for (GlobalUse u : uses.values()) {
-            if (u.danger() != null) {
-                findings.add(String.format("%s at data.pkl+0x%X: %s", u.name(), u.firstOffset(), u.danger()));
-            } else if (!u.acceptedByDefault()) {
-                findings.add(String.format("%s at data.pkl+0x%X is not on PyTorch's weights_only allowlist",
-                        u.name(), u.firstOffset()));
-            }
-        }
+        Map<String, String> where = new LinkedHashMap<>();
+        addGlobals(r, "data.pkl", uses, where);
+        globalFindings(uses, where, findings);
         if (r.trailingAt() >= 0) {
             findings.add(String.format("data.pkl+0x%X: bytes after the pickle's STOP (a second pickle hidden "
                     + "behind the first: torch ignores it, TorchBridge refuses the file)", r.trailingAt()));
@@ -145,16 +149,86 @@ public final class Scan {
     }
 
     /**
+     * The legacy stream's pickles (or a legacy tar's), each walked separately. torch's
+     * weights_only loader reads all five pickles of the stream with the same restrictions, so its
+     * verdict needs every one of them clean; the tar it refuses outright.
+     */
+    private static Report scanParts(Path path, String format, List<LegacyStream.Part> parts, List<String> findings) {
+        Map<String, GlobalUse> uses = new LinkedHashMap<>();
+        Map<String, String> where = new LinkedHashMap<>();
+        Map<String, Integer> opcodes = new LinkedHashMap<>();
+        boolean torchParses = !"tar".equals(format) && parts.size() == LegacyStream.PARTS.size() - 1;
+        for (LegacyStream.Part part : parts) {
+            PickleScanner.Result r = PickleScanner.scan(part.bytes());
+            addGlobals(r, part.name(), uses, where);
+            r.opcodes().forEach((k, v) -> opcodes.merge(k, v, Integer::sum));
+            if (r.error() != null) {
+                findings.add(String.format("malformed pickle at %s+0x%X: %s", part.name(), r.errorOffset(), r.error()));
+                torchParses = false;
+            }
+            TreeSet<String> foreign = new TreeSet<>(r.opcodes().keySet());
+            foreign.removeAll(PickleScanner.TORCH_OPCODES);
+            torchParses &= foreign.isEmpty();
+        }
+        globalFindings(uses, where, findings);
+        String error = null;
+        boolean reads = false;
+        try (Checkpoint c = Checkpoint.open(path)) {
+            reads = true;
+        } catch (IOException e) {
+            error = e.getMessage();
+            if (!(e instanceof CheckpointException ce && ce.kind() == CheckpointException.Kind.DISALLOWED_GLOBAL)) {
+                findings.add("does not read: " + e.getMessage());
+            }
+        }
+        boolean torchLoads = torchParses && uses.values().stream().allMatch(GlobalUse::torchAccepts)
+                && (reads || structurallyValid(path));
+        return new Report(path.toString(), format, List.copyOf(uses.values()), opcodes, findings, torchLoads, reads,
+                error);
+    }
+
+    private static void addGlobals(PickleScanner.Result r, String part, Map<String, GlobalUse> uses,
+                                   Map<String, String> where) {
+        for (PickleScanner.GlobalRef g : r.globals()) {
+            String full = g.fullName();
+            boolean torch = !Allowlist.isBlockedModule(g.module()) && Allowlist.allowedByDefault(full);
+            GlobalUse prev = uses.get(full);
+            uses.put(full, prev == null
+                    ? new GlobalUse(full, 1, g.offset(), torch, torch, Dangers.of(g.module(), g.name()))
+                    : new GlobalUse(full, prev.count() + 1, prev.firstOffset(), torch, torch, prev.danger()));
+            where.putIfAbsent(full, part);
+        }
+    }
+
+    private static void globalFindings(Map<String, GlobalUse> uses, Map<String, String> where, List<String> findings) {
+        for (GlobalUse u : uses.values()) {
+            if (u.danger() != null) {
+                findings.add(String.format("%s at %s+0x%X: %s", u.name(), where.get(u.name()), u.firstOffset(),
+                        u.danger()));
+            } else if (!u.acceptedByDefault()) {
+                findings.add(String.format("%s at %s+0x%X is not on PyTorch's weights_only allowlist",
+                        u.name(), where.get(u.name()), u.firstOffset()));
+            }
+        }
+    }
+
+    /**
      * Whether the file passes every check the reader makes but its safety limits (nesting, memo,
      * stack), which torch does not have: what torch itself would still load.
      */
     private static boolean structurallyValid(Path path) {
         ReadOptions relaxed = ReadOptions.builder().maxMemo(Integer.MAX_VALUE).maxStack(Integer.MAX_VALUE)
                 .maxNesting(Integer.MAX_VALUE).build();
-        try (MappedFile file = MappedFile.open(path); ZipContainer zip = ZipContainer.open(file, true)) {
-            // Trailing bytes allowed, as torch allows them; no value tree is built.
-            new TorchZip(file, zip).unpickle(relaxed, true).refuseUnreadableTensors();
-            return true;
+        try (MappedFile file = MappedFile.open(path)) {
+            if (LegacyStream.matches(file)) {
+                new LegacyStream(file).unpickle(relaxed, true).refuseUnreadableTensors();
+                return true;
+            }
+            try (ZipContainer zip = ZipContainer.open(file, true)) {
+                // Trailing bytes allowed, as torch allows them; no value tree is built.
+                new TorchZip(file, zip).unpickle(relaxed, true).refuseUnreadableTensors();
+                return true;
+            }
         } catch (CheckpointException e) {
             // Our safety limits (nesting the thread's stack cannot hold) are not torch's.
             return e.kind() == CheckpointException.Kind.LIMIT_EXCEEDED;

@@ -233,9 +233,19 @@ final class Calls {
     }
 
     /** BINPERSID: {@code ('storage', storage_type, key, location, numel[, view_metadata])}. */
-    StorageRef persistentLoad(Object pid) throws CheckpointException {
-        if (!(pid instanceof PyTuple t) || t.size() < 5 || !"storage".equals(t.get(0))) {
-            throw reader.error(Kind.MALFORMED, "persistent id is not ('storage', type, key, location, numel)");
+    Object persistentLoad(Object pid) throws CheckpointException {
+        if (!(pid instanceof PyTuple t) || t.size() < 5 || !isStorageTag(t.get(0))) {
+            Object o;
+            try {
+                o = storages.other(pid);
+            } catch (CheckpointException e) {
+                throw e.record().isPresent() ? e : reader.error(e.kind(), e.detail());
+            }
+            if (o instanceof TensorRef r) {
+                PyTuple args = new PyTuple(List.of(r.storage(), r.offset(), longs(r.shape()), longs(r.stride())));
+                return tensor(args, null, null, "the tensors member's tensor");
+            }
+            return o;
         }
         if (!(t.get(1) instanceof PyGlobal type)) {
             throw reader.error(Kind.MALFORMED, "persistent id's storage type is a "
@@ -258,10 +268,40 @@ final class Calls {
             throw reader.error(Kind.MALFORMED, "persistent id's location is a " + PickleReader.typeName(t.get(3)));
         }
         long numel = nonNegative(t.get(4), "storage size");
+        StorageRef root = storages.resolve(typeName, dtype, k, location, numel);
         if (t.size() > 5 && t.get(5) != null) {
-            throw reader.error(Kind.UNSUPPORTED, "storage views (pre-1.0 view_metadata in the persistent id)");
+            // (view_key, offset, size) in elements: torch before 1.0 saved a storage that was a
+            // view of another this way (torch/serialization.py, _legacy_load.persistent_load)
+            if (!(t.get(5) instanceof PyTuple v) || v.size() != 3) {
+                throw reader.error(Kind.MALFORMED, "view_metadata is not (view_key, offset, size)");
+            }
+            Object viewKey = v.get(0) instanceof Long || v.get(0) instanceof BigInteger ? v.get(0).toString() : v.get(0);
+            if (!(viewKey instanceof String vk)) {
+                throw reader.error(Kind.MALFORMED, "view_metadata's key is a " + PickleReader.typeName(v.get(0)));
+            }
+            long offset = nonNegative(v.get(1), "storage view offset");
+            long size = nonNegative(v.get(2), "storage view size");
+            try {
+                return storages.view(root, vk, offset, size);
+            } catch (CheckpointException e) {
+                throw e.record().isPresent() ? e : reader.error(e.kind(), e.detail());
+            }
         }
-        return storages.resolve(typeName, dtype, k, location, numel);
+        return root;
+    }
+
+    /** 'storage', or b'storage' as a Python 2 pickle read with encoding='bytes' gives it. */
+    private static boolean isStorageTag(Object o) {
+        return "storage".equals(o) || (o instanceof byte[] b && java.util.Arrays.equals(b,
+                "storage".getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+    }
+
+    private static PyTuple longs(long[] v) {
+        List<Object> out = new ArrayList<>(v.length);
+        for (long x : v) {
+            out.add(x);
+        }
+        return new PyTuple(out);
     }
 
     // --- tensors -------------------------------------------------------------------------------

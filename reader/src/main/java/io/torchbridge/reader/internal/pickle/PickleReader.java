@@ -104,6 +104,26 @@ public final class PickleReader {
     }
 
     /**
+     * How many bytes the first pickle in {@code data} takes, up to and including its STOP; -1 when
+     * {@code data} ends first (the pickle may go on in bytes not given). For containers that
+     * write several pickles one after another (the legacy stream), which say nowhere where one
+     * ends. A byte that is no opcode ends the walk there: reading that prefix reports it.
+     */
+    public static int pickleLength(byte[] data) {
+        OpcodeDecoder d = new OpcodeDecoder(data, true);
+        try {
+            for (Op o = d.next(); o != null; o = d.next()) {
+                if (o == Op.STOP) {
+                    return d.position();
+                }
+            }
+            return -1;
+        } catch (OperandException e) {
+            return e.kind() == Kind.TRUNCATED ? -1 : d.offset() + 1;
+        }
+    }
+
+    /**
      * The memo indices that some GET up to the first STOP reads, or null when every entry must be
      * kept (an index too large for the set, or bytes the walk cannot decode: the read itself then
      * reports them). torch.save's pickler memoizes every value it writes, so without this the memo
