@@ -2,6 +2,7 @@ package io.torchbridge.reader;
 
 import io.torchbridge.reader.CheckpointException.Kind;
 import io.torchbridge.reader.internal.data.MappedFile;
+import io.torchbridge.reader.internal.format.TorchScript;
 import io.torchbridge.reader.internal.format.TorchZip;
 import io.torchbridge.reader.internal.format.Unpickled;
 import io.torchbridge.reader.internal.zip.ZipContainer;
@@ -114,9 +115,10 @@ public final class Checkpoint implements Closeable {
     }
 
     private static Checkpoint read(MappedFile file, ZipContainer zip, ReadOptions options) throws IOException {
-        Unpickled u = new TorchZip(file, zip).unpickle(options, false);
+        Unpickled u = (TorchScript.isTorchScript(zip) ? new TorchScript(file, zip) : new TorchZip(file, zip))
+                .unpickle(options, false);
         ValueTree tree = new ValueTree(options, "data.pkl");
-        Object root = tree.build(u::takeRoot);
+        Object root = tree.build(u::takeRoot, u.names());
         u.refuseUnreadableTensors(); // one the tree never reached: PyTorch runs every rebuild
         return new Checkpoint(file, zip, u.format(), root, tree.tensors, u.byteOrder(), u.version());
     }
@@ -156,7 +158,12 @@ public final class Checkpoint implements Closeable {
         return root;
     }
 
-    /** Every tensor by name, in the order the saved object reaches them (a shared one under each name). */
+    /**
+     * Every tensor by name, in the order the saved object reaches them (a shared one under each
+     * name). For a TorchScript archive ({@link Format#TORCHSCRIPT}): its {@code state_dict()},
+     * the parameters and buffers of each module in torch's order; {@link #root()} is then the
+     * module object, with every attribute.
+     */
     public Map<String, Tensor> tensors() {
         return tensors;
     }

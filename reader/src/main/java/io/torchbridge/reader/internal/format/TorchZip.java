@@ -39,15 +39,16 @@ public final class TorchZip implements CheckpointFormat {
             throw CheckpointException.of(Kind.UNSUPPORTED, "this is a TorchScript archive (torch.jit.save), "
                     + "which is not read yet; in Python, torch.save(torch.jit.load(path).state_dict(), new_path)");
         }
-        int version = version();
-        ByteOrder order = byteOrder();
+        int version = version(file, zip);
+        ByteOrder order = byteOrder(file, zip);
         ZipContainer.Entry pkl = zip.entry("data.pkl").orElseThrow(() -> CheckpointException.of(Kind.MALFORMED,
                 "the archive has no data.pkl record, so it holds no checkpoint (records: " + zip.names() + ")"));
         byte[] pickle = zip.read(file, pkl, options.maxPickleBytes());
         // one storage per record at most: sized so that it never rehashes
         Map<String, StorageRef> storages = new HashMap<>(zip.names().size() / 3 * 4 + 4);
         PickleReader reader = new PickleReader(options, "data.pkl",
-                (type, dtype, key, location, numel) -> storage(storages, order, type, dtype, key, location, numel));
+                (type, dtype, key, location, numel) -> storage(file, zip, storages, order, type, dtype, key, location,
+                        numel));
         Object root = reader.read(pickle, allowTrailing);
         return new Unpickled(Format.ZIP, root, version, order, reader.unreadableTensor());
     }
@@ -56,8 +57,9 @@ public final class TorchZip implements CheckpointFormat {
      * The record behind a persistent id, checked against the size the pickle declares; a key
      * named again must declare the same size and gets the same storage (one mapping, shared).
      */
-    private StorageRef storage(Map<String, StorageRef> storages, ByteOrder order, String type, DType dtype,
-                               String key, String location, long numel) throws CheckpointException {
+    static StorageRef storage(MappedFile file, ZipContainer zip, Map<String, StorageRef> storages, ByteOrder order,
+                              String type, DType dtype, String key, String location, long numel)
+            throws CheckpointException {
         StorageRef known = storages.get(key);
         long nbytes = dtype == null ? numel : Checked.multiply(numel, dtype.itemSize(), "data/" + key, "storage size");
         if (known != null) {
@@ -86,7 +88,7 @@ public final class TorchZip implements CheckpointFormat {
         return ref;
     }
 
-    private int version() throws CheckpointException {
+    static int version(MappedFile file, ZipContainer zip) throws CheckpointException {
         ZipContainer.Entry e = zip.entry("version").or(() -> zip.entry(".data/version")).orElseThrow(() ->
                 CheckpointException.of(Kind.MALFORMED, "the archive has no 'version' record; torch.save always "
                         + "writes one (is this a PyTorch checkpoint?)"));
@@ -105,7 +107,7 @@ public final class TorchZip implements CheckpointFormat {
         return v;
     }
 
-    private ByteOrder byteOrder() throws CheckpointException {
+    static ByteOrder byteOrder(MappedFile file, ZipContainer zip) throws CheckpointException {
         var e = zip.entry("byteorder");
         if (e.isEmpty()) {
             return ByteOrder.LITTLE_ENDIAN; // before 2.1 there was no record; PyTorch assumes little

@@ -18,6 +18,7 @@ public final class Unpickled {
     private final int version;
     private final ByteOrder byteOrder;
     private final CheckpointException unreadableTensor;
+    private java.util.List<java.util.Map.Entry<String, Object>> names;
 
     /**
      * @param root      the raw root as the pickle reader leaves it (raw containers, tensor specs)
@@ -33,6 +34,20 @@ public final class Unpickled {
         this.version = version;
         this.byteOrder = byteOrder;
         this.unreadableTensor = unreadableTensor;
+    }
+
+    /**
+     * Where the container, not the object tree, names the tensors (a TorchScript archive's
+     * {@code state_dict()}): each name with its raw tensor, in order; the same tensor may carry
+     * several names. Null where the tree's paths are the names.
+     */
+    public java.util.List<java.util.Map.Entry<String, Object>> names() {
+        return names;
+    }
+
+    Unpickled withNames(java.util.List<java.util.Map.Entry<String, Object>> names) {
+        this.names = names;
+        return this;
     }
 
     public Format format() {

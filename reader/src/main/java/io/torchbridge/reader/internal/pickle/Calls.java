@@ -25,13 +25,33 @@ final class Calls {
     private final PickleReader reader;
     private final ReadOptions options;
     private final StorageResolver storages;
+    /** Reading a TorchScript archive's pickle (see {@link #global} and {@link #call}). */
+    private final boolean torchScript;
     /** Tensors made with a refusal, in the order the pickle made them. */
     private final List<TensorSpec> refused = new ArrayList<>();
 
-    Calls(PickleReader reader, ReadOptions options, StorageResolver storages) {
+    Calls(PickleReader reader, ReadOptions options, StorageResolver storages, boolean torchScript) {
         this.reader = reader;
         this.options = options;
         this.storages = storages;
+        this.torchScript = torchScript;
+    }
+
+    /**
+     * The globals only TorchScript's C++ unpickler knows (torch/csrc/jit/serialization/unpickler.cpp,
+     * readGlobal): the archive's own classes, {@code __torch__.*}, which it builds from the archive's
+     * code (here: inert objects whose BUILD state is their attribute dict), and the helpers of
+     * torch/jit/_pickle.py that tag lists and dicts with their static type.
+     */
+    private static boolean torchScriptGlobal(String module, String name) {
+        if (module.equals("__torch__") || module.startsWith("__torch__.")) {
+            return true;
+        }
+        return module.equals("torch.jit._pickle") && switch (name) {
+            case "build_intlist", "build_tensorlist", "build_doublelist", "build_boollist", "restore_type_tag",
+                 "build_tensor_from_id" -> true;
+            default -> false;
+        };
     }
 
     PyGlobal global(String module, String name) throws CheckpointException {
@@ -41,6 +61,9 @@ final class Calls {
             throw reader.error(Kind.DISALLOWED_GLOBAL, "global '" + full + "' is refused: module '"
                     + module + "' is never allowed (PyTorch's weights_only loader blocks it too); a "
                     + "checkpoint has no reason to name it, so do not trust this file");
+        }
+        if (torchScript && torchScriptGlobal(module, name)) {
+            return new PyGlobal(module, name);
         }
         if (!Allowlist.allowedByDefault(full) && !options.admits(module, name)) { // safety: allowlist
             throw reader.error(Kind.DISALLOWED_GLOBAL, "global '" + full + "' is not allowed by default "
@@ -59,6 +82,9 @@ final class Calls {
             // Not on PyTorch's allowlist (pytorch#133163), so only here when the caller admitted it;
             // protocol 2 writes b'' as bytes() and other bytes as bytes(list) or bytes(str, enc).
             return bytes(fn, args);
+        }
+        if (torchScript && fn.module().equals("torch.jit._pickle")) {
+            return jitHelper(fn, args);
         }
         if (!Allowlist.allowedByDefault(name)) {
             return new RawObject(fn, args); // admitted by the caller's options: inert
@@ -146,6 +172,26 @@ final class Calls {
                 return new RawObject(fn, args);
             }
         }
+    }
+
+    /**
+     * torch/jit/_pickle.py: the {@code build_*list} helpers and {@code restore_type_tag} return their
+     * first argument (the type tag matters only to TorchScript's static types);
+     * {@code build_tensor_from_id} names a tensor of a table kept outside the pickle (the 1.x layout
+     * and mobile archives), kept inert here with its id.
+     */
+    private Object jitHelper(PyGlobal fn, PyTuple args) throws CheckpointException {
+        return switch (fn.name()) {
+            case "build_intlist", "build_tensorlist", "build_doublelist", "build_boollist" -> {
+                arity(args, 1, 1, fn.fullName());
+                yield args.get(0);
+            }
+            case "restore_type_tag" -> {
+                arity(args, 2, 2, fn.fullName());
+                yield args.get(0);
+            }
+            default -> new RawObject(fn, args);
+        };
     }
 
     /** NEWOBJ and OBJ: {@code cls.__new__(cls, *args)}. */

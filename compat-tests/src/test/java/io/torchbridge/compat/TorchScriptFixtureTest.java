@@ -1,0 +1,76 @@
+package io.torchbridge.compat;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.torchbridge.reader.Checkpoint;
+import io.torchbridge.reader.Format;
+import io.torchbridge.reader.PyDict;
+import io.torchbridge.reader.PyObject;
+import io.torchbridge.reader.Tensor;
+import io.torchbridge.testing.Repo;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.DynamicContainer;
+import org.junit.jupiter.api.DynamicNode;
+import org.junit.jupiter.api.DynamicTest;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestFactory;
+
+/**
+ * Every TorchScript archive real torch 1.13, 2.6 and 2.14 wrote (fixtures/torchscript.py: scripted
+ * and traced, nested submodules, conv + batchnorm buffers, LSTM, embedding, float64 and float16,
+ * non-tensor attributes, a shared weight) lists exactly the tensors of its
+ * {@code torch.jit.load(f).state_dict()}: names, order, dtypes, shapes, strides, sha256 and leading
+ * values, as the same torch computed them into the manifest.
+ */
+class TorchScriptFixtureTest {
+
+    static Path folder(String version) {
+        return Repo.fixtures().resolve("torchscript-" + version);
+    }
+
+    @TestFactory
+    Stream<DynamicNode> everyTorchScriptFixtureListsItsStateDict() {
+        return Repo.TORCH_VERSIONS.stream().map(v -> {
+            List<Path> manifests = FixtureTest.manifests(folder(v));
+            assertTrue(manifests.size() >= 10, "TorchScript fixtures in " + folder(v) + ": " + manifests.size());
+            return DynamicContainer.dynamicContainer("torch " + v, manifests.stream().map(mf ->
+                    DynamicTest.dynamicTest(mf.getFileName().toString().replace(".manifest.json", ""), mf.toUri(), () -> {
+                        Manifest m = Manifest.read(mf);
+                        assertEquals(v, m.torch(), mf + " was written by torch " + m.torch());
+                        assertFalse(m.tensors().isEmpty(), mf + " lists no tensors");
+                        ManifestCheck.check(m);
+                    })));
+        });
+    }
+
+    /** The object tree stays reachable: attributes that are not in the state_dict, and sharing. */
+    @Test
+    void theModuleObjectKeepsEveryAttribute() throws Exception {
+        for (String v : Repo.TORCH_VERSIONS) {
+            try (Checkpoint c = Checkpoint.open(folder(v).resolve("scripted_attributes.pt"))) {
+                assertEquals(Format.TORCHSCRIPT, c.format());
+                PyObject root = assertInstanceOf(PyObject.class, c.root());
+                assertEquals("__torch__.Attrs", root.callable().fullName());
+                // values fixtures/torchscript.py gave the module (class Attrs)
+                assertEquals(List.of(3L, 1L, 4L), c.value("sizes"));
+                assertEquals(1L, ((PyDict) c.value("table")).items().get("one"));
+                assertEquals("attrs", c.value("name"));
+                assertEquals(Boolean.TRUE, c.value("flag"));
+                assertEquals(null, c.value("maybe"));
+                // a plain tensor attribute is no parameter or buffer, so not in the state_dict
+                Tensor plain = assertInstanceOf(Tensor.class, c.value("plain"));
+                assertEquals(List.of(0.5f, 0.5f), List.of(plain.toFloatArray()[0], plain.toFloatArray()[1]));
+                assertFalse(c.names().contains("plain"), "state_dict names " + c.names());
+            }
+            try (Checkpoint c = Checkpoint.open(folder(v).resolve("scripted_tied.pt"))) {
+                assertSame(c.tensor("emb.weight"), c.tensor("dec.weight"), "a shared weight is one tensor under two names");
+            }
+        }
+    }
+}
