@@ -45,8 +45,41 @@ class TorchScriptFixtureTest {
                         assertEquals(v, m.torch(), mf + " was written by torch " + m.torch());
                         assertFalse(m.tensors().isEmpty(), mf + " lists no tensors");
                         ManifestCheck.check(m);
+                        checkStateDict(m);
                     })));
         });
+    }
+
+    /**
+     * What the manifest holds beyond ManifestCheck's fields: which tensors share a storage
+     * (torch: same data_ptr once loaded) and the state_dict's {@code _metadata}.
+     */
+    private static void checkStateDict(Manifest m) throws Exception {
+        try (Checkpoint c = Checkpoint.open(m.file())) {
+            List<Tensor> tensors = List.copyOf(c.tensors().values());
+            for (int i = 0; i < tensors.size(); i++) {
+                int group = m.tensors().get(i).get("storage_group").asInt();
+                assertEquals(tensors.get(group).info().storage().key(), tensors.get(i).info().storage().key(),
+                        m.file().getFileName() + ": " + m.tensors().get(i).get("name").asText() + " storage");
+                if (group == i) {
+                    for (int j = 0; j < i; j++) {
+                        assertFalse(tensors.get(j).info().storage().key().equals(tensors.get(i).info().storage().key()),
+                                m.file().getFileName() + ": " + m.tensors().get(i).get("name").asText() + " has its own storage");
+                    }
+                }
+            }
+            PyDict sd = c.stateDict().orElseThrow();
+            assertEquals(PyDict.ORDERED_DICT, sd.pythonClass());
+            assertEquals(c.names(), List.copyOf(sd.items().keySet()));
+            PyDict meta = sd.metadata().orElseThrow();
+            List<String> expectedPaths = new java.util.ArrayList<>();
+            m.json().get("metadata").fieldNames().forEachRemaining(expectedPaths::add);
+            assertEquals(expectedPaths, List.copyOf(meta.items().keySet()), m.file().getFileName() + " _metadata");
+            for (String path : expectedPaths) {
+                assertEquals(m.json().get("metadata").get(path).get("version").asLong(),
+                        ((PyDict) meta.items().get(path)).items().get("version"), path);
+            }
+        }
     }
 
     /** The object tree stays reachable: attributes that are not in the state_dict, and sharing. */

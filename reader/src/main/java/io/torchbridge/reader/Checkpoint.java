@@ -52,9 +52,10 @@ public final class Checkpoint implements Closeable {
     private final Map<String, Tensor> tensors;
     private final ByteOrder byteOrder;
     private final int version;
+    private final PyDict stateDict;
 
     private Checkpoint(MappedFile file, ZipContainer zip, Format format, Object root,
-                       Map<String, Tensor> tensors, ByteOrder byteOrder, int version) {
+                       Map<String, Tensor> tensors, ByteOrder byteOrder, int version, PyDict stateDict) {
         this.file = file;
         this.zip = zip;
         this.format = format;
@@ -62,6 +63,7 @@ public final class Checkpoint implements Closeable {
         this.tensors = Collections.unmodifiableMap(tensors);
         this.byteOrder = byteOrder;
         this.version = version;
+        this.stateDict = stateDict;
     }
 
     /** Opens {@code path} with the default {@link ReadOptions}. */
@@ -120,7 +122,18 @@ public final class Checkpoint implements Closeable {
         ValueTree tree = new ValueTree(options, "data.pkl");
         Object root = tree.build(u::takeRoot, u.names());
         u.refuseUnreadableTensors(); // one the tree never reached: PyTorch runs every rebuild
-        return new Checkpoint(file, zip, u.format(), root, tree.tensors, u.byteOrder(), u.version());
+        PyDict stateDict = null;
+        if (u.names() != null) {
+            // torch/nn/modules/module.py, state_dict: an OrderedDict whose _metadata holds
+            // {'version': module._version} per module path; a script module's _version is nn.Module's, 1
+            Map<String, Object> metadata = new java.util.LinkedHashMap<>();
+            for (String m : u.modules()) {
+                metadata.put(m, new PyDict(PyDict.DICT, Map.of("version", 1L), Map.of()));
+            }
+            stateDict = new PyDict(PyDict.ORDERED_DICT, tree.tensors,
+                    Map.of("_metadata", new PyDict(PyDict.ORDERED_DICT, metadata, Map.of())));
+        }
+        return new Checkpoint(file, zip, u.format(), root, tree.tensors, u.byteOrder(), u.version(), stateDict);
     }
 
     /** The container format. */
@@ -166,6 +179,16 @@ public final class Checkpoint implements Closeable {
      */
     public Map<String, Tensor> tensors() {
         return tensors;
+    }
+
+    /**
+     * For a TorchScript archive, its {@code torch.jit.load(f).state_dict()}: an OrderedDict of
+     * {@link #tensors()} with torch's {@code _metadata} (a {@code {'version': 1}} per module path),
+     * what {@code torch.save(torch.jit.load(f).state_dict(), path)} would save. Empty for a
+     * checkpoint, whose {@link #root()} is already what was saved.
+     */
+    public java.util.Optional<PyDict> stateDict() {
+        return java.util.Optional.ofNullable(stateDict);
     }
 
     /** The tensor names, in order. */

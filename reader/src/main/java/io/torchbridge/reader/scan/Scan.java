@@ -4,6 +4,7 @@ import io.torchbridge.reader.Checkpoint;
 import io.torchbridge.reader.CheckpointException;
 import io.torchbridge.reader.ReadOptions;
 import io.torchbridge.reader.internal.data.MappedFile;
+import io.torchbridge.reader.internal.format.TorchScript;
 import io.torchbridge.reader.internal.format.TorchZip;
 import io.torchbridge.reader.internal.pickle.Allowlist;
 import io.torchbridge.reader.internal.pickle.PickleScanner;
@@ -62,6 +63,7 @@ public final class Scan {
         List<String> findings = new ArrayList<>();
         String format = "unknown";
         byte[] pickle = null;
+        byte[] constantsPickle = null;
         boolean torchScript = false;
         try (MappedFile file = MappedFile.open(path)) {
             byte[] head = file.size() >= 4 ? file.read(0, 4) : new byte[0];
@@ -72,10 +74,18 @@ public final class Scan {
                         findings.add("record " + d + " appears twice: torch reads the first, other tools may read "
                                 + "the second (a crafted archive)");
                     }
-                    torchScript = zip.entry("constants.pkl").isPresent();
+                    // torch.load's own test (torch/serialization.py, _is_torchscript_zip); torch 2.6+
+                    // refuses such an archive under weights_only=True (and loads it with torch.jit.load
+                    // otherwise), so the verdict below is a refusal. It is no finding: a scripted model is
+                    // a normal file, which the reader lists as its state_dict.
+                    torchScript = TorchScript.isTorchScript(zip);
                     if (torchScript) {
                         format = "torchscript";
-                        findings.add("a TorchScript archive: torch.load(weights_only=True) refuses it");
+                        // torch.jit.load unpickles constants.pkl as well: its globals count too
+                        Optional<ZipContainer.Entry> constants = zip.entry("constants.pkl");
+                        if (constants.isPresent()) {
+                            constantsPickle = zip.read(file, constants.get(), ReadOptions.defaults().maxPickleBytes());
+                        }
                     }
                     Optional<ZipContainer.Entry> pkl = zip.entry("data.pkl");
                     if (pkl.isPresent()) {
@@ -99,10 +109,12 @@ public final class Scan {
         for (PickleScanner.GlobalRef g : r.globals()) {
             String full = g.fullName();
             boolean torch = !Allowlist.isBlockedModule(g.module()) && Allowlist.allowedByDefault(full);
+            // the reader admits TorchScript's own globals in a TorchScript archive, as inert objects
+            boolean reader = torch || (torchScript && Allowlist.isTorchScriptGlobal(g.module(), g.name()));
             GlobalUse prev = uses.get(full);
             uses.put(full, prev == null
-                    ? new GlobalUse(full, 1, g.offset(), torch, torch, Dangers.of(g.module(), g.name()))
-                    : new GlobalUse(full, prev.count() + 1, prev.firstOffset(), torch, torch, prev.danger()));
+                    ? new GlobalUse(full, 1, g.offset(), torch, reader, Dangers.of(g.module(), g.name()))
+                    : new GlobalUse(full, prev.count() + 1, prev.firstOffset(), torch, reader, prev.danger()));
         }
         for (GlobalUse u : uses.values()) {
             if (u.danger() != null) {
@@ -110,6 +122,14 @@ public final class Scan {
             } else if (!u.acceptedByDefault()) {
                 findings.add(String.format("%s at data.pkl+0x%X is not on PyTorch's weights_only allowlist",
                         u.name(), u.firstOffset()));
+            }
+        }
+        if (constantsPickle != null) {
+            for (PickleScanner.GlobalRef g : PickleScanner.scan(constantsPickle).globals()) {
+                String danger = Dangers.of(g.module(), g.name());
+                if (danger != null) {
+                    findings.add(String.format("%s at constants.pkl+0x%X: %s", g.fullName(), g.offset(), danger));
+                }
             }
         }
         if (r.trailingAt() >= 0) {

@@ -74,16 +74,18 @@ public final class TorchScript implements CheckpointFormat {
                         location, numel), true);
         Object root = reader.read(pickle, allowTrailing);
         Map<String, Object> names = new LinkedHashMap<>();
-        if (!(root instanceof RawObject module) || !isModule(module)) { // safety: torchscript-root-module
+        if (!(root instanceof RawObject) || !isModule((RawObject) root)) { // safety: torchscript-root-module
             throw CheckpointException.at(Kind.MALFORMED, "data.pkl", -1, "the archive's object is not a scripted "
                     + "module (a __torch__ class declared as a Module in code/)");
         }
-        new Walk(options, names).module("", module, 0);
+        Walk walk = new Walk(options, names);
+        walk.module("", (RawObject) root, 0);
         List<Map.Entry<String, Object>> listed = new ArrayList<>(names.size());
         for (Map.Entry<String, Object> e : names.entrySet()) {
             listed.add(new SimpleImmutableEntry<>(e.getKey(), e.getValue()));
         }
-        return new Unpickled(Format.TORCHSCRIPT, root, version, order, reader.unreadableTensor()).withNames(listed);
+        return new Unpickled(Format.TORCHSCRIPT, root, version, order, reader.unreadableTensor()).withNames(listed,
+                List.copyOf(walk.modules));
     }
 
     /** Whether {@code o} is an object of a {@code __torch__} class that the code declares a Module. */
@@ -126,6 +128,8 @@ public final class TorchScript implements CheckpointFormat {
         private final ReadOptions options;
         private final Map<String, Object> names;
         private final Set<Object> onPath = Collections.newSetFromMap(new IdentityHashMap<>());
+        /** Every module's path, in the walk's order (torch's state_dict _metadata keys). */
+        final List<String> modules = new ArrayList<>();
         private long visits;
 
         Walk(ReadOptions options, Map<String, Object> names) {
@@ -149,16 +153,18 @@ public final class TorchScript implements CheckpointFormat {
                         + "' contains itself");
             }
             ScriptClass c = scriptClass(o);
+            modules.add(prefix.isEmpty() ? "" : prefix.substring(0, prefix.length() - 1));
             if (c.setState()) { // safety: torchscript-setstate
                 throw CheckpointException.at(Kind.UNSUPPORTED, "data.pkl", -1, "module " + cls + " at '" + prefix
                         + "' restores its attributes by running its __setstate__ method, which this reader "
                         + "does not run; in Python, torch.save(torch.jit.load(path).state_dict(), new_path)");
             }
-            if (!(o.state instanceof RawDict state)) { // safety: torchscript-module-state
+            if (!(o.state instanceof RawDict)) { // safety: torchscript-module-state
                 throw CheckpointException.at(Kind.MALFORMED, "data.pkl", -1, "module " + cls + " at '" + prefix
                         + "' has no attribute dict (its BUILD state is "
                         + (o.state == null ? "missing" : "not a dict") + ")");
             }
+            RawDict state = (RawDict) o.state;
             List<Object> slots = new ArrayList<>(c.attributes().size());
             for (String a : c.attributes()) {
                 // torch fills each declared slot from the dict by name and fails on a missing one

@@ -19,6 +19,7 @@ public final class Unpickled {
     private final ByteOrder byteOrder;
     private final CheckpointException unreadableTensor;
     private java.util.List<java.util.Map.Entry<String, Object>> names;
+    private java.util.List<String> modules;
 
     /**
      * @param root      the raw root as the pickle reader leaves it (raw containers, tensor specs)
@@ -45,8 +46,17 @@ public final class Unpickled {
         return names;
     }
 
-    Unpickled withNames(java.util.List<java.util.Map.Entry<String, Object>> names) {
+    /**
+     * With {@link #names()}: the path of every module the names were found in, in the walk's
+     * (pre-)order, "" for the root; a state_dict's {@code _metadata} has one entry each.
+     */
+    public java.util.List<String> modules() {
+        return modules;
+    }
+
+    Unpickled withNames(java.util.List<java.util.Map.Entry<String, Object>> names, java.util.List<String> modules) {
         this.names = names;
+        this.modules = modules;
         return this;
     }
 

@@ -37,23 +37,6 @@ final class Calls {
         this.torchScript = torchScript;
     }
 
-    /**
-     * The globals only TorchScript's C++ unpickler knows (torch/csrc/jit/serialization/unpickler.cpp,
-     * readGlobal): the archive's own classes, {@code __torch__.*}, which it builds from the archive's
-     * code (here: inert objects whose BUILD state is their attribute dict), and the helpers of
-     * torch/jit/_pickle.py that tag lists and dicts with their static type.
-     */
-    private static boolean torchScriptGlobal(String module, String name) {
-        if (module.equals("__torch__") || module.startsWith("__torch__.")) {
-            return true;
-        }
-        return module.equals("torch.jit._pickle") && switch (name) {
-            case "build_intlist", "build_tensorlist", "build_doublelist", "build_boollist", "restore_type_tag",
-                 "build_tensor_from_id" -> true;
-            default -> false;
-        };
-    }
-
     PyGlobal global(String module, String name) throws CheckpointException {
         module = Allowlist.module(module);
         String full = module + "." + name;
@@ -62,7 +45,7 @@ final class Calls {
                     + module + "' is never allowed (PyTorch's weights_only loader blocks it too); a "
                     + "checkpoint has no reason to name it, so do not trust this file");
         }
-        if (torchScript && torchScriptGlobal(module, name)) {
+        if (torchScript && Allowlist.isTorchScriptGlobal(module, name)) {
             return new PyGlobal(module, name);
         }
         if (!Allowlist.allowedByDefault(full) && !options.admits(module, name)) { // safety: allowlist
