@@ -51,6 +51,23 @@ class TorchScriptFixtureTest {
     }
 
     /**
+     * The 1.0-1.2 layout (model.json), which no torch installed here reads or writes (all three
+     * refuse it: "Legacy model format is not supported on mobile."): archives built by
+     * fixtures/torchscript_v1.py to the rules of torch's reader for it, import_legacy.cpp, holding
+     * tensors torch 1.13 made; the manifest follows that reader's rules.
+     */
+    @TestFactory
+    Stream<DynamicNode> everyModelJsonArchiveListsItsStateDict() {
+        List<Path> manifests = FixtureTest.manifests(Repo.fixtures().resolve("torchscript-v1"));
+        assertTrue(manifests.size() >= 2, "model.json fixtures: " + manifests.size());
+        return manifests.stream().map(mf -> DynamicTest.dynamicTest(mf.getFileName().toString(), mf.toUri(), () -> {
+            Manifest m = Manifest.read(mf);
+            ManifestCheck.check(m);
+            checkStateDict(m);
+        }));
+    }
+
+    /**
      * What the manifest holds beyond ManifestCheck's fields: which tensors share a storage
      * (torch: same data_ptr once loaded) and the state_dict's {@code _metadata}.
      */

@@ -64,6 +64,7 @@ public final class Scan {
         String format = "unknown";
         byte[] pickle = null;
         byte[] constantsPickle = null;
+        String pickleName = "data.pkl";
         boolean torchScript = false;
         try (MappedFile file = MappedFile.open(path)) {
             byte[] head = file.size() >= 4 ? file.read(0, 4) : new byte[0];
@@ -88,6 +89,14 @@ public final class Scan {
                         }
                     }
                     Optional<ZipContainer.Entry> pkl = zip.entry("data.pkl");
+                    if (pkl.isEmpty() && torchScript && zip.entry("model.json").isPresent()) {
+                        // the 1.0-1.2 layout: its one pickle is attributes.pkl, absent before protoVersion 2
+                        pickleName = "attributes.pkl";
+                        pkl = zip.entry(pickleName);
+                        if (pkl.isEmpty()) {
+                            pickle = new byte[] {(byte) 0x80, 2, ')', '.'}; // nothing pickled: an empty tuple
+                        }
+                    }
                     if (pkl.isPresent()) {
                         pickle = zip.read(file, pkl.get(), ReadOptions.defaults().maxPickleBytes());
                     }
@@ -118,10 +127,10 @@ public final class Scan {
         }
         for (GlobalUse u : uses.values()) {
             if (u.danger() != null) {
-                findings.add(String.format("%s at data.pkl+0x%X: %s", u.name(), u.firstOffset(), u.danger()));
+                findings.add(String.format("%s at %s+0x%X: %s", u.name(), pickleName, u.firstOffset(), u.danger()));
             } else if (!u.acceptedByDefault()) {
-                findings.add(String.format("%s at data.pkl+0x%X is not on PyTorch's weights_only allowlist",
-                        u.name(), u.firstOffset()));
+                findings.add(String.format("%s at %s+0x%X is not on PyTorch's weights_only allowlist",
+                        u.name(), pickleName, u.firstOffset()));
             }
         }
         if (constantsPickle != null) {
@@ -133,11 +142,11 @@ public final class Scan {
             }
         }
         if (r.trailingAt() >= 0) {
-            findings.add(String.format("data.pkl+0x%X: bytes after the pickle's STOP (a second pickle hidden "
-                    + "behind the first: torch ignores it, TorchBridge refuses the file)", r.trailingAt()));
+            findings.add(String.format("%s+0x%X: bytes after the pickle's STOP (a second pickle hidden "
+                    + "behind the first: torch ignores it, TorchBridge refuses the file)", pickleName, r.trailingAt()));
         }
         if (r.error() != null) {
-            findings.add(String.format("malformed pickle at data.pkl+0x%X: %s", r.errorOffset(), r.error()));
+            findings.add(String.format("malformed pickle at %s+0x%X: %s", pickleName, r.errorOffset(), r.error()));
         }
 
         String error = null;

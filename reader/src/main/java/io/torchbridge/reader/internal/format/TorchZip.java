@@ -60,18 +60,25 @@ public final class TorchZip implements CheckpointFormat {
     static StorageRef storage(MappedFile file, ZipContainer zip, Map<String, StorageRef> storages, ByteOrder order,
                               String type, DType dtype, String key, String location, long numel)
             throws CheckpointException {
+        return storage(file, zip, storages, order, type, dtype, key, location, numel, "data/");
+    }
+
+    /** As above, for storages whose record is {@code prefix + key} (the 1.x TorchScript layout names records whole). */
+    static StorageRef storage(MappedFile file, ZipContainer zip, Map<String, StorageRef> storages, ByteOrder order,
+                              String type, DType dtype, String key, String location, long numel, String prefix)
+            throws CheckpointException {
         StorageRef known = storages.get(key);
-        long nbytes = dtype == null ? numel : Checked.multiply(numel, dtype.itemSize(), "data/" + key, "storage size");
+        long nbytes = dtype == null ? numel : Checked.multiply(numel, dtype.itemSize(), prefix + key, "storage size");
         if (known != null) {
             if (known.info().nbytes() != nbytes) { // safety: storage-named-twice-same-size
-                throw CheckpointException.at(Kind.MALFORMED, "data/" + key, -1, "storage is named twice with "
+                throw CheckpointException.at(Kind.MALFORMED, prefix + key, -1, "storage is named twice with "
                         + "different sizes (" + known.info().nbytes() + " and " + nbytes + " bytes)");
             }
             return known;
         }
-        ZipContainer.Entry rec = zip.entry("data/" + key).orElseThrow(() -> CheckpointException.at(
-                Kind.MALFORMED, "data/" + key, -1, "the pickle names storage '" + key
-                        + "' but the archive has no record data/" + key));
+        ZipContainer.Entry rec = zip.entry(prefix + key).orElseThrow(() -> CheckpointException.at(
+                Kind.MALFORMED, prefix + key, -1, "the pickle names storage '" + key
+                        + "' but the archive has no record " + prefix + key));
         if (!rec.stored()) { // safety: storage-record-stored
             throw CheckpointException.at(Kind.UNSUPPORTED, rec.name(), -1, "storage record is compressed; "
                     + "torch.save stores them uncompressed (re-save the file with torch.save)");
