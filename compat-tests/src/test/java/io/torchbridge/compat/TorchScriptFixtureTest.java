@@ -118,6 +118,13 @@ class TorchScriptFixtureTest {
                 assertEquals(List.of(0.5f, 0.5f), List.of(plain.toFloatArray()[0], plain.toFloatArray()[1]));
                 assertFalse(c.names().contains("plain"), "state_dict names " + c.names());
             }
+            try (Checkpoint c = Checkpoint.open(folder(v).resolve("scripted_class_attribute.pt"))) {
+                // an instance of a TorchScript class (no module): its tensor is reachable, not in the state_dict
+                Tensor t = assertInstanceOf(Tensor.class, c.value("box.t"));
+                assertEquals(List.of(4.0f, 4.0f), List.of(t.toFloatArray()[0], t.toFloatArray()[1]));
+                assertEquals(3L, c.value("box.n"));
+                assertEquals(List.of("lin.weight", "lin.bias"), c.names());
+            }
             try (Checkpoint c = Checkpoint.open(folder(v).resolve("scripted_tied.pt"))) {
                 assertSame(c.tensor("emb.weight"), c.tensor("dec.weight"), "a shared weight is one tensor under two names");
             }

@@ -113,6 +113,25 @@ class TorchScriptTest {
     }
 
     @Test
+    void otherClassesInTheSameFileAreNoObstacle() throws IOException {
+        // python_print writes an Enum as `NAME = value` lines and a TorchScript class without a base
+        String code = M + """
+                class Color(Enum):
+                  RED = 1
+                  GREEN = 2
+                class Box:
+                  t : Tensor
+                  def __init__(self: __torch__.Box,
+                    t: Tensor) -> NoneType:
+                    self.t = t
+                    return None
+                """;
+        try (Checkpoint c = Checkpoint.open(archive(code))) {
+            assertEquals(List.of("weight", "steps"), c.names());
+        }
+    }
+
+    @Test
     void submodulesFollowTheModulesOwnTensorsAndSkipANoneParameter() throws IOException {
         String code = M + """
                 class Top(Module):

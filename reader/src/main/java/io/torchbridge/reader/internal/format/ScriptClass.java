@@ -106,6 +106,8 @@ record ScriptClass(String name, boolean module, List<String> attributes, Set<Str
                     continue; // hooks run code; the annotations dict's initialiser declares nothing
                 } else if (st.startsWith("__annotations__[")) {
                     attributes.add(subscriptName(st, record, i + 1));
+                } else if (!base.equals("Module") && !st.contains(":")) {
+                    continue; // an Enum's `NAME = value`: not a module, so nothing the state_dict needs
                 } else {
                     int colon = st.indexOf(':');
                     if (colon <= 0) { // safety: torchscript-statement
