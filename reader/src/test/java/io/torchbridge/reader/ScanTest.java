@@ -125,6 +125,21 @@ class ScanTest {
     }
 
     @Test
+    void aTorchScriptArchivesOtherPicklesAreScannedToo() throws Exception {
+        // constants.pkl is unpickled by torch.jit.load too: a call to eval there is a finding
+        Map<String, byte[]> records = ReaderFuzzTest.records(Files.readAllBytes(
+                Repo.fixtures().resolve("torchscript-2.14.1").resolve("scripted_double.pt")));
+        records.put("constants.pkl", io.torchbridge.testing.P.proto(2).global("builtins", "eval")
+                .mark().str("1").tuple().reduce().stop().bytes());
+        Path f = Files.write(dir.resolve("ts.pt"), io.torchbridge.testing.Crafted.zip("ts", records));
+        Scan.Report r = Scan.scan(f);
+        assertEquals("torchscript", r.format());
+        assertTrue(r.findings().stream().anyMatch(x -> x.startsWith("builtins.eval at constants.pkl+0x")),
+                r.findings().toString());
+        assertFalse(r.clean());
+    }
+
+    @Test
     void aFileThatIsNoCheckpointIsUnreadableNotAnException() throws Exception {
         Path text = Files.writeString(dir.resolve("notes.txt"), "hello");
         Scan.Report r = Scan.scan(text);

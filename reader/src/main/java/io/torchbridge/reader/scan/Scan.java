@@ -63,7 +63,7 @@ public final class Scan {
         List<String> findings = new ArrayList<>();
         String format = "unknown";
         byte[] pickle = null;
-        byte[] constantsPickle = null;
+        Map<String, byte[]> otherPickles = new LinkedHashMap<>();
         String pickleName = "data.pkl";
         boolean torchScript = false;
         try (MappedFile file = MappedFile.open(path)) {
@@ -82,10 +82,13 @@ public final class Scan {
                     torchScript = TorchScript.isTorchScript(zip);
                     if (torchScript) {
                         format = "torchscript";
-                        // torch.jit.load unpickles constants.pkl as well: its globals count too
-                        Optional<ZipContainer.Entry> constants = zip.entry("constants.pkl");
-                        if (constants.isPresent()) {
-                            constantsPickle = zip.read(file, constants.get(), ReadOptions.defaults().maxPickleBytes());
+                        // the archive's other pickles: constants.pkl (torch.jit.load unpickles it) and
+                        // traced_inputs.pkl (a traced module's example inputs, torch 2.x): their globals count too
+                        for (String name : List.of("constants.pkl", "traced_inputs.pkl")) {
+                            Optional<ZipContainer.Entry> e = zip.entry(name);
+                            if (e.isPresent()) {
+                                otherPickles.put(name, zip.read(file, e.get(), ReadOptions.defaults().maxPickleBytes()));
+                            }
                         }
                     }
                     Optional<ZipContainer.Entry> pkl = zip.entry("data.pkl");
@@ -133,11 +136,11 @@ public final class Scan {
                         u.name(), pickleName, u.firstOffset()));
             }
         }
-        if (constantsPickle != null) {
-            for (PickleScanner.GlobalRef g : PickleScanner.scan(constantsPickle).globals()) {
+        for (Map.Entry<String, byte[]> other : otherPickles.entrySet()) {
+            for (PickleScanner.GlobalRef g : PickleScanner.scan(other.getValue()).globals()) {
                 String danger = Dangers.of(g.module(), g.name());
                 if (danger != null) {
-                    findings.add(String.format("%s at constants.pkl+0x%X: %s", g.fullName(), g.offset(), danger));
+                    findings.add(String.format("%s at %s+0x%X: %s", g.fullName(), other.getKey(), g.offset(), danger));
                 }
             }
         }
