@@ -5,6 +5,7 @@ import io.torchbridge.reader.internal.data.MappedFile;
 import io.torchbridge.reader.internal.format.CheckpointFormat;
 import io.torchbridge.reader.internal.format.LegacyStream;
 import io.torchbridge.reader.internal.format.LegacyTar;
+import io.torchbridge.reader.internal.format.TorchScript;
 import io.torchbridge.reader.internal.format.TorchZip;
 import io.torchbridge.reader.internal.format.Unpickled;
 import io.torchbridge.reader.internal.zip.ZipContainer;
@@ -55,17 +56,19 @@ public final class Checkpoint implements Closeable {
     private final Map<String, Tensor> tensors;
     private final ByteOrder byteOrder;
     private final int version;
+    private final PyDict stateDict;
 
     private Checkpoint(MappedFile file, ZipContainer zip, List<String> records, Format format, Object root,
-                       Map<String, Tensor> tensors, ByteOrder byteOrder, int version) {
+                       Map<String, Tensor> tensors, ByteOrder byteOrder, int version, PyDict stateDict) {
         this.file = file;
         this.zip = zip;
-        this.records = List.copyOf(records);
+        this.records = Collections.unmodifiableList(records); // zip.names() of 200k records is not copied again
         this.format = format;
         this.root = root;
         this.tensors = Collections.unmodifiableMap(tensors);
         this.byteOrder = byteOrder;
         this.version = version;
+        this.stateDict = stateDict;
     }
 
     /** Opens {@code path} with the default {@link ReadOptions}. */
@@ -99,7 +102,8 @@ public final class Checkpoint implements Closeable {
                 }
                 default -> {
                     zip = ZipContainer.open(file);
-                    return read(file, zip, new TorchZip(file, zip), zip.names(), options);
+                    CheckpointFormat f = TorchScript.isTorchScript(zip) ? new TorchScript(file, zip) : new TorchZip(file, zip);
+                    return read(file, zip, f, zip.names(), options);
                 }
             }
         } catch (CheckpointException | RuntimeException | Error e) {
@@ -132,9 +136,20 @@ public final class Checkpoint implements Closeable {
                                    ReadOptions options) throws IOException {
         Unpickled u = format.unpickle(options, false);
         ValueTree tree = new ValueTree(options, "data.pkl");
-        Object root = tree.build(u::takeRoot);
+        Object root = tree.build(u::takeRoot, u.names());
         u.refuseUnreadableTensors(); // one the tree never reached: PyTorch runs every rebuild
-        return new Checkpoint(file, zip, records, u.format(), root, tree.tensors, u.byteOrder(), u.version());
+        PyDict stateDict = null;
+        if (u.names() != null) {
+            // torch/nn/modules/module.py, state_dict: an OrderedDict whose _metadata holds
+            // {'version': module._version} per module path; a script module's _version is nn.Module's, 1
+            Map<String, Object> metadata = new java.util.LinkedHashMap<>();
+            for (String m : u.modules()) {
+                metadata.put(m, new PyDict(PyDict.DICT, Map.of("version", 1L), Map.of()));
+            }
+            stateDict = new PyDict(PyDict.ORDERED_DICT, tree.tensors,
+                    Map.of("_metadata", new PyDict(PyDict.ORDERED_DICT, metadata, Map.of())));
+        }
+        return new Checkpoint(file, zip, records, u.format(), root, tree.tensors, u.byteOrder(), u.version(), stateDict);
     }
 
     /** The container format. */
@@ -182,9 +197,24 @@ public final class Checkpoint implements Closeable {
         return root;
     }
 
-    /** Every tensor by name, in the order the saved object reaches them (a shared one under each name). */
+    /**
+     * Every tensor by name, in the order the saved object reaches them (a shared one under each
+     * name). For a TorchScript archive ({@link Format#TORCHSCRIPT}): its {@code state_dict()},
+     * the parameters and buffers of each module in torch's order; {@link #root()} is then the
+     * module object, with every attribute.
+     */
     public Map<String, Tensor> tensors() {
         return tensors;
+    }
+
+    /**
+     * For a TorchScript archive, its {@code torch.jit.load(f).state_dict()}: an OrderedDict of
+     * {@link #tensors()} with torch's {@code _metadata} (a {@code {'version': 1}} per module path),
+     * what {@code torch.save(torch.jit.load(f).state_dict(), path)} would save. Empty for a
+     * checkpoint, whose {@link #root()} is already what was saved.
+     */
+    public java.util.Optional<PyDict> stateDict() {
+        return java.util.Optional.ofNullable(stateDict);
     }
 
     /** The tensor names, in order. */

@@ -68,14 +68,42 @@ final class ValueTree {
      * the raw tree can be collected while the tensors are named.
      */
     Object build(java.util.function.Supplier<Object> raw) throws CheckpointException {
+        return build(raw, null);
+    }
+
+    /**
+     * As {@link #build(java.util.function.Supplier)}, but where {@code names} is not null the
+     * tensors are those it lists, under its names and in its order (a TorchScript archive's
+     * {@code state_dict()}), not the tree's paths; each listed raw tensor must be in the tree.
+     */
+    Object build(java.util.function.Supplier<Object> raw, List<Map.Entry<String, Object>> names)
+            throws CheckpointException {
         try {
             Object root = freeze(raw.get(), 0);
+            List<Map.Entry<String, Object>> listed = null;
+            if (names != null) {
+                listed = new ArrayList<>(names.size());
+                for (Map.Entry<String, Object> e : names) {
+                    // a spec keeps what it froze to (freeze); anything else is in the frozen map
+                    Object t = e.getValue() instanceof TensorSpec spec ? spec.frozen : frozen.get(e.getValue());
+                    if (t == null) {
+                        throw new IllegalStateException("a named tensor is not in the tree: " + e.getKey());
+                    }
+                    listed.add(new SimpleImmutableEntry<>(e.getKey(), t));
+                }
+            }
             frozen = null;
             inProgress = null;
             expanded = null;
             shapes.clear();
-            tensors = new LinkedHashMap<>(capacity(tensorCount));
-            name("", root);
+            tensors = new LinkedHashMap<>(capacity(listed != null ? listed.size() : tensorCount));
+            if (listed != null) {
+                for (Map.Entry<String, Object> e : listed) {
+                    nameTensor(e.getKey(), e.getValue());
+                }
+            } else {
+                name("", root);
+            }
             if (!refused.isEmpty()) {
                 // reached only where no name is given (an inert call's arguments)
                 throw refused.get(0).error();
@@ -256,6 +284,15 @@ final class ValueTree {
 
     /** Pre-order walk giving every tensor each path it is reached by; only containers that hold tensors are entered. */
     private void name(String path, Object value) throws CheckpointException {
+        if (value instanceof Refused || value instanceof Tensor) {
+            nameTensor(path, value);
+        } else if (value != null && holdsTensor.contains(value)) {
+            forEachChild(value, (k, v) -> name(child(path, k), v));
+        }
+    }
+
+    /** Gives the tensor (or refusal) {@code value} the name {@code path}. */
+    private void nameTensor(String path, Object value) throws CheckpointException {
         if (value instanceof Refused r) {
             throw r.error().forTensor(path);
         }
@@ -268,8 +305,6 @@ final class ValueTree {
             }
             t.name(path);
             tensors.putIfAbsent(path, t);
-        } else if (value != null && holdsTensor.contains(value)) {
-            forEachChild(value, (k, v) -> name(child(path, k), v));
         }
     }
 

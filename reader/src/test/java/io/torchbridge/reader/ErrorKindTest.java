@@ -169,12 +169,14 @@ class ErrorKindTest {
     }
 
     @Test
-    void unsupportedTorchScriptArchive() throws IOException {
+    void malformedTorchScriptArchiveWithoutAModule() throws IOException {
+        // constants.pkl makes it a TorchScript archive (torch/serialization.py, _is_torchscript_zip),
+        // read as its module's state_dict; a None instead of the module is no such archive
         Path f = Crafted.checkpoint(P.proto(2).none().stop().bytes()).record("constants.pkl", new byte[] {(byte) 0x80, 2, '.'})
                 .write(dir, "scripted.pt");
         CheckpointException e = refuse(f);
-        assertEquals(Kind.UNSUPPORTED, e.kind());
-        assertTrue(e.getMessage().contains("TorchScript"), e.getMessage());
+        assertEquals(Kind.MALFORMED, e.kind());
+        assertTrue(e.getMessage().contains("not a scripted module"), e.getMessage());
     }
 
     @Test

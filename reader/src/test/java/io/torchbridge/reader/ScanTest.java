@@ -97,13 +97,46 @@ class ScanTest {
     void torchScriptAndBarePicklesAreNamedAsSuch() {
         Scan.Report ts = Scan.scan(corpus().resolve("torchscript_with_payload.pt"));
         assertEquals("torchscript", ts.format());
-        assertTrue(ts.findings().contains("a TorchScript archive: torch.load(weights_only=True) refuses it"));
+        // torch 2.14 refuses every TorchScript archive under weights_only=True (MANIFEST.json's verdict)
         assertFalse(ts.torchWouldLoad());
+        assertTrue(ts.findings().stream().anyMatch(f -> f.startsWith("posix.system at data.pkl+0x")), ts.findings().toString());
+        assertFalse(ts.readsByDefault() || ts.clean());
         Scan.Report bare = Scan.scan(corpus().resolve("plain_pickle_not_zip.pkl"));
         assertEquals("pickle", bare.format());
         assertTrue(bare.findings().contains(
                 "a bare pickle, not a torch.save checkpoint: torch.load cannot read it safely"));
         assertFalse(bare.torchWouldLoad());
+    }
+
+    @Test
+    void aScriptedModuleIsCleanButTorchLoadRefusesIt() {
+        // written by torch.jit.save (fixtures/torchscript.py): its __torch__ classes and
+        // torch.jit._pickle helpers are TorchScript's own, no alarm; torch.load(weights_only=True)
+        // refuses any TorchScript archive (torch 2.6+), which the verdict says
+        for (String v : Repo.TORCH_VERSIONS) {
+            Scan.Report r = Scan.scan(Repo.fixtures().resolve("torchscript-" + v).resolve("scripted_attributes.pt"));
+            assertEquals("torchscript", r.format());
+            assertEquals(List.of(), r.findings());
+            assertTrue(r.clean() && r.readsByDefault());
+            assertFalse(r.torchWouldLoad());
+            assertTrue(r.globals().stream().anyMatch(g -> g.name().equals("__torch__.Attrs") && g.acceptedByDefault()
+                    && !g.torchAccepts()), r.globals().toString());
+        }
+    }
+
+    @Test
+    void aTorchScriptArchivesOtherPicklesAreScannedToo() throws Exception {
+        // constants.pkl is unpickled by torch.jit.load too: a call to eval there is a finding
+        Map<String, byte[]> records = ReaderFuzzTest.records(Files.readAllBytes(
+                Repo.fixtures().resolve("torchscript-2.14.1").resolve("scripted_double.pt")));
+        records.put("constants.pkl", io.torchbridge.testing.P.proto(2).global("builtins", "eval")
+                .mark().str("1").tuple().reduce().stop().bytes());
+        Path f = Files.write(dir.resolve("ts.pt"), io.torchbridge.testing.Crafted.zip("ts", records));
+        Scan.Report r = Scan.scan(f);
+        assertEquals("torchscript", r.format());
+        assertTrue(r.findings().stream().anyMatch(x -> x.startsWith("builtins.eval at constants.pkl+0x")),
+                r.findings().toString());
+        assertFalse(r.clean());
     }
 
     @Test

@@ -6,6 +6,7 @@ import io.torchbridge.reader.ReadOptions;
 import io.torchbridge.reader.internal.data.MappedFile;
 import io.torchbridge.reader.internal.format.LegacyStream;
 import io.torchbridge.reader.internal.format.LegacyTar;
+import io.torchbridge.reader.internal.format.TorchScript;
 import io.torchbridge.reader.internal.format.TorchZip;
 import io.torchbridge.reader.internal.pickle.Allowlist;
 import io.torchbridge.reader.internal.pickle.PickleScanner;
@@ -67,6 +68,8 @@ public final class Scan {
         // The legacy stream's five pickles (or a tar's object pickle), each walked on its own:
         // each ends with its STOP, and what follows it is the next pickle, not hidden bytes.
         List<LegacyStream.Part> parts = null;
+        Map<String, byte[]> otherPickles = new LinkedHashMap<>();
+        String pickleName = "data.pkl";
         boolean torchScript = false;
         try (MappedFile file = MappedFile.open(path)) {
             byte[] head = file.size() >= 4 ? file.read(0, 4) : new byte[0];
@@ -86,12 +89,31 @@ public final class Scan {
                         findings.add("record " + d + " appears twice: torch reads the first, other tools may read "
                                 + "the second (a crafted archive)");
                     }
-                    torchScript = zip.entry("constants.pkl").isPresent();
+                    // torch.load's own test (torch/serialization.py, _is_torchscript_zip); torch 2.6+
+                    // refuses such an archive under weights_only=True (and loads it with torch.jit.load
+                    // otherwise), so the verdict below is a refusal. It is no finding: a scripted model is
+                    // a normal file, which the reader lists as its state_dict.
+                    torchScript = TorchScript.isTorchScript(zip);
                     if (torchScript) {
                         format = "torchscript";
-                        findings.add("a TorchScript archive: torch.load(weights_only=True) refuses it");
+                        // the archive's other pickles: constants.pkl (torch.jit.load unpickles it) and
+                        // traced_inputs.pkl (a traced module's example inputs, torch 2.x): their globals count too
+                        for (String name : List.of("constants.pkl", "traced_inputs.pkl")) {
+                            Optional<ZipContainer.Entry> e = zip.entry(name);
+                            if (e.isPresent()) {
+                                otherPickles.put(name, zip.read(file, e.get(), ReadOptions.defaults().maxPickleBytes()));
+                            }
+                        }
                     }
                     Optional<ZipContainer.Entry> pkl = zip.entry("data.pkl");
+                    if (pkl.isEmpty() && torchScript && zip.entry("model.json").isPresent()) {
+                        // the 1.0-1.2 layout: its one pickle is attributes.pkl, absent before protoVersion 2
+                        pickleName = "attributes.pkl";
+                        pkl = zip.entry(pickleName);
+                        if (pkl.isEmpty()) {
+                            pickle = new byte[] {(byte) 0x80, 2, ')', '.'}; // nothing pickled: an empty tuple
+                        }
+                    }
                     if (pkl.isPresent()) {
                         pickle = zip.read(file, pkl.get(), ReadOptions.defaults().maxPickleBytes());
                     }
@@ -114,14 +136,22 @@ public final class Scan {
         PickleScanner.Result r = PickleScanner.scan(pickle);
         Map<String, GlobalUse> uses = new LinkedHashMap<>();
         Map<String, String> where = new LinkedHashMap<>();
-        addGlobals(r, "data.pkl", uses, where);
+        addGlobals(r, pickleName, torchScript, uses, where);
         globalFindings(uses, where, findings);
+        for (Map.Entry<String, byte[]> other : otherPickles.entrySet()) {
+            for (PickleScanner.GlobalRef g : PickleScanner.scan(other.getValue()).globals()) {
+                String danger = Dangers.of(g.module(), g.name());
+                if (danger != null) {
+                    findings.add(String.format("%s at %s+0x%X: %s", g.fullName(), other.getKey(), g.offset(), danger));
+                }
+            }
+        }
         if (r.trailingAt() >= 0) {
-            findings.add(String.format("data.pkl+0x%X: bytes after the pickle's STOP (a second pickle hidden "
-                    + "behind the first: torch ignores it, TorchBridge refuses the file)", r.trailingAt()));
+            findings.add(String.format("%s+0x%X: bytes after the pickle's STOP (a second pickle hidden "
+                    + "behind the first: torch ignores it, TorchBridge refuses the file)", pickleName, r.trailingAt()));
         }
         if (r.error() != null) {
-            findings.add(String.format("malformed pickle at data.pkl+0x%X: %s", r.errorOffset(), r.error()));
+            findings.add(String.format("malformed pickle at %s+0x%X: %s", pickleName, r.errorOffset(), r.error()));
         }
 
         String error = null;
@@ -160,7 +190,7 @@ public final class Scan {
         boolean torchParses = !"tar".equals(format) && parts.size() == LegacyStream.PARTS.size() - 1;
         for (LegacyStream.Part part : parts) {
             PickleScanner.Result r = PickleScanner.scan(part.bytes());
-            addGlobals(r, part.name(), uses, where);
+            addGlobals(r, part.name(), false, uses, where);
             r.opcodes().forEach((k, v) -> opcodes.merge(k, v, Integer::sum));
             if (r.error() != null) {
                 findings.add(String.format("malformed pickle at %s+0x%X: %s", part.name(), r.errorOffset(), r.error()));
@@ -187,15 +217,17 @@ public final class Scan {
                 error);
     }
 
-    private static void addGlobals(PickleScanner.Result r, String part, Map<String, GlobalUse> uses,
-                                   Map<String, String> where) {
+    private static void addGlobals(PickleScanner.Result r, String part, boolean torchScript,
+                                   Map<String, GlobalUse> uses, Map<String, String> where) {
         for (PickleScanner.GlobalRef g : r.globals()) {
             String full = g.fullName();
             boolean torch = !Allowlist.isBlockedModule(g.module()) && Allowlist.allowedByDefault(full);
+            // the reader admits TorchScript's own globals in a TorchScript archive, as inert objects
+            boolean reader = torch || (torchScript && Allowlist.isTorchScriptGlobal(g.module(), g.name()));
             GlobalUse prev = uses.get(full);
             uses.put(full, prev == null
-                    ? new GlobalUse(full, 1, g.offset(), torch, torch, Dangers.of(g.module(), g.name()))
-                    : new GlobalUse(full, prev.count() + 1, prev.firstOffset(), torch, torch, prev.danger()));
+                    ? new GlobalUse(full, 1, g.offset(), torch, reader, Dangers.of(g.module(), g.name()))
+                    : new GlobalUse(full, prev.count() + 1, prev.firstOffset(), torch, reader, prev.danger()));
             where.putIfAbsent(full, part);
         }
     }

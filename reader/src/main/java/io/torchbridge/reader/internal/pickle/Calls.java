@@ -29,13 +29,16 @@ final class Calls {
     private final PyGlobal[] called = new PyGlobal[4];
     private final String[] calledNames = new String[4];
     private int nextCalled;
+    /** Reading a TorchScript archive's pickle (see {@link #global} and {@link #call}). */
+    private final boolean torchScript;
     /** Tensors made with a refusal, in the order the pickle made them. */
     private final List<TensorSpec> refused = new ArrayList<>();
 
-    Calls(PickleReader reader, ReadOptions options, StorageResolver storages) {
+    Calls(PickleReader reader, ReadOptions options, StorageResolver storages, boolean torchScript) {
         this.reader = reader;
         this.options = options;
         this.storages = storages;
+        this.torchScript = torchScript;
     }
 
     PyGlobal global(String module, String name) throws CheckpointException {
@@ -45,6 +48,9 @@ final class Calls {
             throw reader.error(Kind.DISALLOWED_GLOBAL, "global '" + full + "' is refused: module '"
                     + module + "' is never allowed (PyTorch's weights_only loader blocks it too); a "
                     + "checkpoint has no reason to name it, so do not trust this file");
+        }
+        if (torchScript && Allowlist.isTorchScriptGlobal(module, name)) {
+            return new PyGlobal(module, name);
         }
         if (!Allowlist.allowedByDefault(full) && !options.admits(module, name)) { // safety: allowlist
             throw reader.error(Kind.DISALLOWED_GLOBAL, "global '" + full + "' is not allowed by default "
@@ -83,6 +89,9 @@ final class Calls {
             // Not on PyTorch's allowlist (pytorch#133163), so only here when the caller admitted it;
             // protocol 2 writes b'' as bytes() and other bytes as bytes(list) or bytes(str, enc).
             return bytes(fn, args);
+        }
+        if (torchScript && fn.module().equals("torch.jit._pickle")) {
+            return jitHelper(fn, args);
         }
         if (!Allowlist.allowedByDefault(name)) {
             return new RawObject(fn, args); // admitted by the caller's options: inert
@@ -170,6 +179,26 @@ final class Calls {
                 return new RawObject(fn, args);
             }
         }
+    }
+
+    /**
+     * torch/jit/_pickle.py: the {@code build_*list} helpers and {@code restore_type_tag} return their
+     * first argument (the type tag matters only to TorchScript's static types);
+     * {@code build_tensor_from_id} names a tensor of a table kept outside the pickle (the 1.x layout
+     * and mobile archives), kept inert here with its id.
+     */
+    private Object jitHelper(PyGlobal fn, PyTuple args) throws CheckpointException {
+        return switch (fn.name()) {
+            case "build_intlist", "build_tensorlist", "build_doublelist", "build_boollist" -> {
+                arity(args, 1, 1, fn.fullName());
+                yield args.get(0);
+            }
+            case "restore_type_tag" -> {
+                arity(args, 2, 2, fn.fullName());
+                yield args.get(0);
+            }
+            default -> new RawObject(fn, args);
+        };
     }
 
     /** NEWOBJ and OBJ: {@code cls.__new__(cls, *args)}. */

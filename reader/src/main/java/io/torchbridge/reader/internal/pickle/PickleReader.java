@@ -29,9 +29,18 @@ public final class PickleReader {
     private long opOffset;
 
     public PickleReader(ReadOptions options, String record, StorageResolver storages) {
+        this(options, record, storages, false);
+    }
+
+    /**
+     * @param torchScript read a TorchScript archive's pickle: its {@code __torch__.*} classes become
+     *                    inert objects and torch.jit._pickle's helpers are understood ({@link Calls});
+     *                    never for a torch.save checkpoint, whose loader admits neither
+     */
+    public PickleReader(ReadOptions options, String record, StorageResolver storages, boolean torchScript) {
         this.options = options;
         this.record = record;
-        this.calls = new Calls(this, options, storages);
+        this.calls = new Calls(this, options, storages, torchScript);
     }
 
     /**
