@@ -2,6 +2,7 @@ package io.torchbridge.reader;
 
 import io.torchbridge.reader.CheckpointException.Kind;
 import io.torchbridge.reader.internal.data.MappedFile;
+import io.torchbridge.reader.internal.format.FileKind;
 import io.torchbridge.reader.internal.format.TorchZip;
 import io.torchbridge.reader.internal.format.Unpickled;
 import io.torchbridge.reader.internal.zip.ZipContainer;
@@ -14,6 +15,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
+import java.util.Set;
 
 /**
  * An open PyTorch checkpoint ({@code torch.save} output: a {@code state_dict()}, a training
@@ -41,24 +43,28 @@ import java.util.NoSuchElementException;
  * therefore never makes a buffer you hold crash the JVM.
  */
 public final class Checkpoint implements Closeable {
-    private static final byte[] ZIP_MAGIC = {'P', 'K', 3, 4};
-    private static final byte[] LEGACY_MAGIC = {(byte) 0x80, 0x02, (byte) 0x8a, 0x0a};
-
     private final MappedFile file;
     private final ZipContainer zip;
     private final Format format;
     private final Object root;
     private final Map<String, Tensor> tensors;
+    /** Every entry in order where a name came twice, else null ({@link #tensors} has them all). */
+    private final List<TensorEntry> entries;
+    private final Set<String> ambiguous;
+    private final List<UnreadableTensor> unreadable;
     private final ByteOrder byteOrder;
     private final int version;
 
-    private Checkpoint(MappedFile file, ZipContainer zip, Format format, Object root,
-                       Map<String, Tensor> tensors, ByteOrder byteOrder, int version) {
+    private Checkpoint(MappedFile file, ZipContainer zip, Format format, Object root, ValueTree tree,
+                       ByteOrder byteOrder, int version) {
         this.file = file;
         this.zip = zip;
         this.format = format;
         this.root = root;
-        this.tensors = Collections.unmodifiableMap(tensors);
+        this.tensors = Collections.unmodifiableMap(tree.tensors);
+        this.entries = tree.entries == null ? null : List.copyOf(tree.entries);
+        this.ambiguous = Set.copyOf(tree.ambiguous);
+        this.unreadable = List.copyOf(tree.unreadable);
         this.byteOrder = byteOrder;
         this.version = version;
     }
@@ -75,6 +81,10 @@ public final class Checkpoint implements Closeable {
      *                             kind and message say why and where
      */
     public static Checkpoint open(Path path, ReadOptions options) throws IOException {
+        FileKind.Diagnosis directory = FileKind.ofDirectory(path);
+        if (directory != null) {
+            throw directory.refusal();
+        }
         MappedFile file;
         try {
             file = MappedFile.open(path);
@@ -83,13 +93,18 @@ public final class Checkpoint implements Closeable {
         }
         ZipContainer zip = null;
         try {
-            Format format = detect(file);
-            if (format != Format.ZIP) {
-                throw CheckpointException.of(Kind.UNSUPPORTED, "the " + format.label() + " format is not read yet; "
-                        + "in Python, re-save it with torch.save(torch.load(path), new_path) to get the zip format");
+            FileKind.Diagnosis kind = FileKind.sniff(file);
+            if (kind.kind() == FileKind.ZIP) {
+                zip = openZip(file);
+                kind = FileKind.ofZip(path, zip.names());
             }
-            zip = ZipContainer.open(file);
-            return read(file, zip, options);
+            // One case per format this version reads; every other kind is named with its next step.
+            switch (kind.kind()) {
+                case ZIP:
+                    return read(file, zip, options);
+                default:
+                    throw kind.refusal();
+            }
         } catch (CheckpointException | RuntimeException | Error e) {
             closeQuietly(zip);
             closeQuietly(file);
@@ -97,20 +112,14 @@ public final class Checkpoint implements Closeable {
         }
     }
 
-    private static Format detect(MappedFile file) throws IOException {
-        if (file.size() < 4) {
-            throw CheckpointException.of(Kind.TRUNCATED, "the file has " + file.size()
-                    + " bytes; a checkpoint has at least a header (an empty or cut-off download?)");
+    /** The zip's index; a zip the index refuses is named instead where its content says what it is (.npz, .distcp). */
+    private static ZipContainer openZip(MappedFile file) throws IOException {
+        try {
+            return ZipContainer.open(file);
+        } catch (CheckpointException e) {
+            FileKind.Diagnosis other = FileKind.ofUnreadableZip(file, ZipContainer.leadingBytes(file));
+            throw other == null ? e : other.refusal().withCause(e);
         }
-        byte[] head = file.read(0, 4);
-        if (java.util.Arrays.equals(head, ZIP_MAGIC)) {
-            return Format.ZIP;
-        } else if (java.util.Arrays.equals(head, LEGACY_MAGIC)) {
-            return Format.LEGACY;
-        }
-        throw CheckpointException.at(Kind.MALFORMED, null, 0, String.format(
-                "not a PyTorch checkpoint: it starts with %02X %02X %02X %02X, not a zip (PK\\3\\4) "
-                        + "or the legacy pickle magic", head[0], head[1], head[2], head[3]));
     }
 
     private static Checkpoint read(MappedFile file, ZipContainer zip, ReadOptions options) throws IOException {
@@ -118,7 +127,7 @@ public final class Checkpoint implements Closeable {
         ValueTree tree = new ValueTree(options, "data.pkl");
         Object root = tree.build(u::takeRoot);
         u.refuseUnreadableTensors(); // one the tree never reached: PyTorch runs every rebuild
-        return new Checkpoint(file, zip, u.format(), root, tree.tensors, u.byteOrder(), u.version());
+        return new Checkpoint(file, zip, u.format(), root, tree, u.byteOrder(), u.version());
     }
 
     /** The container format. */
@@ -156,23 +165,129 @@ public final class Checkpoint implements Closeable {
         return root;
     }
 
-    /** Every tensor by name, in the order the saved object reaches them (a shared one under each name). */
+    /**
+     * Every tensor by name, in the order the saved object reaches them (a shared one under each
+     * name). A name that two paths produce ({@code {'x.y': {'z': t}, 'x': {'y.z': t2}}} gives
+     * {@code x.y.z} twice) maps to the first tensor only: {@link #entries()} lists both,
+     * {@link #paths(String)} says which keys lead to each, {@link #tensorAt} reads either.
+     */
     public Map<String, Tensor> tensors() {
         return tensors;
     }
 
-    /** The tensor names, in order. */
-    public List<String> names() {
-        return new ArrayList<>(tensors.keySet());
+    /**
+     * Every (name, tensor) in the order the saved object reaches them, a name that two paths
+     * produce listed once per path. The same as {@link #tensors()} where no name comes twice.
+     */
+    public List<TensorEntry> entries() {
+        if (entries != null) {
+            return entries;
+        }
+        List<TensorEntry> out = new ArrayList<>(tensors.size());
+        tensors.forEach((n, t) -> out.add(new TensorEntry(n, t)));
+        return Collections.unmodifiableList(out);
     }
 
-    /** The tensor called {@code name} ({@code fc.weight}, {@code optimizer.state.0.exp_avg}). */
+    /** The tensor names, in order: every entry's ({@link #entries()}), so a name two paths produce is listed twice. */
+    public List<String> names() {
+        if (entries == null) {
+            return new ArrayList<>(tensors.keySet());
+        }
+        List<String> out = new ArrayList<>(entries.size());
+        for (TensorEntry e : entries) {
+            out.add(e.name());
+        }
+        return out;
+    }
+
+    /** Names that two or more paths give to different tensors: {@link #tensor(String)} refuses them. */
+    public Set<String> ambiguousNames() {
+        return ambiguous;
+    }
+
+    /**
+     * Tensors in the file that this version cannot represent (a rebuild it does not read), each
+     * under its name with the reason; never left out silently. Empty for most files.
+     */
+    public List<UnreadableTensor> unreadable() {
+        return unreadable;
+    }
+
+    /**
+     * The tensor called {@code name} ({@code fc.weight}, {@code optimizer.state.0.exp_avg}).
+     *
+     * @throws NoSuchElementException   no tensor has that name, or it is {@linkplain #unreadable() unreadable}
+     * @throws IllegalArgumentException two paths give that name to different tensors: the message
+     *                                  shows both key paths; ask with {@link #tensorAt} instead
+     */
     public Tensor tensor(String name) {
         Tensor t = tensors.get(name);
+        if (t != null && ambiguous.contains(name)) {
+            List<String> shown = new ArrayList<>();
+            List<String> calls = new ArrayList<>();
+            for (List<String> keys : paths(name)) {
+                shown.add(keyPath(keys));
+                calls.add("tensorAt(" + String.join(", ", keys.stream().map(Checkpoint::quote).toList()) + ")");
+            }
+            throw new IllegalArgumentException("tensor name '" + name + "' is ambiguous in " + file.path() + ": "
+                    + shown.size() + " paths produce it, " + String.join(" and ", shown)
+                    + "; ask for one by its keys: " + String.join(" or ", calls));
+        }
         if (t == null) {
+            for (UnreadableTensor u : unreadable) {
+                if (u.name().equals(name)) {
+                    throw new NoSuchElementException("tensor '" + name + "' in " + file.path()
+                            + " cannot be read: " + u.reason());
+                }
+            }
             throw new NoSuchElementException("no tensor '" + name + "' in " + file.path() + hint(name));
         }
         return t;
+    }
+
+    /**
+     * The tensor reached by these keys, one per level: dict keys as {@link #paths} shows them,
+     * list and tuple indices in decimal ({@code tensorAt("x.y", "z")} for {@code root['x.y']['z']}).
+     *
+     * @throws NoSuchElementException the keys lead nowhere, or not to a tensor
+     */
+    public Tensor tensorAt(String... keys) {
+        Object v = valueAt(keys);
+        if (!(v instanceof Tensor t)) {
+            throw new NoSuchElementException(keyPath(List.of(keys)) + " in " + file.path() + " is not a tensor but "
+                    + (v == null ? "None" : v.getClass().getSimpleName()));
+        }
+        return t;
+    }
+
+    /** The value reached by these keys, one per level (see {@link #tensorAt}); no keys is the root. */
+    public Object valueAt(String... keys) {
+        Object v = ValueTree.at(root, List.of(keys));
+        if (v == ValueTree.ABSENT) {
+            throw new NoSuchElementException("no value at " + keyPath(List.of(keys)) + " in " + file.path());
+        }
+        return v;
+    }
+
+    /**
+     * The key sequences that produce the name {@code name} (keys joined with '.'), in the order
+     * the names are given: one for most names, two or more where paths collide.
+     */
+    public List<List<String>> paths(String name) {
+        return ValueTree.paths(root, name);
+    }
+
+    /** {@code ['x.y']['z']}: keys as Python would index them, as the messages show a path. */
+    public static String keyPath(List<String> keys) {
+        StringBuilder sb = new StringBuilder();
+        for (String k : keys) {
+            sb.append("['").append(k.replace("\\", "\\\\").replace("'", "\\'")).append("']");
+        }
+        return sb.toString();
+    }
+
+    private static String quote(String k) {
+        return '"' + k.replace("\\", "\\\\").replace("\"", "\\\"") + '"';
     }
 
     /** Any value by its path ({@code epoch}, {@code optimizer.param_groups.0.lr}); "" is the root. */

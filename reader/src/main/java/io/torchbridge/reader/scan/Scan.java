@@ -4,6 +4,7 @@ import io.torchbridge.reader.Checkpoint;
 import io.torchbridge.reader.CheckpointException;
 import io.torchbridge.reader.ReadOptions;
 import io.torchbridge.reader.internal.data.MappedFile;
+import io.torchbridge.reader.internal.format.FileKind;
 import io.torchbridge.reader.internal.format.TorchZip;
 import io.torchbridge.reader.internal.pickle.Allowlist;
 import io.torchbridge.reader.internal.pickle.PickleScanner;
@@ -36,18 +37,53 @@ public final class Scan {
     }
 
     /**
+     * A file's outcome, as the scanners users know report it (the exit status of {@code torchbridge scan}).
+     */
+    public enum Verdict {
+        /** Scanned, nothing found: the pickle names only what torch's weights_only loader admits and the file
+         *  reads; or a kind that holds no pickle at all (safetensors, GGUF, ONNX, JSON). Exit status 0. */
+        CLEAN(0),
+        /** Something dangerous found: a global that runs code or is outside the allowlist, a pickle hidden
+         *  behind the first, a record name used twice. Exit status 1; it wins over {@link #UNREADABLE}. */
+        DANGEROUS(1),
+        /** Nothing dangerous found, but the file could not be scanned or read whole (a kind whose pickles
+         *  are not scanned yet, a damaged file, a bare pickle, TorchScript code). Exit status 2. */
+        UNREADABLE(2);
+
+        private final int exitCode;
+
+        Verdict(int exitCode) {
+            this.exitCode = exitCode;
+        }
+
+        /** 0, 1 or 2. */
+        public int exitCode() {
+            return exitCode;
+        }
+
+        /** The worse of the two: dangerous over unreadable over clean (a directory's verdict). */
+        public Verdict worst(Verdict other) {
+            return this == DANGEROUS || other == DANGEROUS ? DANGEROUS
+                    : this == UNREADABLE || other == UNREADABLE ? UNREADABLE : CLEAN;
+        }
+    }
+
+    /**
      * A file's scan.
      *
+     * @param format         the file's kind, as the reader diagnoses it ({@code zip}, {@code safetensors}, ...)
      * @param torchWouldLoad whether torch 2.14's {@code torch.load(path, weights_only=True)} would load it
      * @param readsByDefault whether {@link Checkpoint#open(Path)} reads it
      * @param findings       what makes the file not clean, one line each
      * @param error          why the file could not be scanned or read, or null
+     * @param verdict        clean, dangerous or unreadable (see {@link Verdict})
      */
     public record Report(String file, String format, List<GlobalUse> globals, Map<String, Integer> opcodes,
-                         List<String> findings, boolean torchWouldLoad, boolean readsByDefault, String error) {
-        /** Nothing dangerous, nothing outside the allowlist, and the file reads. */
+                         List<String> findings, boolean torchWouldLoad, boolean readsByDefault, String error,
+                         Verdict verdict) {
+        /** {@link Verdict#CLEAN}. */
         public boolean clean() {
-            return findings.isEmpty() && readsByDefault;
+            return verdict == Verdict.CLEAN;
         }
     }
 
@@ -63,29 +99,60 @@ public final class Scan {
         String format = "unknown";
         byte[] pickle = null;
         boolean torchScript = false;
+        boolean dangerous = false;
+        FileKind.Diagnosis directory = FileKind.ofDirectory(path);
+        if (directory != null) {
+            return unreadable(path, directory.kind().label(), new IOException(directory.message()));
+        }
         try (MappedFile file = MappedFile.open(path)) {
-            byte[] head = file.size() >= 4 ? file.read(0, 4) : new byte[0];
-            if (head.length == 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) {
-                format = "zip";
-                try (ZipContainer zip = ZipContainer.open(file, true)) {
-                    for (String d : zip.duplicates()) {
-                        findings.add("record " + d + " appears twice: torch reads the first, other tools may read "
-                                + "the second (a crafted archive)");
+            FileKind.Diagnosis kind = FileKind.sniff(file);
+            format = kind.kind().label();
+            switch (kind.kind()) {
+                case ZIP -> {
+                    ZipContainer zip;
+                    try {
+                        zip = ZipContainer.open(file, true);
+                    } catch (CheckpointException e) {
+                        FileKind.Diagnosis other = FileKind.ofUnreadableZip(file, ZipContainer.leadingBytes(file));
+                        if (other != null) {
+                            return unreadable(path, other.kind().label(), new IOException(other.message()));
+                        }
+                        throw e;
                     }
-                    torchScript = zip.entry("constants.pkl").isPresent();
-                    if (torchScript) {
-                        format = "torchscript";
-                        findings.add("a TorchScript archive: torch.load(weights_only=True) refuses it");
-                    }
-                    Optional<ZipContainer.Entry> pkl = zip.entry("data.pkl");
-                    if (pkl.isPresent()) {
-                        pickle = zip.read(file, pkl.get(), ReadOptions.defaults().maxPickleBytes());
+                    try (zip) {
+                        for (String d : zip.duplicates()) {
+                            findings.add("record " + d + " appears twice: torch reads the first, other tools may read "
+                                    + "the second (a crafted archive)");
+                            dangerous = true;
+                        }
+                        FileKind.Diagnosis inside = FileKind.ofZip(path, zip.names());
+                        format = inside.kind().label();
+                        torchScript = inside.kind() == FileKind.TORCHSCRIPT;
+                        if (torchScript) {
+                            findings.add("a TorchScript archive: torch.load(weights_only=True) refuses it");
+                        } else if (inside.kind() != FileKind.ZIP) {
+                            return unreadable(path, format, new IOException(inside.message()));
+                        }
+                        Optional<ZipContainer.Entry> pkl = zip.entry("data.pkl");
+                        if (pkl.isPresent()) {
+                            pickle = zip.read(file, pkl.get(), ReadOptions.defaults().maxPickleBytes());
+                        }
                     }
                 }
-            } else if (head.length > 0 && (head[0] & 0xFF) == 0x80) {
-                format = "pickle";
-                pickle = file.read(0, (int) Math.min(file.size(), ReadOptions.defaults().maxPickleBytes()));
-                findings.add("a bare pickle, not a torch.save checkpoint: torch.load cannot read it safely");
+                case PICKLE, LEGACY -> {
+                    pickle = file.read(0, (int) Math.min(file.size(), ReadOptions.defaults().maxPickleBytes()));
+                    if (kind.kind() == FileKind.PICKLE) {
+                        findings.add("a bare pickle, not a torch.save checkpoint: torch.load cannot read it safely");
+                    }
+                }
+                case SAFETENSORS, GGUF, ONNX, SHARD_INDEX, JSON -> {
+                    // formats without a pickle: nothing in them runs when their own library loads them
+                    return new Report(path.toString(), format, List.of(), Map.of(), List.of(), false, false,
+                            kind.message(), Verdict.CLEAN);
+                }
+                default -> {
+                    return unreadable(path, format, new IOException(kind.message()));
+                }
             }
         } catch (IOException e) {
             return unreadable(path, format, e);
@@ -105,6 +172,7 @@ public final class Scan {
                     : new GlobalUse(full, prev.count() + 1, prev.firstOffset(), torch, torch, prev.danger()));
         }
         for (GlobalUse u : uses.values()) {
+            dangerous |= u.danger() != null || !u.acceptedByDefault();
             if (u.danger() != null) {
                 findings.add(String.format("%s at data.pkl+0x%X: %s", u.name(), u.firstOffset(), u.danger()));
             } else if (!u.acceptedByDefault()) {
@@ -113,6 +181,7 @@ public final class Scan {
             }
         }
         if (r.trailingAt() >= 0) {
+            dangerous = true;
             findings.add(String.format("data.pkl+0x%X: bytes after the pickle's STOP (a second pickle hidden "
                     + "behind the first: torch ignores it, TorchBridge refuses the file)", r.trailingAt()));
         }
@@ -140,8 +209,10 @@ public final class Scan {
                 && first.globals().stream().allMatch(g -> !Allowlist.isBlockedModule(g.module())
                         && Allowlist.allowedByDefault(g.fullName()))
                 && (reads || structurallyValid(path));
+        Verdict verdict = dangerous ? Verdict.DANGEROUS
+                : findings.isEmpty() && reads ? Verdict.CLEAN : Verdict.UNREADABLE;
         return new Report(path.toString(), format, List.copyOf(uses.values()), r.opcodes(), findings, torchLoads,
-                reads, error);
+                reads, error, verdict);
     }
 
     /**
@@ -170,6 +241,6 @@ public final class Scan {
 
     private static Report unreadable(Path path, String format, IOException e) {
         return new Report(path.toString(), format, List.of(), Map.of(), List.of("does not read: " + e.getMessage()),
-                false, false, e.getMessage());
+                false, false, e.getMessage(), Verdict.UNREADABLE);
     }
 }
