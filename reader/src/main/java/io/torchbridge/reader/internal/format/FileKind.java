@@ -188,7 +188,10 @@ public enum FileKind {
     private static String legacy(Head h) {
         if (h.u8(0) == 0x80 && h.u8(1) >= 2 && h.u8(1) <= 5) {
             int at = h.u8(2) == 0x95 ? 2 + 9 : 2; // FRAME and its 8-byte length (protocol 4+)
-            return h.startsWith(at, LEGACY_LONG1) ? "pickle protocol " + h.u8(1) : null;
+            // a file cut off inside the magic number is still a legacy file (its reader says where it ends)
+            int n = Math.min(LEGACY_LONG1.length, h.bytes.length - at);
+            boolean magic = n >= 2 && Arrays.equals(h.bytes, at, at + n, LEGACY_LONG1, 0, n);
+            return magic ? "pickle protocol " + h.u8(1) : null;
         }
         if (h.startsWith(0, LEGACY_LONG_TEXT)) {
             // the next pickle, the protocol version 1001: BININT2 in protocol 1, INT text in 0
