@@ -95,8 +95,9 @@ public final class Checkpoint implements Closeable {
         try {
             FileKind.Diagnosis kind = FileKind.sniff(file);
             if (kind.kind() == FileKind.ZIP) {
-                zip = openZip(file);
-                kind = FileKind.ofZip(path, zip.names());
+                ZipContainer index = openZip(file);
+                zip = index;
+                kind = FileKind.ofZip(path, n -> index.entry(n).isPresent());
             }
             // One case per format this version reads; every other kind is named with its next step.
             switch (kind.kind()) {
@@ -105,7 +106,7 @@ public final class Checkpoint implements Closeable {
                 default:
                     throw kind.refusal();
             }
-        } catch (CheckpointException | RuntimeException | Error e) {
+        } catch (IOException | RuntimeException | Error e) {
             closeQuietly(zip);
             closeQuietly(file);
             throw e;

@@ -125,7 +125,7 @@ public final class Scan {
                                     + "the second (a crafted archive)");
                             dangerous = true;
                         }
-                        FileKind.Diagnosis inside = FileKind.ofZip(path, zip.names());
+                        FileKind.Diagnosis inside = FileKind.ofZip(path, n -> zip.entry(n).isPresent());
                         format = inside.kind().label();
                         torchScript = inside.kind() == FileKind.TORCHSCRIPT;
                         if (torchScript) {

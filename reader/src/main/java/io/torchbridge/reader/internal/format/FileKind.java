@@ -13,6 +13,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.Function;
+import java.util.function.Predicate;
 
 /**
  * What a file is, told from its content: the one place where the reader, the scanner and the CLI
@@ -320,16 +321,17 @@ public enum FileKind {
     }
 
     /**
-     * A zip that opened as an archive, told by its record names (below the archive folder):
-     * TorchScript by its {@code constants.pkl} or {@code code/} records (current layout) or its
-     * {@code model.json} (the 1.x layout); a DCP file by its name, since one whose only item is a
-     * single tensor is byte for byte a {@code torch.save} of that tensor.
+     * A zip that opened as an archive, told by its records ({@code hasRecord} answers by name,
+     * below the archive folder; a lookup, so that 100k records cost nothing here): TorchScript by
+     * its {@code constants.pkl} (every torch.jit.save since 1.4 writes it beside {@code code/}) or
+     * its {@code model.json} (the 1.x layout); a DCP file by its name, since one whose only item
+     * is a single tensor is byte for byte a {@code torch.save} of that tensor.
      */
-    public static Diagnosis ofZip(Path path, List<String> names) {
-        if (names.contains("model.json")) {
+    public static Diagnosis ofZip(Path path, Predicate<String> hasRecord) {
+        if (hasRecord.test("model.json")) {
             return new Diagnosis(TORCHSCRIPT, "the PyTorch 1.x layout: model.json, tensors/");
         }
-        if (names.contains("constants.pkl") || names.stream().anyMatch(n -> n.startsWith("code/"))) {
+        if (hasRecord.test("constants.pkl")) {
             return new Diagnosis(TORCHSCRIPT, "constants.pkl, code/");
         }
         if (isDistcp(path)) {
