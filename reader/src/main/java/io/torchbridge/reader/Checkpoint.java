@@ -271,11 +271,17 @@ public final class Checkpoint implements Closeable {
     }
 
     /**
-     * The key sequences that produce the name {@code name} (keys joined with '.'), in the order
-     * the names are given: one for most names, two or more where paths collide.
+     * The key sequences that lead to a tensor named {@code name} (keys joined with '.'), in the
+     * order the names are given: one for most names, two or more where paths collide.
      */
     public List<List<String>> paths(String name) {
-        return ValueTree.paths(root, name);
+        List<List<String>> out = new ArrayList<>();
+        for (List<String> keys : ValueTree.paths(root, name)) {
+            if (ValueTree.at(root, keys) instanceof Tensor) {
+                out.add(keys);
+            }
+        }
+        return out;
     }
 
     /** {@code ['x.y']['z']}: keys as Python would index them, as the messages show a path. */

@@ -86,6 +86,25 @@ class NothingDroppedTest {
         }
     }
 
+    /** A plain value under the same name as a tensor is no second tensor: one entry, one path, nothing ambiguous. */
+    @Test
+    void aPlainValueUnderATensorsNameDoesNotCollide() throws IOException {
+        // {'x.y': {'z': t}, 'x': {'y.z': 5}}
+        byte[] pkl = P.proto(2).emptyDict().mark()
+                .str("x.y").emptyDict().str("z")
+                .tensorV2("FloatStorage", "0", 2, 0, new long[] {2}, new long[] {1}).op('s')
+                .str("x").emptyDict().str("y.z").integer(5).op('s')
+                .setitems().stop().bytes();
+        Path f = Crafted.checkpoint(pkl).storage("0", new byte[8]).write(dir, "plain.pt");
+        try (Checkpoint c = Checkpoint.open(f)) {
+            assertEquals(List.of("x.y.z"), c.names());
+            assertEquals(List.of(List.of("x.y", "z")), c.paths("x.y.z"));
+            assertEquals(5L, c.valueAt("x", "y.z"));
+            assertSame(c.tensor("x.y.z"), c.tensorAt("x.y", "z"));
+            assertThrows(NoSuchElementException.class, () -> c.tensorAt("x", "y.z"));
+        }
+    }
+
     /** torch.save({'w': ones(2), 'm': empty(3, device='meta')}): the meta tensor is named, with why it is not read. */
     @Test
     void aTensorRebuiltByAFunctionTheReaderDoesNotReadIsNamed() throws IOException {
