@@ -121,9 +121,11 @@ public enum FileKind {
 
         /** The error for opening a file of this kind as a checkpoint, when the reader cannot. */
         public CheckpointException refusal() {
+            // UNSUPPORTED is for kinds a reader could read; a bare pickle or unknown bytes do not follow
+            // any checkpoint format (torch.load calls the first "corrupt": an invalid magic number)
             Kind k = switch (kind) {
                 case EMPTY -> Kind.TRUNCATED;
-                case UNKNOWN -> Kind.MALFORMED;
+                case UNKNOWN, PICKLE -> Kind.MALFORMED;
                 default -> Kind.UNSUPPORTED;
             };
             return kind == UNKNOWN ? CheckpointException.at(k, null, 0, message()) : CheckpointException.of(k, message());
