@@ -4,7 +4,9 @@ import io.torchbridge.reader.Checkpoint;
 import io.torchbridge.reader.CheckpointException;
 import io.torchbridge.reader.ReadOptions;
 import io.torchbridge.reader.Tensor;
+import io.torchbridge.reader.TensorEntry;
 import io.torchbridge.reader.TensorInfo;
+import io.torchbridge.reader.UnreadableTensor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -36,7 +38,7 @@ import picocli.CommandLine.Parameters;
 final class InspectCommand implements Callable<Integer> {
     static final String BUNDLED = "training_adam.pt";
 
-    @Parameters(paramLabel = "FILE", description = "Checkpoint files (.pt, .pth, .bin).")
+    @Parameters(paramLabel = "FILE", description = "Checkpoint files (.pt, .pth, .bin); - reads standard input.")
     List<Path> files = new ArrayList<>();
 
     @Option(names = "--json", description = "One JSON object per file, one per line (a stable contract).")
@@ -64,8 +66,18 @@ final class InspectCommand implements Callable<Integer> {
             }
         }
         boolean ok = true;
-        for (Path f : files) {
-            ok &= inspect(f, f.toString(), options, out);
+        try (StandardInput stdin = new StandardInput()) {
+            for (Path f : files) {
+                Path file;
+                try {
+                    file = stdin.resolve(f);
+                } catch (IOException e) {
+                    System.err.println("torchbridge: " + StandardInput.label(f) + ": IO: cannot read it: " + e);
+                    ok = false;
+                    continue;
+                }
+                ok &= inspect(file, StandardInput.label(f), options, out);
+            }
         }
         return ok ? 0 : 1;
     }
@@ -111,21 +123,40 @@ final class InspectCommand implements Callable<Integer> {
 
     static Map<String, Object> jsonOf(String label, Checkpoint ckpt) {
         List<Object> tensors = new ArrayList<>();
-        for (Map.Entry<String, Tensor> e : ckpt.tensors().entrySet()) {
-            TensorInfo info = e.getValue().info();
+        for (TensorEntry e : ckpt.entries()) {
+            TensorInfo info = e.tensor().info();
             Map<String, Object> t = new LinkedHashMap<>();
-            t.put("name", e.getKey());
+            t.put("name", e.name());
             t.put("dtype", info.dtype().pythonName());
             t.put("shape", info.shape().toArray());
             t.put("stride", info.stride().toArray());
             t.put("storage_offset", info.storageOffset());
-            t.put("sha256", sha256(e.getValue()));
+            t.put("sha256", sha256(e.tensor()));
             tensors.add(t);
         }
         Map<String, Object> line = new LinkedHashMap<>();
         line.put("file", label);
         line.put("format", ckpt.format().label());
         line.put("tensors", tensors);
+        // present only when there is something to say, as "error" is
+        if (!ckpt.ambiguousNames().isEmpty()) {
+            Map<String, Object> ambiguous = new LinkedHashMap<>();
+            for (String n : ckpt.ambiguousNames()) {
+                ambiguous.put(n, ckpt.paths(n));
+            }
+            line.put("ambiguous_names", ambiguous);
+        }
+        if (!ckpt.unreadable().isEmpty()) {
+            List<Object> unreadable = new ArrayList<>();
+            for (UnreadableTensor u : ckpt.unreadable()) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("name", u.name());
+                m.put("rebuild", u.rebuild());
+                m.put("reason", u.reason());
+                unreadable.add(m);
+            }
+            line.put("unreadable", unreadable);
+        }
         return line;
     }
 
@@ -142,10 +173,10 @@ final class InspectCommand implements Callable<Integer> {
     }
 
     private static void table(String label, Checkpoint ckpt, PrintStream out) {
-        Map<String, Tensor> tensors = ckpt.tensors();
+        List<TensorEntry> tensors = ckpt.entries();
         int w = "NAME".length();
-        for (String n : tensors.keySet()) {
-            w = Math.max(w, n.length());
+        for (TensorEntry e : tensors) {
+            w = Math.max(w, e.name().length());
         }
         w = Math.min(w, 72);
         // One line per tensor, and a checkpoint can hold 100k+ of them: the lines are built in a
@@ -162,22 +193,35 @@ final class InspectCommand implements Callable<Integer> {
         Set<Tensor> distinct = Collections.newSetFromMap(new IdentityHashMap<>());
         Map<String, Long> storages = new LinkedHashMap<>();
         long params = 0;
-        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
-            TensorInfo info = e.getValue().info();
-            row(sb, w, e.getKey(), info.dtype().pythonName(), info.shape().toString(), bytes(info.nbytes()));
+        for (TensorEntry e : tensors) {
+            TensorInfo info = e.tensor().info();
+            row(sb, w, e.name(), info.dtype().pythonName(), info.shape().toString(), bytes(info.nbytes()));
             if (sb.length() >= 1 << 16) {
                 out.print(sb);
                 sb.setLength(0);
             }
-            if (distinct.add(e.getValue())) {
+            if (distinct.add(e.tensor())) {
                 params += info.numel();
             }
             storages.put(info.storage().key(), info.storage().nbytes());
+        }
+        for (UnreadableTensor u : ckpt.unreadable()) {
+            row(sb, w, u.name(), "unreadable", "-", "-");
         }
         out.print(sb);
         long total = storages.values().stream().mapToLong(Long::longValue).sum();
         out.printf("  %d tensors, %,d parameters (elements), %s of tensor data in %d storages%n",
                 tensors.size(), params, bytes(total), storages.size());
+        for (String n : ckpt.ambiguousNames()) {
+            List<String> shown = new ArrayList<>();
+            for (List<String> keys : ckpt.paths(n)) {
+                shown.add(Checkpoint.keyPath(keys));
+            }
+            out.printf("  ! name '%s' is produced by %d paths: %s%n", n, shown.size(), String.join(" and ", shown));
+        }
+        for (UnreadableTensor u : ckpt.unreadable()) {
+            out.printf("  ! '%s' is not read: %s%n", u.name(), u.reason());
+        }
     }
 
     /** One table line, as {@code printf("  %-Ws  %-15s  %-20s  %10s%n", ...)} would print it. */

@@ -40,6 +40,16 @@ final class ValueTree {
     private Map<Object, Long> expanded = new IdentityHashMap<>();
     /** Every tensor by name, in the order named; sized once the tensors are counted (build). */
     Map<String, Tensor> tensors = new LinkedHashMap<>();
+    /**
+     * Every (name, tensor) the walk gives, in order, once a name has come twice (two paths whose
+     * keys join to one name: {@code {'x.y': {'z': t}, 'x': {'y.z': t2}}}); null until then, when
+     * {@link #tensors} lists them all. Kept only then so that an ordinary open pays nothing.
+     */
+    List<TensorEntry> entries;
+    /** Names that two paths give to different tensors, in the order met. */
+    final Set<String> ambiguous = new LinkedHashSet<>();
+    /** Tensor-like objects the reader cannot represent, each under its name, in the order met. */
+    final List<UnreadableTensor> unreadable = new ArrayList<>();
     private int tensorCount;
     private final Map<Shape, Shape> shapes = new HashMap<>();
     /** Tensors that cannot be read from their storage, in the order met; see {@link Refused}. */
@@ -205,7 +215,8 @@ final class ValueTree {
                     listItems, dictItems);
             boolean[] any = {false};
             forEachChild(p, (k, v) -> any[0] |= isOrHoldsTensor(v));
-            tensorBelow = any[0];
+            // a tensor this version cannot represent counts as one, so the naming walk reaches it
+            tensorBelow = any[0] || UnreadableTensor.isTensorLike(p.callable());
             out = p;
         } else {
             throw CheckpointException.at(Kind.MALFORMED, record, -1, "the pickle leaves a "
@@ -286,6 +297,9 @@ final class ValueTree {
     private void name(String path, Object value) throws CheckpointException {
         if (value instanceof Refused || value instanceof Tensor) {
             nameTensor(path, value);
+        } else if (value instanceof PyObject o && UnreadableTensor.isTensorLike(o.callable())) {
+            // named, never skipped: its parts (a sparse tensor's indices, ...) are not its values
+            unreadable.add(UnreadableTensor.of(path, o));
         } else if (value != null && holdsTensor.contains(value)) {
             forEachChild(value, (k, v) -> name(child(path, k), v));
         }
@@ -304,8 +318,63 @@ final class ValueTree {
                         + "pickle), which no checkpoint needs").forTensor(t.name());
             }
             t.name(path);
-            tensors.putIfAbsent(path, t);
+            Tensor before = tensors.putIfAbsent(path, t);
+            if (before != null && entries == null) {
+                // the first name given twice: from here on every entry is kept, in order
+                entries = new ArrayList<>(tensors.size() + 16);
+                tensors.forEach((k, x) -> entries.add(new TensorEntry(k, x)));
+            }
+            if (entries != null) {
+                entries.add(new TensorEntry(path, t));
+            }
+            if (before != null && before != t) {
+                ambiguous.add(path);
+            }
         }
+    }
+
+    /**
+     * Every sequence of child keys from {@code root} that reaches a value named {@code name}
+     * (keys joined with '.'), in pre-order: two or more where paths collide on one name.
+     */
+    static List<List<String>> paths(Object root, String name) {
+        List<List<String>> out = new ArrayList<>();
+        paths(root, name, new ArrayList<>(), out);
+        return out;
+    }
+
+    private static void paths(Object node, String rest, List<String> keys, List<List<String>> out) {
+        for (Map.Entry<String, Object> c : children(node)) {
+            String k = c.getKey();
+            if (rest.equals(k)) {
+                List<String> found = new ArrayList<>(keys);
+                found.add(k);
+                out.add(List.copyOf(found));
+            } else if (rest.startsWith(k) && rest.length() > k.length() && rest.charAt(k.length()) == '.') {
+                keys.add(k);
+                paths(c.getValue(), rest.substring(k.length() + 1), keys, out);
+                keys.remove(keys.size() - 1);
+            }
+        }
+    }
+
+    /** The value reached by the child keys {@code keys} from {@code root}, or {@link #ABSENT}. */
+    static Object at(Object root, List<String> keys) {
+        Object node = root;
+        for (String k : keys) {
+            Object next = ABSENT;
+            for (Map.Entry<String, Object> c : children(node)) {
+                if (c.getKey().equals(k)) {
+                    next = c.getValue();
+                    break;
+                }
+            }
+            if (next == ABSENT) {
+                return ABSENT;
+            }
+            node = next;
+        }
+        return node;
     }
 
     /** The value at {@code path}, or {@link #ABSENT}: the first match in pre-order, as names are given. */

@@ -44,7 +44,7 @@ class ReaderFuzzTest {
         }
     }
 
-    /** Any bytes as a checkpoint file. Seeds: every fixture. */
+    /** Any bytes as a checkpoint file. Seeds: every fixture, and a sample of each other file kind (seed-kind-*). */
     @FuzzTest(maxDuration = "2m")
     void checkpointFile(byte[] data) throws IOException {
         Path f = SCRATCH.resolve("file-" + Thread.currentThread().getId() + ".pt");
@@ -103,6 +103,10 @@ class ReaderFuzzTest {
                 });
             }
             c.value("");
+            for (TensorEntry e : c.entries()) {
+                c.paths(e.name()); // the key paths behind each name, as an ambiguous name's error shows them
+            }
+            c.unreadable();
         } catch (CheckpointException expected) {
             // a bad file, reported as it should be
         } catch (IOException e) {

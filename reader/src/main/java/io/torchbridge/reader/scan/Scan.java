@@ -4,6 +4,7 @@ import io.torchbridge.reader.Checkpoint;
 import io.torchbridge.reader.CheckpointException;
 import io.torchbridge.reader.ReadOptions;
 import io.torchbridge.reader.internal.data.MappedFile;
+import io.torchbridge.reader.internal.format.FileKind;
 import io.torchbridge.reader.internal.format.LegacyStream;
 import io.torchbridge.reader.internal.format.LegacyTar;
 import io.torchbridge.reader.internal.format.TorchScript;
@@ -39,18 +40,53 @@ public final class Scan {
     }
 
     /**
+     * A file's outcome, as the scanners users know report it (the exit status of {@code torchbridge scan}).
+     */
+    public enum Verdict {
+        /** Scanned, nothing found: the pickle names only what torch's weights_only loader admits and the file
+         *  reads; or a kind that holds no pickle at all (safetensors, GGUF, ONNX, JSON). Exit status 0. */
+        CLEAN(0),
+        /** Something dangerous found: a global that runs code or is outside the allowlist, a pickle hidden
+         *  behind the first, a record name used twice. Exit status 1; it wins over {@link #UNREADABLE}. */
+        DANGEROUS(1),
+        /** Nothing dangerous found, but the file could not be scanned or read whole (a kind whose pickles
+         *  are not scanned yet, a damaged file, a bare pickle, TorchScript code). Exit status 2. */
+        UNREADABLE(2);
+
+        private final int exitCode;
+
+        Verdict(int exitCode) {
+            this.exitCode = exitCode;
+        }
+
+        /** 0, 1 or 2. */
+        public int exitCode() {
+            return exitCode;
+        }
+
+        /** The worse of the two: dangerous over unreadable over clean (a directory's verdict). */
+        public Verdict worst(Verdict other) {
+            return this == DANGEROUS || other == DANGEROUS ? DANGEROUS
+                    : this == UNREADABLE || other == UNREADABLE ? UNREADABLE : CLEAN;
+        }
+    }
+
+    /**
      * A file's scan.
      *
+     * @param format         the file's kind, as the reader diagnoses it ({@code zip}, {@code safetensors}, ...)
      * @param torchWouldLoad whether torch 2.14's {@code torch.load(path, weights_only=True)} would load it
      * @param readsByDefault whether {@link Checkpoint#open(Path)} reads it
      * @param findings       what makes the file not clean, one line each
      * @param error          why the file could not be scanned or read, or null
+     * @param verdict        clean, dangerous or unreadable (see {@link Verdict})
      */
     public record Report(String file, String format, List<GlobalUse> globals, Map<String, Integer> opcodes,
-                         List<String> findings, boolean torchWouldLoad, boolean readsByDefault, String error) {
-        /** Nothing dangerous, nothing outside the allowlist, and the file reads. */
+                         List<String> findings, boolean torchWouldLoad, boolean readsByDefault, String error,
+                         Verdict verdict) {
+        /** {@link Verdict#CLEAN}. */
         public boolean clean() {
-            return findings.isEmpty() && readsByDefault;
+            return verdict == Verdict.CLEAN;
         }
     }
 
@@ -65,63 +101,91 @@ public final class Scan {
         List<String> findings = new ArrayList<>();
         String format = "unknown";
         byte[] pickle = null;
+        boolean torchScript = false;
+        boolean dangerous = false;
         // The legacy stream's five pickles (or a tar's object pickle), each walked on its own:
         // each ends with its STOP, and what follows it is the next pickle, not hidden bytes.
         List<LegacyStream.Part> parts = null;
         Map<String, byte[]> otherPickles = new LinkedHashMap<>();
         String pickleName = "data.pkl";
-        boolean torchScript = false;
+        FileKind.Diagnosis directory = FileKind.ofDirectory(path);
+        if (directory != null) {
+            return unreadable(path, directory.kind().label(), new IOException(directory.message()));
+        }
         try (MappedFile file = MappedFile.open(path)) {
-            byte[] head = file.size() >= 4 ? file.read(0, 4) : new byte[0];
-            if (!(head.length == 4 && head[0] == 'P' && head[1] == 'K') && LegacyStream.matches(file)) {
-                format = "legacy";
-                parts = new LegacyStream(file).pickles(ReadOptions.defaults().maxPickleBytes());
-            } else if (!(head.length == 4 && head[0] == 'P' && head[1] == 'K') && LegacyTar.matches(file)) {
-                format = "tar";
-                parts = LegacyTar.open(file).pickles(ReadOptions.defaults().maxPickleBytes());
-                // torch/serialization.py, _legacy_load.legacy_load: refused before anything is read
-                findings.add("a legacy tar checkpoint (torch before 0.1.10): torch.load(weights_only=True) refuses "
-                        + "it; TorchBridge reads it without running anything");
-            } else if (head.length == 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4) {
-                format = "zip";
-                try (ZipContainer zip = ZipContainer.open(file, true)) {
-                    for (String d : zip.duplicates()) {
-                        findings.add("record " + d + " appears twice: torch reads the first, other tools may read "
-                                + "the second (a crafted archive)");
+            FileKind.Diagnosis kind = FileKind.sniff(file);
+            format = kind.kind().label();
+            switch (kind.kind()) {
+                case ZIP -> {
+                    ZipContainer zip;
+                    try {
+                        zip = ZipContainer.open(file, true);
+                    } catch (CheckpointException e) {
+                        FileKind.Diagnosis other = FileKind.ofUnreadableZip(file, ZipContainer.leadingBytes(file));
+                        if (other != null) {
+                            return unreadable(path, other.kind().label(), new IOException(other.message()));
+                        }
+                        throw e;
                     }
-                    // torch.load's own test (torch/serialization.py, _is_torchscript_zip); torch 2.6+
-                    // refuses such an archive under weights_only=True (and loads it with torch.jit.load
-                    // otherwise), so the verdict below is a refusal. It is no finding: a scripted model is
-                    // a normal file, which the reader lists as its state_dict.
-                    torchScript = TorchScript.isTorchScript(zip);
-                    if (torchScript) {
-                        format = "torchscript";
-                        // the archive's other pickles: constants.pkl (torch.jit.load unpickles it) and
-                        // traced_inputs.pkl (a traced module's example inputs, torch 2.x): their globals count too
-                        for (String name : List.of("constants.pkl", "traced_inputs.pkl")) {
-                            Optional<ZipContainer.Entry> e = zip.entry(name);
-                            if (e.isPresent()) {
-                                otherPickles.put(name, zip.read(file, e.get(), ReadOptions.defaults().maxPickleBytes()));
+                    try (zip) {
+                        for (String d : zip.duplicates()) {
+                            findings.add("record " + d + " appears twice: torch reads the first, other tools may read "
+                                    + "the second (a crafted archive)");
+                            dangerous = true;
+                        }
+                        FileKind.Diagnosis inside = FileKind.ofZip(path, n -> zip.entry(n).isPresent());
+                        format = inside.kind().label();
+                        // torch 2.6+ refuses a TorchScript archive under weights_only=True (and loads it
+                        // with torch.jit.load otherwise), so the verdict below is a refusal. It is no
+                        // finding: a scripted model is a normal file, which the reader lists as its state_dict.
+                        torchScript = inside.kind() == FileKind.TORCHSCRIPT;
+                        if (torchScript) {
+                            // the archive's other pickles: constants.pkl (torch.jit.load unpickles it) and
+                            // traced_inputs.pkl (a traced module's example inputs, torch 2.x): their globals count too
+                            for (String name : List.of("constants.pkl", "traced_inputs.pkl")) {
+                                Optional<ZipContainer.Entry> e = zip.entry(name);
+                                if (e.isPresent()) {
+                                    otherPickles.put(name, zip.read(file, e.get(), ReadOptions.defaults().maxPickleBytes()));
+                                }
+                            }
+                        } else if (inside.kind() != FileKind.ZIP) {
+                            return unreadable(path, format, new IOException(inside.message()));
+                        }
+                        Optional<ZipContainer.Entry> pkl = zip.entry("data.pkl");
+                        if (pkl.isEmpty() && torchScript && zip.entry("model.json").isPresent()) {
+                            // the 1.0-1.2 layout: its one pickle is attributes.pkl, absent before protoVersion 2
+                            pickleName = "attributes.pkl";
+                            pkl = zip.entry(pickleName);
+                            if (pkl.isEmpty()) {
+                                pickle = new byte[] {(byte) 0x80, 2, ')', '.'}; // nothing pickled: an empty tuple
                             }
                         }
-                    }
-                    Optional<ZipContainer.Entry> pkl = zip.entry("data.pkl");
-                    if (pkl.isEmpty() && torchScript && zip.entry("model.json").isPresent()) {
-                        // the 1.0-1.2 layout: its one pickle is attributes.pkl, absent before protoVersion 2
-                        pickleName = "attributes.pkl";
-                        pkl = zip.entry(pickleName);
-                        if (pkl.isEmpty()) {
-                            pickle = new byte[] {(byte) 0x80, 2, ')', '.'}; // nothing pickled: an empty tuple
+                        if (pkl.isPresent()) {
+                            pickle = zip.read(file, pkl.get(), ReadOptions.defaults().maxPickleBytes());
                         }
                     }
-                    if (pkl.isPresent()) {
-                        pickle = zip.read(file, pkl.get(), ReadOptions.defaults().maxPickleBytes());
-                    }
                 }
-            } else if (head.length > 0 && (head[0] & 0xFF) == 0x80) {
-                format = "pickle";
-                pickle = file.read(0, (int) Math.min(file.size(), ReadOptions.defaults().maxPickleBytes()));
-                findings.add("a bare pickle, not a torch.save checkpoint: torch.load cannot read it safely");
+                case LEGACY -> parts = new LegacyStream(file).pickles(ReadOptions.defaults().maxPickleBytes());
+                case TAR -> {
+                    if (!LegacyTar.matches(file)) {
+                        return unreadable(path, format, new IOException(kind.message()));
+                    }
+                    // torch/serialization.py, _legacy_load.legacy_load refuses a tar under weights_only
+                    // before reading anything: torchWouldLoad says so; its pickles are scanned all the same
+                    parts = LegacyTar.open(file).pickles(ReadOptions.defaults().maxPickleBytes());
+                }
+                case PICKLE -> {
+                    pickle = file.read(0, (int) Math.min(file.size(), ReadOptions.defaults().maxPickleBytes()));
+                    findings.add("a bare pickle, not a torch.save checkpoint: torch.load cannot read it safely");
+                }
+                case SAFETENSORS, GGUF, ONNX, SHARD_INDEX, JSON -> {
+                    // formats without a pickle: nothing in them runs when their own library loads them
+                    return new Report(path.toString(), format, List.of(), Map.of(), List.of(), false, false,
+                            kind.message(), Verdict.CLEAN);
+                }
+                default -> {
+                    return unreadable(path, format, new IOException(kind.message()));
+                }
             }
         } catch (IOException e) {
             return unreadable(path, format, e);
@@ -137,16 +201,18 @@ public final class Scan {
         Map<String, GlobalUse> uses = new LinkedHashMap<>();
         Map<String, String> where = new LinkedHashMap<>();
         addGlobals(r, pickleName, torchScript, uses, where);
-        globalFindings(uses, where, findings);
+        dangerous |= globalFindings(uses, where, findings);
         for (Map.Entry<String, byte[]> other : otherPickles.entrySet()) {
             for (PickleScanner.GlobalRef g : PickleScanner.scan(other.getValue()).globals()) {
                 String danger = Dangers.of(g.module(), g.name());
                 if (danger != null) {
+                    dangerous = true;
                     findings.add(String.format("%s at %s+0x%X: %s", g.fullName(), other.getKey(), g.offset(), danger));
                 }
             }
         }
         if (r.trailingAt() >= 0) {
+            dangerous = true;
             findings.add(String.format("%s+0x%X: bytes after the pickle's STOP (a second pickle hidden "
                     + "behind the first: torch ignores it, TorchBridge refuses the file)", pickleName, r.trailingAt()));
         }
@@ -174,8 +240,10 @@ public final class Scan {
                 && first.globals().stream().allMatch(g -> !Allowlist.isBlockedModule(g.module())
                         && Allowlist.allowedByDefault(g.fullName()))
                 && (reads || structurallyValid(path));
+        Verdict verdict = dangerous ? Verdict.DANGEROUS
+                : findings.isEmpty() && reads ? Verdict.CLEAN : Verdict.UNREADABLE;
         return new Report(path.toString(), format, List.copyOf(uses.values()), r.opcodes(), findings, torchLoads,
-                reads, error);
+                reads, error, verdict);
     }
 
     /**
@@ -200,7 +268,7 @@ public final class Scan {
             foreign.removeAll(PickleScanner.TORCH_OPCODES);
             torchParses &= foreign.isEmpty();
         }
-        globalFindings(uses, where, findings);
+        boolean dangerous = globalFindings(uses, where, findings);
         String error = null;
         boolean reads = false;
         try (Checkpoint c = Checkpoint.open(path)) {
@@ -213,8 +281,10 @@ public final class Scan {
         }
         boolean torchLoads = torchParses && uses.values().stream().allMatch(GlobalUse::torchAccepts)
                 && (reads || structurallyValid(path));
+        Verdict verdict = dangerous ? Verdict.DANGEROUS
+                : findings.isEmpty() && reads ? Verdict.CLEAN : Verdict.UNREADABLE;
         return new Report(path.toString(), format, List.copyOf(uses.values()), opcodes, findings, torchLoads, reads,
-                error);
+                error, verdict);
     }
 
     private static void addGlobals(PickleScanner.Result r, String part, boolean torchScript,
@@ -232,8 +302,12 @@ public final class Scan {
         }
     }
 
-    private static void globalFindings(Map<String, GlobalUse> uses, Map<String, String> where, List<String> findings) {
+    /** Adds a finding per dangerous or unlisted global; whether there was one (the file is then dangerous). */
+    private static boolean globalFindings(Map<String, GlobalUse> uses, Map<String, String> where,
+                                          List<String> findings) {
+        boolean dangerous = false;
         for (GlobalUse u : uses.values()) {
+            dangerous |= u.danger() != null || !u.acceptedByDefault();
             if (u.danger() != null) {
                 findings.add(String.format("%s at %s+0x%X: %s", u.name(), where.get(u.name()), u.firstOffset(),
                         u.danger()));
@@ -242,6 +316,7 @@ public final class Scan {
                         u.name(), where.get(u.name()), u.firstOffset()));
             }
         }
+        return dangerous;
     }
 
     /**
@@ -276,6 +351,6 @@ public final class Scan {
 
     private static Report unreadable(Path path, String format, IOException e) {
         return new Report(path.toString(), format, List.of(), Map.of(), List.of("does not read: " + e.getMessage()),
-                false, false, e.getMessage());
+                false, false, e.getMessage(), Verdict.UNREADABLE);
     }
 }

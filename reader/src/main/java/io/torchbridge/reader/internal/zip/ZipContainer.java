@@ -224,13 +224,7 @@ public final class ZipContainer implements AutoCloseable {
      * values replace the classic ones, which are saturated past 65535 records or 4 GiB.
      */
     private static Directory directory(MappedFile file, byte[] tail, long tailStart) throws IOException {
-        int eocd = -1;
-        for (int i = tail.length - EOCD_SIZE, stop = Math.max(0, tail.length - EOCD_SIZE - MAX_COMMENT); i >= stop; i--) {
-            if (int32(tail, i) == EOCD_SIGNATURE) {
-                eocd = i;
-                break;
-            }
-        }
+        int eocd = endRecord(tail);
         requireEndRecord(eocd, file.size());
         long count = uint16(tail, eocd + EOCD_ENTRIES);
         long size = uint32(tail, eocd + EOCD_CD_SIZE);
@@ -254,6 +248,42 @@ public final class ZipContainer implements AutoCloseable {
         requireCentralDirectoryInFile(dir);
         requireCountFitsCentralDirectory(dir);
         return dir;
+    }
+
+    /** Where the classic end record starts in {@code tail}, or -1: the last signature found counts. */
+    private static int endRecord(byte[] tail) {
+        for (int i = tail.length - EOCD_SIZE, stop = Math.max(0, tail.length - EOCD_SIZE - MAX_COMMENT); i >= stop; i--) {
+            if (int32(tail, i) == EOCD_SIGNATURE) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * How many bytes precede the archive that the file's end records describe: where its end
+     * records are, less where they say they are (the zip64 end record, which torch.save always
+     * writes, else the central directory's end). 0 for an archive that starts the file, or when
+     * there are no end records to compare; more when the file is several archives one after another
+     * (a DCP {@code .distcp} file) or has a prefix. Only for telling such a file from a damaged
+     * one after {@link #open} refused it.
+     */
+    public static long leadingBytes(MappedFile file) throws IOException {
+        long fileSize = file.size();
+        int tailLength = (int) Math.min(fileSize, EOCD_SIZE + MAX_COMMENT + ZIP64_LOCATOR_SIZE + ZIP64_EOCD_SIZE);
+        long tailStart = fileSize - tailLength;
+        byte[] tail = file.read(tailStart, tailLength);
+        int eocd = endRecord(tail);
+        if (eocd < 0) {
+            return 0;
+        }
+        int locator = eocd - ZIP64_LOCATOR_SIZE;
+        int z64 = locator - ZIP64_EOCD_SIZE;
+        if (z64 >= 0 && int32(tail, locator) == ZIP64_LOCATOR_SIGNATURE && int32(tail, z64) == ZIP64_EOCD_SIGNATURE) {
+            return Math.max(0, tailStart + z64 - int64(tail, locator + ZIP64_LOCATOR_EOCD));
+        }
+        long cdEnd = uint32(tail, eocd + EOCD_CD_OFFSET) + uint32(tail, eocd + EOCD_CD_SIZE);
+        return Math.max(0, tailStart + eocd - cdEnd);
     }
 
     /**
