@@ -66,8 +66,16 @@ public final class NativeTensors {
      *
      * @throws IllegalStateException a storage goes to a CUDA device this machine lacks (PyTorch's
      *                               message and advice), or the checkpoint is closed
+     * @throws IllegalArgumentException two paths give different tensors one name ({@link Checkpoint#ambiguousNames()})
      */
     public static NativeTensorMap loadAll(Checkpoint ckpt, LoadOptions options) {
+        if (!ckpt.ambiguousNames().isEmpty()) {
+            // a map by name would keep one of them silently
+            String name = ckpt.ambiguousNames().iterator().next();
+            throw new IllegalArgumentException("the checkpoint names different tensors alike, so they cannot be "
+                    + "loaded by name: " + ckpt.ambiguousNames() + " (the paths of '" + name + "': "
+                    + ckpt.paths(name) + "); load each with NativeTensors.load(ckpt.tensorAt(keys...))");
+        }
         return new NativeTensorMap(loadAll(new ArrayList<>(ckpt.tensors().entrySet()), options));
     }
 

@@ -77,12 +77,13 @@ public final class StateDictLoader {
 
     /**
      * Loads the state dict at the root of {@code ckpt} (or at {@link Builder#entry}) into
-     * {@code module}.
+     * {@code module}. For a TorchScript archive the state dict is its {@code state_dict()}
+     * ({@link Checkpoint#stateDict()}), as {@code torch.jit.load(f).state_dict()} gives it.
      *
      * @throws StateDictException the state dict does not fit, with PyTorch's message
      */
     public LoadReport load(Module module, Checkpoint ckpt) {
-        Object sd = entry == null ? ckpt.root() : ckpt.value(entry);
+        Object sd = entry != null ? ckpt.value(entry) : ckpt.stateDict().map(d -> (Object) d).orElse(ckpt.root());
         return load(module, sd);
     }
 

@@ -86,6 +86,20 @@ class NativeTensorsTest {
     }
 
     @Test
+    void aNameTwoPathsProduceIsNotLoadedByNameButEachTensorByItsKeys() throws Exception {
+        // torch.save({'x.y': {'z': a}, 'x': {'y.z': b}}) (fixtures/kinds): both are "x.y.z"
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixtures().resolve("kinds/samples/collision.pt"))) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> NativeTensors.loadAll(ckpt));
+            assertTrue(e.getMessage().contains("[x.y.z]") && e.getMessage().contains("tensorAt"), e.getMessage());
+            try (NativeTensor a = NativeTensors.load(ckpt.tensorAt("x.y", "z"));
+                 NativeTensor b = NativeTensors.load(ckpt.tensorAt("x", "y.z"))) {
+                assertArrayEquals(ckpt.tensorAt("x.y", "z").toFloatArray(), LibtorchValues.floats(a.tensor()));
+                assertArrayEquals(ckpt.tensorAt("x", "y.z").toFloatArray(), LibtorchValues.floats(b.tensor()));
+            }
+        }
+    }
+
+    @Test
     void cpuTensorsAreViewsOfTheMappedFileThatOutliveTheCheckpoint() throws Exception {
         NativeTensorMap sd;
         byte[] want;

@@ -42,6 +42,23 @@ class StateDictLoaderTest {
     }
 
     @Test
+    void aTorchScriptArchiveLoadsThroughItsStateDict() throws Exception {
+        // torch.jit.save of fixtures/torchscript.py's MLP in float64: strict loading into the same
+        // architecture built in Java, every value cast to the module's float32 as copy_ does
+        TestModels.Mlp mlp = new TestModels.Mlp();
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixtures().resolve("torchscript-2.14.1/scripted_double.pt"))) {
+            LoadReport r = StateDictLoader.strict().load(mlp, ckpt);
+            assertEquals(List.of("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"), r.loadedKeys());
+            double[] w = ckpt.tensor("fc2.weight").toDoubleArray();
+            float[] got = LibtorchValues.floats(mlp.fc2.weight());
+            assertEquals(w.length, got.length);
+            for (int i = 0; i < w.length; i++) {
+                assertEquals((float) w[i], got[i], "fc2.weight[" + i + "]");
+            }
+        }
+    }
+
+    @Test
     void strictLoadingListsMissingAndUnexpectedKeysAsPyTorchDoesAndChangesNothing() throws Exception {
         TestModels.Net net = new TestModels.Net();
         float before = LibtorchValues.floats(net.fc.weight())[0];

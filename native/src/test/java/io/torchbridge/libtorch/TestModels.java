@@ -39,6 +39,12 @@ final class TestModels {
         }
     }
 
+    /** fixtures/torchscript.py's {@code MLP} (the scripted_double, scripted_half and traced_double archives). */
+    static final class Mlp extends Module {
+        final LinearImpl fc1 = register_module("fc1", new LinearImpl(3, 4));
+        final LinearImpl fc2 = register_module("fc2", new LinearImpl(4, 2));
+    }
+
     /** generate.py's {@code Small} (training_* fixtures). */
     static final class Small extends Module {
         final LinearImpl fc1 = register_module("fc1", new LinearImpl(4, 3));
