@@ -9,6 +9,11 @@
 #   - or the declaration line of a void method that only checks (`void requireX(...) ... {`): the
 #     mutant returns at once.
 #
+# Speed: each mutant compiles only the file it changed (the compiler plugin's stale-file mode),
+# and runs first the test class that killed it last time (reader/mutation-killers.tsv, rewritten
+# by every full run); only if that class passes does the whole suite run. A failing subset is
+# proof enough: the mutant is killed if any test fails.
+#
 # Usage: reader/mutation-check.sh [NAME...]   (default: every marked check)
 # Prints one line per check (killed by which test, or SURVIVED) and 'N passed, N failed'; exits 1
 # if any mutant survived or a marker is malformed. Restores every file it touched, also on Ctrl-C.
@@ -25,6 +30,16 @@ trap 'for f in "$backup"/*.orig; do [ -e "$f" ] || continue; cp "$f" "$(cat "${f
 
 # Build once so each mutant compiles only what changed.
 ./mvnw -B -o -q -pl reader -DskipTests test-compile >/dev/null
+
+killers=reader/mutation-killers.tsv
+declare -A killer_of=()
+if [ -f "$killers" ]; then
+  while IFS=$'\t' read -r k v; do [ -n "$k" ] && killer_of[$k]=$v; done < "$killers"
+fi
+declare -A found=()
+# stale-file compilation: only the mutated source is recompiled (useIncrementalCompilation=false
+# means exactly that in maven-compiler-plugin 3.x)
+mvn_test=(./mvnw -B -o -pl reader test -Dmaven.compiler.useIncrementalCompilation=false -Dsurefire.printSummary=true)
 
 passed=0 failed=0 n=0
 for m in "${markers[@]}"; do
@@ -47,9 +62,19 @@ for m in "${markers[@]}"; do
     failed=$((failed + 1)); continue
   fi
   log="$backup/$n.log"
+  # The last killer first: if it fails, the mutant is killed without the rest of the suite.
+  if [ -n "${killer_of[$name]:-}" ] && ! "${mvn_test[@]}" -Dtest="${killer_of[$name]}" \
+      -Dsurefire.failIfNoSpecifiedTests=false >"$log" 2>&1 && ! grep -q 'COMPILATION ERROR' "$log" \
+      && grep -qE '^\[ERROR\] +Tests run:.*(Failures: [1-9]|Errors: [1-9])' "$log"; then
+    echo "killed   $name by ${killer_of[$name]}"
+    found[$name]=${killer_of[$name]}
+    passed=$((passed + 1))
+    cp "$backup/$n.orig" "$file"
+    continue
+  fi
   # One failing test kills the mutant: surefire stops at the first (a killed mutant then costs a
   # fraction of the suite; a surviving one still runs it all).
-  if ./mvnw -B -o -pl reader test -Dsurefire.printSummary=true -Dsurefire.skipAfterFailureCount=1 >"$log" 2>&1; then
+  if "${mvn_test[@]}" -Dsurefire.skipAfterFailureCount=1 >"$log" 2>&1; then
     echo "SURVIVED $name ($file:$line): every reader test passes without this check"
     failed=$((failed + 1))
   elif grep -q 'COMPILATION ERROR' "$log"; then
@@ -59,9 +84,15 @@ for m in "${markers[@]}"; do
     killer=$(grep -E '^\[ERROR\] +[A-Za-z0-9_$.]+[.:]' "$log" | grep -vE 'Tests run|Failures:|Errors:' | head -1 \
       | sed -E 's/^\[ERROR\] +//; s/ .*//' || true) # (head closes the pipe early: not a failure)
     echo "killed   $name by ${killer:-a failing test}"
+    # the test class (a method's or a dynamic test's class), for the next run to try first
+    cls=$(sed -E 's/^([A-Za-z0-9_$.]*\.[A-Z][A-Za-z0-9_$]*)[.:].*/\1/' <<<"${killer:-}")
+    [[ "$cls" =~ ^[A-Za-z0-9_.$]+$ ]] && found[$name]=${cls##*.}
     passed=$((passed + 1))
   fi
   cp "$backup/$n.orig" "$file"
 done
+if [ $# = 0 ]; then # a full run: remember each mutant's killer for the next one
+  for k in "${!found[@]}"; do printf '%s\t%s\n' "$k" "${found[$k]}"; done | sort > "$killers"
+fi
 echo "mutation-check: $passed passed, $failed failed"
 [ "$failed" = 0 ]
