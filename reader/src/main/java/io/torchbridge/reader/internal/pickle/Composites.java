@@ -42,8 +42,8 @@ final class Composites {
      */
     TensorSpec qtensor(TensorSpec base, Object params, String fn) throws CheckpointException {
         if (base.dtype.family() != DType.Family.QUANTIZED) { // safety: qtensor-storage-dtype
-            throw reader.error(Kind.MALFORMED, fn + " over a " + base.storage.info().type()
-                    + ", not a quantized storage (QInt8Storage, QUInt8Storage, ...)");
+            return withRefusal(base, reader.error(Kind.MALFORMED, fn + " over a " + base.storage.info().type()
+                    + ", not a quantized storage (QInt8Storage, QUInt8Storage, ...)"));
         }
         if (!(params instanceof PyTuple p) || p.size() == 0 || !(p.get(0) instanceof PyGlobal scheme)) {
             throw reader.error(Kind.MALFORMED, fn + " expects quantizer params (qscheme, ...), got "
@@ -85,8 +85,8 @@ final class Composites {
                 }
                 t.quant = new TensorSpec.Quant(q, 0, 0, scales, zeroPoints, (int) Math.max(0, Math.min(axis, 64)));
             }
-            default -> throw reader.error(Kind.UNSUPPORTED, fn + ": quantized tensors with qscheme "
-                    + scheme.fullName() + " (torch cannot deserialize them either)");
+            default -> t = withRefusal(base, reader.error(Kind.UNSUPPORTED, fn + ": quantized tensors with qscheme "
+                    + scheme.fullName() + " (torch cannot deserialize them either)"));
         }
         return t;
     }
@@ -98,14 +98,16 @@ final class Composites {
             return reader.error(Kind.MALFORMED, fn + ": per-channel axis " + axis + " is out of range for size "
                     + Arrays.toString(t.shape));
         }
-        if (scales.dtype.family() != DType.Family.FLOAT || (zeroPoints.dtype.family() != DType.Family.FLOAT
-                && zeroPoints.dtype.family() != DType.Family.SIGNED)) { // safety: qtensor-qparams-dtype
+        boolean types = scales.dtype.family() == DType.Family.FLOAT && (zeroPoints.dtype.family() == DType.Family.FLOAT
+                || zeroPoints.dtype.family() == DType.Family.SIGNED);
+        if (!types) { // safety: qtensor-qparams-dtype
             return reader.error(Kind.MALFORMED, fn + ": per-channel scales are " + scales.dtype
                     + " and zero points " + zeroPoints.dtype + "; scales must be float and zero points int or float");
         }
         long expected = t.shape[(int) axis];
-        if (scales.shape.length != 1 || zeroPoints.shape.length != 1 || scales.shape[0] != expected
-                || zeroPoints.shape[0] != expected) { // safety: qtensor-qparams-length
+        boolean lengths = scales.shape.length == 1 && zeroPoints.shape.length == 1 && scales.shape[0] == expected
+                && zeroPoints.shape[0] == expected;
+        if (!lengths) { // safety: qtensor-qparams-length
             return reader.error(Kind.MALFORMED, fn + ": per-channel scales " + Arrays.toString(scales.shape)
                     + " and zero points " + Arrays.toString(zeroPoints.shape) + " must be 1-d of size[axis]="
                     + expected);
@@ -178,9 +180,9 @@ final class Composites {
         if (negative != null) {
             return negative;
         }
-        if (indices.dtype != DType.INT64 || indices.shape.length != 2 || values.shape.length < 1
-                || indices.shape[1] != values.shape[0]
-                || indices.shape[0] + values.shape.length - 1 != size.length) { // safety: sparse-coo-shapes
+        boolean fits = indices.dtype == DType.INT64 && indices.shape.length == 2 && values.shape.length >= 1
+                && indices.shape[1] == values.shape[0] && indices.shape[0] + values.shape.length - 1 == size.length;
+        if (!fits) { // safety: sparse-coo-shapes
             return reader.error(Kind.MALFORMED, fn + ": sparse_coo indices " + indices.dtype + " "
                     + Arrays.toString(indices.shape) + " and values " + Arrays.toString(values.shape)
                     + " do not fit size " + Arrays.toString(size) + " (indices must be int64 (sparse_dim, nnz), values "
@@ -243,8 +245,9 @@ final class Composites {
         long nnz = plain.shape[0];
         boolean indexTypes = (compressed.dtype == DType.INT64 || compressed.dtype == DType.INT32)
                 && plain.dtype == compressed.dtype;
-        if (!indexTypes || size.length < 2 || values.shape.length < valueDims || values.shape[0] != nnz
-                || size.length != 2 + values.shape.length - valueDims) { // safety: sparse-compressed-shapes
+        boolean fits = indexTypes && size.length >= 2 && values.shape.length >= valueDims && values.shape[0] == nnz
+                && size.length == 2 + values.shape.length - valueDims;
+        if (!fits) { // safety: sparse-compressed-shapes
             return reader.error(Kind.MALFORMED, fn + ": " + layout + " components " + compressed.dtype + " "
                     + Arrays.toString(compressed.shape) + ", " + plain.dtype + " " + Arrays.toString(plain.shape)
                     + " and values " + Arrays.toString(values.shape) + " do not fit size " + Arrays.toString(size));
@@ -257,7 +260,8 @@ final class Composites {
                         + " do not match the dense dimensions of size " + Arrays.toString(size));
             }
         }
-        if (blockRows == 0 || blockCols == 0 || size[0] % blockRows != 0 || size[1] % blockCols != 0) {
+        boolean tiles = blockRows > 0 && blockCols > 0 && size[0] % blockRows == 0 && size[1] % blockCols == 0;
+        if (!tiles) { // safety: sparse-block-tiling
             return reader.error(Kind.MALFORMED, fn + ": blocks of " + blockRows + "x" + blockCols
                     + " do not tile size " + Arrays.toString(size));
         }
@@ -269,13 +273,15 @@ final class Composites {
             return reader.error(Kind.MALFORMED, fn + ": " + layout + " has " + compressed.shape[0]
                     + " compressed indices; size " + Arrays.toString(size) + " needs " + (outer + 1));
         }
-        long[] bounds = new long[(int) Math.min(compressed.shape[0], Integer.MAX_VALUE - 8)];
+        // one long per compressed index: they lie in the file (the view was checked to fit its storage),
+        // so this holds at most twice the bytes of that record
+        long[] bounds = new long[Math.toIntExact(compressed.shape[0])];
         int[] at = {0};
         CheckpointException e = readIntegers(compressed, fn, v -> {
             int i = at[0]++;
             long previous = i == 0 ? 0 : bounds[i - 1];
-            if ((i == 0 && v != 0) || v < previous || v > nnz
-                    || (i == bounds.length - 1 && v != nnz)) { // safety: sparse-compressed-order
+            boolean ordered = (i > 0 || v == 0) && v >= previous && v <= nnz && (i < bounds.length - 1 || v == nnz);
+            if (!ordered) { // safety: sparse-compressed-order
                 return reader.error(Kind.MALFORMED, fn + ": " + layout + " compressed index " + i + " is " + v
                         + "; they must start at 0, never decrease and end at nnz=" + nnz);
             }
@@ -416,7 +422,11 @@ final class Composites {
         return t;
     }
 
+    /** {@code t}, or a copy carrying {@code refusal} when {@code t} has none of its own yet. */
     private static TensorSpec withRefusal(TensorSpec t, CheckpointException refusal) {
+        if (t.refusal != null) {
+            return t;
+        }
         TensorSpec c = new TensorSpec(t.storage, t.dtype, t.shape, t.stride, t.offset, refusal);
         c.requiresGrad = t.requiresGrad;
         return c;
