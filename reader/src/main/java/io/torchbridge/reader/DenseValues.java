@@ -4,7 +4,6 @@ import io.torchbridge.reader.internal.data.Layout;
 import io.torchbridge.reader.internal.data.LogicalBytes;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.BitSet;
 import java.util.function.Consumer;
 
 /**
@@ -16,19 +15,126 @@ final class DenseValues {
     private DenseValues() {
     }
 
-    /** Streams {@code t}'s dense values (row-major, little-endian); the caller holds the file's lease. */
+    /** Zeros streamed between stored values; shared, never written. */
+    private static final ByteBuffer ZEROS = ByteBuffer.allocate(1 << 16).asReadOnlyBuffer();
+
+    /**
+     * Streams {@code t}'s dense values (row-major, little-endian); the caller holds the file's
+     * lease. A sparse tensor's dense form can be far larger than its file (that is the point of
+     * it), so it is never built in memory: the stored values are ordered by their dense position
+     * (one long and one int per stored run) and the gaps between them stream as zeros.
+     */
     static void stream(Tensor t, Consumer<ByteBuffer> sink) {
         if (t.layout() == TensorLayout.NESTED) {
             nested(t, sink);
             return;
         }
-        byte[] dense = new byte[t.arrayLength(t.info().nbytes())];
-        if (t.layout() == TensorLayout.SPARSE_COO) {
-            coo(t, dense);
-        } else {
-            compressed(t, dense);
+        Runs runs = t.layout() == TensorLayout.SPARSE_COO ? coo(t) : compressed(t);
+        int item = t.dtype().itemSize();
+        long total = t.info().nbytes();
+        long at = 0; // bytes streamed so far
+        Integer[] order = new Integer[runs.count];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
         }
-        sink.accept(ByteBuffer.wrap(dense).order(ByteOrder.LITTLE_ENDIAN).asReadOnlyBuffer());
+        long[] pos = runs.pos;
+        java.util.Arrays.sort(order, (a, b) -> Long.compare(pos[a], pos[b])); // stable: duplicates keep file order
+        byte[] run = new byte[runs.runBytes];
+        for (int k = 0; k < order.length; ) {
+            long p = Math.multiplyExact(pos[order[k]], (long) item);
+            System.arraycopy(runs.values, runs.src[order[k]], run, 0, runs.runBytes);
+            int next = k + 1;
+            while (next < order.length && pos[order[next]] == pos[order[k]]) {
+                add(t.dtype(), run, 0, runs.values, runs.src[order[next]], runs.runBytes); // to_dense() sums duplicates
+                next++;
+            }
+            zeros(sink, p - at);
+            sink.accept(ByteBuffer.wrap(run).order(ByteOrder.LITTLE_ENDIAN).asReadOnlyBuffer());
+            at = p + runs.runBytes;
+            k = next;
+        }
+        zeros(sink, total - at);
+    }
+
+    private static void zeros(Consumer<ByteBuffer> sink, long n) {
+        while (n > 0) {
+            int len = (int) Math.min(n, ZEROS.capacity());
+            sink.accept(ZEROS.duplicate().limit(len));
+            n -= len;
+        }
+    }
+
+    /**
+     * The stored values of a sparse tensor as runs of equal length: run {@code i} lies at element
+     * {@code pos[i]} of the dense tensor and at byte {@code src[i]} of {@code values}.
+     */
+    private record Runs(int count, long[] pos, int[] src, byte[] values, int runBytes) {
+    }
+
+    private static Runs coo(Tensor t) {
+        Tensor indicesT = t.components().get("indices");
+        long[] indices = indicesT.toLongArray();
+        byte[] values = t.components().get("values").toByteArray();
+        long[] size = t.shape().toArray();
+        int sparseDim = (int) indicesT.shape().toArray()[0];
+        int nnz = (int) indicesT.shape().toArray()[1];
+        long slab = 1; // elements of the dense dimensions
+        for (int d = sparseDim; d < size.length; d++) {
+            slab *= size[d];
+        }
+        long[] pos = new long[nnz];
+        int[] src = new int[nnz];
+        int runBytes = nnz == 0 ? 0 : values.length / nnz;
+        for (int j = 0; j < nnz; j++) {
+            long linear = 0;
+            for (int d = 0; d < sparseDim; d++) {
+                linear = linear * size[d] + indices[d * nnz + j];
+            }
+            pos[j] = linear * slab;
+            src[j] = j * runBytes;
+        }
+        return new Runs(nnz, pos, src, values, runBytes);
+    }
+
+    private static Runs compressed(Tensor t) {
+        TensorLayout layout = t.layout();
+        boolean columns = layout.compressesColumns();
+        Tensor valuesT = t.components().get("values");
+        long[] outer = t.components().get(columns ? "ccol_indices" : "crow_indices").toLongArray();
+        long[] inner = t.components().get(columns ? "row_indices" : "col_indices").toLongArray();
+        byte[] values = valuesT.toByteArray();
+        long[] vshape = valuesT.shape().toArray();
+        long[] size = t.shape().toArray();
+        boolean blocked = layout.isBlocked();
+        int br = blocked ? (int) vshape[1] : 1;
+        int bc = blocked ? (int) vshape[2] : 1;
+        int nnz = (int) vshape[0];
+        long slab = 1; // elements of the dense dimensions
+        for (int d = 2; d < size.length; d++) {
+            slab *= size[d];
+        }
+        int count = Math.multiplyExact(Math.multiplyExact(nnz, br), bc);
+        int runBytes = count == 0 ? 0 : values.length / count;
+        long[] pos = new long[count];
+        int[] src = new int[count];
+        int n = 0;
+        for (int o = 0; o + 1 < outer.length; o++) {
+            for (long k = outer[o]; k < outer[o + 1]; k++) {
+                long p = inner[(int) k];
+                long blockRow = columns ? p : o;
+                long blockCol = columns ? o : p;
+                for (int i = 0; i < br; i++) {
+                    for (int j = 0; j < bc; j++) {
+                        long row = blockRow * br + i;
+                        long col = blockCol * bc + j;
+                        pos[n] = (row * size[1] + col) * slab;
+                        src[n] = (int) ((k * br * bc + (long) i * bc + j) * runBytes);
+                        n++;
+                    }
+                }
+            }
+        }
+        return new Runs(count, pos, src, values, runBytes);
     }
 
     /** Each component's values in row-major order, one after the other. */
@@ -50,71 +156,6 @@ final class DenseValues {
             long offset = Math.addExact(b.offset(), Math.multiplyExact(offsets[i], step));
             Layout c = new Layout(b.dtype(), shape, stride, offset, b.conj(), b.neg(), b.swap());
             LogicalBytes.stream(buffer.region(), c, sink::accept);
-        }
-    }
-
-    private static void coo(Tensor t, byte[] dense) {
-        Tensor indicesT = t.components().get("indices");
-        Tensor valuesT = t.components().get("values");
-        long[] indices = indicesT.toLongArray();
-        byte[] values = valuesT.toByteArray();
-        long[] size = t.shape().toArray();
-        int sparseDim = (int) indicesT.shape().toArray()[0];
-        int nnz = (int) indicesT.shape().toArray()[1];
-        int slab = nnz == 0 ? 0 : values.length / nnz;
-        BitSet written = t.isCoalesced() ? null : new BitSet();
-        for (int j = 0; j < nnz; j++) {
-            long linear = 0;
-            for (int d = 0; d < sparseDim; d++) {
-                linear = linear * size[d] + indices[d * nnz + j];
-            }
-            int at = (int) (linear * slab);
-            if (written != null && written.get((int) linear)) {
-                add(t.dtype(), dense, at, values, j * slab, slab); // duplicates sum, as to_dense() does
-            } else {
-                System.arraycopy(values, j * slab, dense, at, slab);
-                if (written != null) {
-                    written.set((int) linear);
-                }
-            }
-        }
-    }
-
-    private static void compressed(Tensor t, byte[] dense) {
-        TensorLayout layout = t.layout();
-        boolean columns = layout.compressesColumns();
-        Tensor valuesT = t.components().get("values");
-        long[] outer = t.components().get(columns ? "ccol_indices" : "crow_indices").toLongArray();
-        long[] inner = t.components().get(columns ? "row_indices" : "col_indices").toLongArray();
-        byte[] values = valuesT.toByteArray();
-        long[] vshape = valuesT.shape().toArray();
-        long[] size = t.shape().toArray();
-        boolean blocked = layout.isBlocked();
-        int br = blocked ? (int) vshape[1] : 1;
-        int bc = blocked ? (int) vshape[2] : 1;
-        int nnz = (int) vshape[0];
-        int item = t.dtype().itemSize();
-        long denseSlab = 1;
-        for (int d = 2; d < size.length; d++) {
-            denseSlab *= size[d];
-        }
-        int slabBytes = (int) (denseSlab * item);
-        int blockBytes = nnz == 0 ? 0 : values.length / nnz;
-        for (int o = 0; o + 1 < outer.length; o++) {
-            for (long k = outer[o]; k < outer[o + 1]; k++) {
-                long p = inner[(int) k];
-                long blockRow = columns ? p : o;
-                long blockCol = columns ? o : p;
-                for (int i = 0; i < br; i++) {
-                    for (int j = 0; j < bc; j++) {
-                        long row = blockRow * br + i;
-                        long col = blockCol * bc + j;
-                        int at = (int) ((row * size[1] + col) * slabBytes);
-                        int from = (int) (k * blockBytes + ((long) i * bc + j) * slabBytes);
-                        System.arraycopy(values, from, dense, at, slabBytes);
-                    }
-                }
-            }
         }
     }
 

@@ -312,11 +312,20 @@ final class Composites {
         });
     }
 
+    /** A dense size with no negative dimension, whose element count (and byte count) fits 64 bits. */
     private CheckpointException negativeSize(long[] size, String fn) {
-        for (long s : size) {
-            if (s < 0) {
-                return reader.error(Kind.OUT_OF_RANGE, fn + ": size " + Arrays.toString(size) + " is negative");
+        boolean valid = true;
+        try {
+            for (long s : size) {
+                valid &= s >= 0;
             }
+            Math.multiplyExact(Layout.numel(size), 16L); // the widest element: complex128
+        } catch (ArithmeticException e) {
+            valid = false;
+        }
+        if (!valid) { // safety: sparse-size
+            return reader.error(Kind.OUT_OF_RANGE, fn + ": size " + Arrays.toString(size)
+                    + " is negative or has more elements than 64 bits count");
         }
         return null;
     }
