@@ -180,12 +180,14 @@ final class Composites {
         if (negative != null) {
             return negative;
         }
-        boolean fits = indices.dtype == DType.INT64 && indices.shape.length == 2 && values.shape.length >= 1
+        // torch's sparse_coo_tensor converts the indices to int64; int32 ones read as they are. Float
+        // indices, which torch truncates, are refused: no torch writes them.
+        boolean fits = (indices.dtype == DType.INT64 || indices.dtype == DType.INT32) && indices.shape.length == 2 && values.shape.length >= 1
                 && indices.shape[1] == values.shape[0] && indices.shape[0] + values.shape.length - 1 == size.length;
         if (!fits) { // safety: sparse-coo-shapes
             return reader.error(Kind.MALFORMED, fn + ": sparse_coo indices " + indices.dtype + " "
                     + Arrays.toString(indices.shape) + " and values " + Arrays.toString(values.shape)
-                    + " do not fit size " + Arrays.toString(size) + " (indices must be int64 (sparse_dim, nnz), values "
+                    + " do not fit size " + Arrays.toString(size) + " (indices must be int64 or int32 (sparse_dim, nnz), values "
                     + "(nnz, *size[sparse_dim:]))");
         }
         int sparseDim = (int) indices.shape[0];
