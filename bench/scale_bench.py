@@ -423,7 +423,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="no 12 GiB point, fewer CLI points")
     ap.add_argument("--only", default="open,cli,touch,write,convert")
     ap.add_argument("--repeat", type=int, default=0, help="timed runs per point (default 7, --quick 5)")
-    ap.add_argument("--java-opts", default="-Xmx6g")
+    ap.add_argument("--java-opts", default="-Xms6g -Xmx6g -XX:+AlwaysPreTouch")
     ap.add_argument("--report", metavar="JSON", help="only print the table of an earlier run's last-run.json")
     a = ap.parse_args()
     if a.report:

@@ -16,7 +16,9 @@ import picocli.CommandLine.Parameters;
         description = {"Re-writes a checkpoint in torch.save's current layout (torch 2.7+), keeping everything: "
                 + "order, types, storage sharing, views, _metadata and non-tensor values.",
                 "A protocol-2 file written by torch 2.14 comes out byte-identical when the file names match "
-                        + "(the digits of .data/serialization_id aside)."})
+                        + "(the digits of .data/serialization_id aside).",
+                "A TorchScript archive (torch.jit.save) becomes its state_dict, as "
+                        + "torch.save(torch.jit.load(IN).state_dict(), OUT) would write it."})
 final class ConvertCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "IN")
     Path in;
@@ -37,7 +39,9 @@ final class ConvertCommand implements Callable<Integer> {
                 Progress p = new Progress(total);
                 options = options.withProgress(p::report);
             }
-            CheckpointWriter.save(ckpt.root(), out, options);
+            // a TorchScript archive becomes its state_dict, as torch.save(torch.jit.load(IN).state_dict(), OUT)
+            Object saved = ckpt.stateDict().<Object>map(d -> d).orElse(ckpt.root());
+            CheckpointWriter.save(saved, out, options);
             if (total >= 64L << 20) {
                 System.err.println();
             }

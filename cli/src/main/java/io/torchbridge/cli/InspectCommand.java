@@ -6,8 +6,10 @@ import io.torchbridge.reader.DType;
 import io.torchbridge.reader.Quantization;
 import io.torchbridge.reader.ReadOptions;
 import io.torchbridge.reader.Tensor;
+import io.torchbridge.reader.TensorEntry;
 import io.torchbridge.reader.TensorInfo;
 import io.torchbridge.reader.TensorLayout;
+import io.torchbridge.reader.UnreadableTensor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.PrintStream;
@@ -39,7 +41,7 @@ import picocli.CommandLine.Parameters;
 final class InspectCommand implements Callable<Integer> {
     static final String BUNDLED = "training_adam.pt";
 
-    @Parameters(paramLabel = "FILE", description = "Checkpoint files (.pt, .pth, .bin).")
+    @Parameters(paramLabel = "FILE", description = "Checkpoint files (.pt, .pth, .bin); - reads standard input.")
     List<Path> files = new ArrayList<>();
 
     @Option(names = "--json", description = "One JSON object per file, one per line (a stable contract).")
@@ -67,8 +69,18 @@ final class InspectCommand implements Callable<Integer> {
             }
         }
         boolean ok = true;
-        for (Path f : files) {
-            ok &= inspect(f, f.toString(), options, out);
+        try (StandardInput stdin = new StandardInput()) {
+            for (Path f : files) {
+                Path file;
+                try {
+                    file = stdin.resolve(f);
+                } catch (IOException e) {
+                    System.err.println("torchbridge: " + StandardInput.label(f) + ": IO: cannot read it: " + e);
+                    ok = false;
+                    continue;
+                }
+                ok &= inspect(file, StandardInput.label(f), options, out);
+            }
         }
         return ok ? 0 : 1;
     }
@@ -114,10 +126,10 @@ final class InspectCommand implements Callable<Integer> {
 
     static Map<String, Object> jsonOf(String label, Checkpoint ckpt) {
         List<Object> tensors = new ArrayList<>();
-        for (Map.Entry<String, Tensor> e : ckpt.tensors().entrySet()) {
-            TensorInfo info = e.getValue().info();
+        for (TensorEntry e : ckpt.entries()) {
+            TensorInfo info = e.tensor().info();
             Map<String, Object> t = new LinkedHashMap<>();
-            t.put("name", e.getKey());
+            t.put("name", e.name());
             t.put("dtype", info.dtype().pythonName());
             t.put("shape", info.shape().toArray());
             if (info.layout() == TensorLayout.STRIDED) {
@@ -126,11 +138,11 @@ final class InspectCommand implements Callable<Integer> {
             } else {
                 t.put("layout", info.layout().pythonName());
             }
-            t.put("sha256", sha256(e.getValue()));
-            e.getValue().quantization().ifPresent(q -> t.put("quantization", quantization(q)));
-            if (!e.getValue().components().isEmpty()) {
+            t.put("sha256", sha256(e.tensor()));
+            e.tensor().quantization().ifPresent(q -> t.put("quantization", quantization(q)));
+            if (!e.tensor().components().isEmpty()) {
                 Map<String, Object> parts = new LinkedHashMap<>();
-                for (Map.Entry<String, Tensor> c : e.getValue().components().entrySet()) {
+                for (Map.Entry<String, Tensor> c : e.tensor().components().entrySet()) {
                     TensorInfo ci = c.getValue().info();
                     Map<String, Object> p = new LinkedHashMap<>();
                     p.put("dtype", ci.dtype().pythonName());
@@ -145,6 +157,25 @@ final class InspectCommand implements Callable<Integer> {
         line.put("file", label);
         line.put("format", ckpt.format().label());
         line.put("tensors", tensors);
+        // present only when there is something to say, as "error" is
+        if (!ckpt.ambiguousNames().isEmpty()) {
+            Map<String, Object> ambiguous = new LinkedHashMap<>();
+            for (String n : ckpt.ambiguousNames()) {
+                ambiguous.put(n, ckpt.paths(n));
+            }
+            line.put("ambiguous_names", ambiguous);
+        }
+        if (!ckpt.unreadable().isEmpty()) {
+            List<Object> unreadable = new ArrayList<>();
+            for (UnreadableTensor u : ckpt.unreadable()) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("name", u.name());
+                m.put("rebuild", u.rebuild());
+                m.put("reason", u.reason());
+                unreadable.add(m);
+            }
+            line.put("unreadable", unreadable);
+        }
         return line;
     }
 
@@ -217,10 +248,10 @@ final class InspectCommand implements Callable<Integer> {
     }
 
     private static void table(String label, Checkpoint ckpt, PrintStream out) {
-        Map<String, Tensor> tensors = ckpt.tensors();
+        List<TensorEntry> tensors = ckpt.entries();
         int w = "NAME".length();
-        for (String n : tensors.keySet()) {
-            w = Math.max(w, n.length());
+        for (TensorEntry e : tensors) {
+            w = Math.max(w, e.name().length());
         }
         w = Math.min(w, 72);
         // One line per tensor, and a checkpoint can hold 100k+ of them: the lines are built in a
@@ -228,18 +259,19 @@ final class InspectCommand implements Callable<Integer> {
         // every newline, one write syscall per line; Formatter parses the format string every call).
         StringBuilder sb = new StringBuilder(1 << 16);
         sb.append(label).append(System.lineSeparator());
-        sb.append(String.format("  format    %s, version %d, archive '%s', %s-endian%n", ckpt.format().label(),
-                ckpt.formatVersion(), ckpt.archiveName(),
+        // the legacy stream and tar have no archive folder (and the tar no version)
+        sb.append(String.format("  format    %s, version %d%s, %s-endian%n", ckpt.format().label(),
+                ckpt.formatVersion(), ckpt.archiveName().isEmpty() ? "" : ", archive '" + ckpt.archiveName() + "'",
                 ckpt.byteOrder() == ByteOrder.LITTLE_ENDIAN ? "little" : "big"));
         sb.append("  records   ").append(summarize(ckpt.records())).append(System.lineSeparator());
         row(sb, w, "NAME", "DTYPE", "SHAPE", "SIZE");
         Set<Tensor> distinct = Collections.newSetFromMap(new IdentityHashMap<>());
         Map<String, Long> storages = new LinkedHashMap<>();
         long params = 0;
-        for (Map.Entry<String, Tensor> e : tensors.entrySet()) {
-            TensorInfo info = e.getValue().info();
-            row(sb, w, e.getKey(), info.dtype().pythonName(), info.shape().toString(), bytes(info.nbytes()));
-            String note = note(e.getValue());
+        for (TensorEntry e : tensors) {
+            TensorInfo info = e.tensor().info();
+            row(sb, w, e.name(), info.dtype().pythonName(), info.shape().toString(), bytes(info.nbytes()));
+            String note = note(e.tensor());
             if (!note.isEmpty()) {
                 sb.setLength(sb.length() - System.lineSeparator().length());
                 sb.append("  ").append(note).append(System.lineSeparator());
@@ -248,12 +280,12 @@ final class InspectCommand implements Callable<Integer> {
                 out.print(sb);
                 sb.setLength(0);
             }
-            if (distinct.add(e.getValue())) {
+            if (distinct.add(e.tensor())) {
                 params += info.numel();
             }
             storages.put(info.storage().key(), info.storage().nbytes());
-            List<Tensor> parts = new ArrayList<>(e.getValue().components().values());
-            if (e.getValue().quantization().orElse(null) instanceof Quantization.PerChannel p) {
+            List<Tensor> parts = new ArrayList<>(e.tensor().components().values());
+            if (e.tensor().quantization().orElse(null) instanceof Quantization.PerChannel p) {
                 parts.add(p.scales());
                 parts.add(p.zeroPoints());
             }
@@ -261,10 +293,23 @@ final class InspectCommand implements Callable<Integer> {
                 storages.put(c.info().storage().key(), c.info().storage().nbytes());
             }
         }
+        for (UnreadableTensor u : ckpt.unreadable()) {
+            row(sb, w, u.name(), "unreadable", "-", "-");
+        }
         out.print(sb);
         long total = storages.values().stream().mapToLong(Long::longValue).sum();
         out.printf("  %d tensors, %,d parameters (elements), %s of tensor data in %d storages%n",
                 tensors.size(), params, bytes(total), storages.size());
+        for (String n : ckpt.ambiguousNames()) {
+            List<String> shown = new ArrayList<>();
+            for (List<String> keys : ckpt.paths(n)) {
+                shown.add(Checkpoint.keyPath(keys));
+            }
+            out.printf("  ! name '%s' is produced by %d paths: %s%n", n, shown.size(), String.join(" and ", shown));
+        }
+        for (UnreadableTensor u : ckpt.unreadable()) {
+            out.printf("  ! '%s' is not read: %s%n", u.name(), u.reason());
+        }
     }
 
     /** One table line, as {@code printf("  %-Ws  %-15s  %-20s  %10s%n", ...)} would print it. */

@@ -49,14 +49,14 @@ class ScanCliTest {
         String[] lines = r.out().split("\n");
         assertEquals(2, lines.length, r.out());
         JsonNode clean = JSON.readTree(lines[0]);
-        assertEquals(List.of("file", "format", "clean", "torch_weights_only_loads", "torchbridge_reads", "globals",
+        assertEquals(List.of("file", "format", "clean", "verdict", "torch_weights_only_loads", "torchbridge_reads", "globals",
                 "opcodes", "findings"), fieldNames(clean));
         assertEquals(CLEAN.toString(), clean.get("file").asText());
         assertTrue(clean.get("clean").asBoolean() && clean.get("torch_weights_only_loads").asBoolean()
                 && clean.get("torchbridge_reads").asBoolean());
         JsonNode bad = JSON.readTree(lines[1]);
         Scan.Report report = Scan.scan(DANGEROUS);
-        assertEquals(List.of("file", "format", "clean", "torch_weights_only_loads", "torchbridge_reads", "globals",
+        assertEquals(List.of("file", "format", "clean", "verdict", "torch_weights_only_loads", "torchbridge_reads", "globals",
                 "opcodes", "findings", "error"), fieldNames(bad));
         assertEquals("zip", bad.get("format").asText());
         assertFalse(bad.get("clean").asBoolean() || bad.get("torch_weights_only_loads").asBoolean()

@@ -2,6 +2,11 @@ package io.torchbridge.reader;
 
 import io.torchbridge.reader.CheckpointException.Kind;
 import io.torchbridge.reader.internal.data.MappedFile;
+import io.torchbridge.reader.internal.format.CheckpointFormat;
+import io.torchbridge.reader.internal.format.LegacyStream;
+import io.torchbridge.reader.internal.format.LegacyTar;
+import io.torchbridge.reader.internal.format.TorchScript;
+import io.torchbridge.reader.internal.format.FileKind;
 import io.torchbridge.reader.internal.format.TorchZip;
 import io.torchbridge.reader.internal.format.Unpickled;
 import io.torchbridge.reader.internal.zip.ZipContainer;
@@ -14,6 +19,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Map;
 import java.util.NoSuchElementException;
+import java.util.Set;
 
 /**
  * An open PyTorch checkpoint ({@code torch.save} output: a {@code state_dict()}, a training
@@ -41,26 +47,35 @@ import java.util.NoSuchElementException;
  * therefore never makes a buffer you hold crash the JVM.
  */
 public final class Checkpoint implements Closeable {
-    private static final byte[] ZIP_MAGIC = {'P', 'K', 3, 4};
-    private static final byte[] LEGACY_MAGIC = {(byte) 0x80, 0x02, (byte) 0x8a, 0x0a};
-
     private final MappedFile file;
+    /** The zip index, or null for the legacy stream and tar formats, which have none. */
     private final ZipContainer zip;
+    private final List<String> records;
     private final Format format;
     private final Object root;
     private final Map<String, Tensor> tensors;
+    /** Every entry in order where a name came twice, else null ({@link #tensors} has them all). */
+    private final List<TensorEntry> entries;
+    private final Set<String> ambiguous;
+    private final List<UnreadableTensor> unreadable;
     private final ByteOrder byteOrder;
     private final int version;
+    private final PyDict stateDict;
 
-    private Checkpoint(MappedFile file, ZipContainer zip, Format format, Object root,
-                       Map<String, Tensor> tensors, ByteOrder byteOrder, int version) {
+    private Checkpoint(MappedFile file, ZipContainer zip, List<String> records, Format format, Object root,
+                       ValueTree tree, ByteOrder byteOrder, int version, PyDict stateDict) {
         this.file = file;
         this.zip = zip;
+        this.records = Collections.unmodifiableList(records); // zip.names() of 200k records is not copied again
         this.format = format;
         this.root = root;
-        this.tensors = Collections.unmodifiableMap(tensors);
+        this.tensors = Collections.unmodifiableMap(tree.tensors);
+        this.entries = tree.entries == null ? null : List.copyOf(tree.entries);
+        this.ambiguous = Set.copyOf(tree.ambiguous);
+        this.unreadable = List.copyOf(tree.unreadable);
         this.byteOrder = byteOrder;
         this.version = version;
+        this.stateDict = stateDict;
     }
 
     /** Opens {@code path} with the default {@link ReadOptions}. */
@@ -75,6 +90,10 @@ public final class Checkpoint implements Closeable {
      *                             kind and message say why and where
      */
     public static Checkpoint open(Path path, ReadOptions options) throws IOException {
+        FileKind.Diagnosis directory = FileKind.ofDirectory(path);
+        if (directory != null) {
+            throw directory.refusal();
+        }
         MappedFile file;
         try {
             file = MappedFile.open(path);
@@ -83,42 +102,64 @@ public final class Checkpoint implements Closeable {
         }
         ZipContainer zip = null;
         try {
-            Format format = detect(file);
-            if (format != Format.ZIP) {
-                throw CheckpointException.of(Kind.UNSUPPORTED, "the " + format.label() + " format is not read yet; "
-                        + "in Python, re-save it with torch.save(torch.load(path), new_path) to get the zip format");
+            FileKind.Diagnosis kind = FileKind.sniff(file);
+            if (kind.kind() == FileKind.ZIP) {
+                ZipContainer index = openZip(file);
+                zip = index;
+                kind = FileKind.ofZip(path, n -> index.entry(n).isPresent());
             }
-            zip = ZipContainer.open(file);
-            return read(file, zip, options);
-        } catch (CheckpointException | RuntimeException | Error e) {
+            // One case per format this version reads; every other kind is named with its next step.
+            switch (kind.kind()) {
+                case ZIP:
+                    return read(file, zip, new TorchZip(file, zip), zip.names(), options);
+                case TORCHSCRIPT:
+                    return read(file, zip, new TorchScript(file, zip), zip.names(), options);
+                case LEGACY:
+                    return read(file, null, new LegacyStream(file), LegacyStream.PARTS, options);
+                case TAR:
+                    if (!LegacyTar.matches(file)) {
+                        throw kind.refusal(); // a tar, but not torch's (no sys_info, pickle, storages, tensors)
+                    }
+                    LegacyTar tar = LegacyTar.open(file);
+                    return read(file, null, tar, tar.members(), options);
+                default:
+                    throw kind.refusal();
+            }
+        } catch (IOException | RuntimeException | Error e) {
             closeQuietly(zip);
             closeQuietly(file);
             throw e;
         }
     }
 
-    private static Format detect(MappedFile file) throws IOException {
-        if (file.size() < 4) {
-            throw CheckpointException.of(Kind.TRUNCATED, "the file has " + file.size()
-                    + " bytes; a checkpoint has at least a header (an empty or cut-off download?)");
+    /** The zip's index; a zip the index refuses is named instead where its content says what it is (.npz, .distcp). */
+    private static ZipContainer openZip(MappedFile file) throws IOException {
+        try {
+            return ZipContainer.open(file);
+        } catch (CheckpointException e) {
+            FileKind.Diagnosis other = FileKind.ofUnreadableZip(file, ZipContainer.leadingBytes(file));
+            throw other == null ? e : other.refusal().withCause(e);
         }
-        byte[] head = file.read(0, 4);
-        if (java.util.Arrays.equals(head, ZIP_MAGIC)) {
-            return Format.ZIP;
-        } else if (java.util.Arrays.equals(head, LEGACY_MAGIC)) {
-            return Format.LEGACY;
-        }
-        throw CheckpointException.at(Kind.MALFORMED, null, 0, String.format(
-                "not a PyTorch checkpoint: it starts with %02X %02X %02X %02X, not a zip (PK\\3\\4) "
-                        + "or the legacy pickle magic", head[0], head[1], head[2], head[3]));
     }
 
-    private static Checkpoint read(MappedFile file, ZipContainer zip, ReadOptions options) throws IOException {
-        Unpickled u = new TorchZip(file, zip).unpickle(options, false);
+    private static Checkpoint read(MappedFile file, ZipContainer zip, CheckpointFormat format, List<String> records,
+                                   ReadOptions options) throws IOException {
+        Unpickled u = format.unpickle(options, false);
         ValueTree tree = new ValueTree(options, "data.pkl");
-        Object root = tree.build(u::takeRoot);
+        Object root = tree.build(u::takeRoot, u.names());
         u.refuseUnreadableTensors(); // one the tree never reached: PyTorch runs every rebuild
-        return new Checkpoint(file, zip, u.format(), root, tree.tensors, u.byteOrder(), u.version());
+        PyDict stateDict = null;
+        if (u.names() != null) {
+            // torch/nn/modules/module.py, state_dict: an OrderedDict whose _metadata holds
+            // {'version': module._version} per module path; a script module's _version is nn.Module's, 1
+            Map<String, Object> metadata = new java.util.LinkedHashMap<>();
+            for (String m : u.modules()) {
+                metadata.put(m, new PyDict(PyDict.DICT, Map.of("version", 1L), Map.of()));
+            }
+            stateDict = new PyDict(PyDict.ORDERED_DICT, tree.tensors,
+                    Map.of("_metadata", new PyDict(PyDict.ORDERED_DICT, metadata, Map.of())));
+        }
+        return new Checkpoint(file, zip, records, u.format(), root, tree, u.byteOrder(), u.version(), stateDict);
     }
 
     /** The container format. */
@@ -126,17 +167,27 @@ public final class Checkpoint implements Closeable {
         return format;
     }
 
-    /** The top folder of the archive (torch.save names it after the file). */
+    /**
+     * The top folder of the archive (torch.save names it after the file); "" for the legacy
+     * stream and tar formats, whose files have none.
+     */
     public String archiveName() {
-        return zip.archiveName();
+        return zip == null ? "" : zip.archiveName();
     }
 
-    /** The archive's record names, in the archive's order. */
+    /**
+     * The archive's record names, in the archive's order. For the legacy stream, its parts
+     * ({@code magic_number}, {@code protocol_version}, {@code sys_info}, {@code pickle},
+     * {@code storage_keys}, {@code storages}); for a legacy tar, its members.
+     */
     public List<String> records() {
-        return zip.names();
+        return records;
     }
 
-    /** The value of the {@code version} record. */
+    /**
+     * The value of the {@code version} record (zip); the legacy stream's protocol version, 1001;
+     * 0 for a legacy tar, which declares none.
+     */
     public int formatVersion() {
         return version;
     }
@@ -156,23 +207,147 @@ public final class Checkpoint implements Closeable {
         return root;
     }
 
-    /** Every tensor by name, in the order the saved object reaches them (a shared one under each name). */
+    /**
+     * Every tensor by name, in the order the saved object reaches them (a shared one under each
+     * name). A name that two paths produce ({@code {'x.y': {'z': t}, 'x': {'y.z': t2}}} gives
+     * {@code x.y.z} twice) maps to the first tensor only: {@link #entries()} lists both,
+     * {@link #paths(String)} says which keys lead to each, {@link #tensorAt} reads either. For a
+     * TorchScript archive ({@link Format#TORCHSCRIPT}): its {@code state_dict()}, the parameters
+     * and buffers of each module in torch's order; {@link #root()} is then the module object.
+     */
     public Map<String, Tensor> tensors() {
         return tensors;
     }
 
-    /** The tensor names, in order. */
-    public List<String> names() {
-        return new ArrayList<>(tensors.keySet());
+    /**
+     * For a TorchScript archive, its {@code torch.jit.load(f).state_dict()}: an OrderedDict of
+     * {@link #tensors()} with torch's {@code _metadata} (a {@code {'version': 1}} per module path),
+     * what {@code torch.save(torch.jit.load(f).state_dict(), path)} would save. Empty for a
+     * checkpoint, whose {@link #root()} is already what was saved.
+     */
+    public java.util.Optional<PyDict> stateDict() {
+        return java.util.Optional.ofNullable(stateDict);
     }
 
-    /** The tensor called {@code name} ({@code fc.weight}, {@code optimizer.state.0.exp_avg}). */
+    /**
+     * Every (name, tensor) in the order the saved object reaches them, a name that two paths
+     * produce listed once per path. The same as {@link #tensors()} where no name comes twice.
+     */
+    public List<TensorEntry> entries() {
+        if (entries != null) {
+            return entries;
+        }
+        List<TensorEntry> out = new ArrayList<>(tensors.size());
+        tensors.forEach((n, t) -> out.add(new TensorEntry(n, t)));
+        return Collections.unmodifiableList(out);
+    }
+
+    /** The tensor names, in order: every entry's ({@link #entries()}), so a name two paths produce is listed twice. */
+    public List<String> names() {
+        if (entries == null) {
+            return new ArrayList<>(tensors.keySet());
+        }
+        List<String> out = new ArrayList<>(entries.size());
+        for (TensorEntry e : entries) {
+            out.add(e.name());
+        }
+        return out;
+    }
+
+    /** Names that two or more paths give to different tensors: {@link #tensor(String)} refuses them. */
+    public Set<String> ambiguousNames() {
+        return ambiguous;
+    }
+
+    /**
+     * Tensors in the file that this version cannot represent (a rebuild it does not read), each
+     * under its name with the reason; never left out silently. Empty for most files.
+     */
+    public List<UnreadableTensor> unreadable() {
+        return unreadable;
+    }
+
+    /**
+     * The tensor called {@code name} ({@code fc.weight}, {@code optimizer.state.0.exp_avg}).
+     *
+     * @throws NoSuchElementException   no tensor has that name, or it is {@linkplain #unreadable() unreadable}
+     * @throws IllegalArgumentException two paths give that name to different tensors: the message
+     *                                  shows both key paths; ask with {@link #tensorAt} instead
+     */
     public Tensor tensor(String name) {
         Tensor t = tensors.get(name);
+        if (t != null && ambiguous.contains(name)) {
+            List<String> shown = new ArrayList<>();
+            List<String> calls = new ArrayList<>();
+            for (List<String> keys : paths(name)) {
+                shown.add(keyPath(keys));
+                calls.add("tensorAt(" + String.join(", ", keys.stream().map(Checkpoint::quote).toList()) + ")");
+            }
+            throw new IllegalArgumentException("tensor name '" + name + "' is ambiguous in " + file.path() + ": "
+                    + shown.size() + " paths produce it, " + String.join(" and ", shown)
+                    + "; ask for one by its keys: " + String.join(" or ", calls));
+        }
         if (t == null) {
+            for (UnreadableTensor u : unreadable) {
+                if (u.name().equals(name)) {
+                    throw new NoSuchElementException("tensor '" + name + "' in " + file.path()
+                            + " cannot be read: " + u.reason());
+                }
+            }
             throw new NoSuchElementException("no tensor '" + name + "' in " + file.path() + hint(name));
         }
         return t;
+    }
+
+    /**
+     * The tensor reached by these keys, one per level: dict keys as {@link #paths} shows them,
+     * list and tuple indices in decimal ({@code tensorAt("x.y", "z")} for {@code root['x.y']['z']}).
+     *
+     * @throws NoSuchElementException the keys lead nowhere, or not to a tensor
+     */
+    public Tensor tensorAt(String... keys) {
+        Object v = valueAt(keys);
+        if (!(v instanceof Tensor t)) {
+            throw new NoSuchElementException(keyPath(List.of(keys)) + " in " + file.path() + " is not a tensor but "
+                    + (v == null ? "None" : v.getClass().getSimpleName()));
+        }
+        return t;
+    }
+
+    /** The value reached by these keys, one per level (see {@link #tensorAt}); no keys is the root. */
+    public Object valueAt(String... keys) {
+        Object v = ValueTree.at(root, List.of(keys));
+        if (v == ValueTree.ABSENT) {
+            throw new NoSuchElementException("no value at " + keyPath(List.of(keys)) + " in " + file.path());
+        }
+        return v;
+    }
+
+    /**
+     * The key sequences that lead to a tensor named {@code name} (keys joined with '.'), in the
+     * order the names are given: one for most names, two or more where paths collide.
+     */
+    public List<List<String>> paths(String name) {
+        List<List<String>> out = new ArrayList<>();
+        for (List<String> keys : ValueTree.paths(root, name)) {
+            if (ValueTree.at(root, keys) instanceof Tensor) {
+                out.add(keys);
+            }
+        }
+        return out;
+    }
+
+    /** {@code ['x.y']['z']}: keys as Python would index them, as the messages show a path. */
+    public static String keyPath(List<String> keys) {
+        StringBuilder sb = new StringBuilder();
+        for (String k : keys) {
+            sb.append("['").append(k.replace("\\", "\\\\").replace("'", "\\'")).append("']");
+        }
+        return sb.toString();
+    }
+
+    private static String quote(String k) {
+        return '"' + k.replace("\\", "\\\\").replace("\"", "\\\"") + '"';
     }
 
     /** Any value by its path ({@code epoch}, {@code optimizer.param_groups.0.lr}); "" is the root. */
@@ -211,7 +386,9 @@ public final class Checkpoint implements Closeable {
     @Override
     public void close() throws IOException {
         try {
-            zip.close();
+            if (zip != null) {
+                zip.close();
+            }
         } finally {
             file.close();
         }

@@ -5,7 +5,15 @@ public enum Format {
     /** The zip archive torch.save writes since PyTorch 1.6. */
     ZIP("zip"),
     /** The pre-1.6 stream of consecutive pickles ({@code _use_new_zipfile_serialization=False}). */
-    LEGACY("legacy");
+    LEGACY("legacy"),
+    /** The tar archive of torch before 0.1.10 (members sys_info, pickle, storages, tensors). */
+    TAR("tar"),
+    /**
+     * A TorchScript archive ({@code torch.jit.save}): a zip whose {@code data.pkl} holds the module
+     * object and whose {@code code/} declares which attributes are parameters and buffers; or the
+     * torch 1.0-1.2 layout ({@code model.json}, {@code tensors/N}). Read as its {@code state_dict()}.
+     */
+    TORCHSCRIPT("torchscript");
 
     private final String label;
 

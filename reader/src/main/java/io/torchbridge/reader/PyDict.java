@@ -19,6 +19,8 @@ public final class PyDict {
 
     private final String pythonClass;
     private final Map<Object, Object> items;
+    /** The map behind {@link #items}: the reader walks it without a wrapper object per entry. */
+    private final Map<Object, Object> own;
     private final Map<String, Object> attributes;
 
     /** A dict of class {@code pythonClass}; both maps are copied, keeping their order. */
@@ -29,6 +31,7 @@ public final class PyDict {
     private PyDict(String pythonClass, LinkedHashMap<Object, Object> items, LinkedHashMap<String, Object> attributes,
                    boolean owned) {
         this.pythonClass = pythonClass;
+        this.own = items;
         this.items = Collections.unmodifiableMap(items);
         this.attributes = Collections.unmodifiableMap(attributes);
     }
@@ -39,6 +42,11 @@ public final class PyDict {
      */
     static PyDict owning(String pythonClass, LinkedHashMap<Object, Object> items, LinkedHashMap<String, Object> attributes) {
         return new PyDict(pythonClass, items, attributes, true);
+    }
+
+    /** The items' own map, for the reader's walks; never handed to users, who get {@link #items()}. */
+    Map<Object, Object> ownItems() {
+        return own;
     }
 
     /** {@link #DICT}, {@link #ORDERED_DICT} or another dict subclass such as {@code collections.Counter}. */

@@ -40,6 +40,16 @@ final class ValueTree {
     private Map<Object, Long> expanded = new IdentityHashMap<>();
     /** Every tensor by name, in the order named; sized once the tensors are counted (build). */
     Map<String, Tensor> tensors = new LinkedHashMap<>();
+    /**
+     * Every (name, tensor) the walk gives, in order, once a name has come twice (two paths whose
+     * keys join to one name: {@code {'x.y': {'z': t}, 'x': {'y.z': t2}}}); null until then, when
+     * {@link #tensors} lists them all. Kept only then so that an ordinary open pays nothing.
+     */
+    List<TensorEntry> entries;
+    /** Names that two paths give to different tensors, in the order met. */
+    final Set<String> ambiguous = new LinkedHashSet<>();
+    /** Tensor-like objects the reader cannot represent, each under its name, in the order met. */
+    final List<UnreadableTensor> unreadable = new ArrayList<>();
     private int tensorCount;
     private final Map<Shape, Shape> shapes = new HashMap<>();
     /** Tensors that cannot be read from their storage, in the order met; see {@link Refused}. */
@@ -68,14 +78,42 @@ final class ValueTree {
      * the raw tree can be collected while the tensors are named.
      */
     Object build(java.util.function.Supplier<Object> raw) throws CheckpointException {
+        return build(raw, null);
+    }
+
+    /**
+     * As {@link #build(java.util.function.Supplier)}, but where {@code names} is not null the
+     * tensors are those it lists, under its names and in its order (a TorchScript archive's
+     * {@code state_dict()}), not the tree's paths; each listed raw tensor must be in the tree.
+     */
+    Object build(java.util.function.Supplier<Object> raw, List<Map.Entry<String, Object>> names)
+            throws CheckpointException {
         try {
             Object root = freeze(raw.get(), 0);
+            List<Map.Entry<String, Object>> listed = null;
+            if (names != null) {
+                listed = new ArrayList<>(names.size());
+                for (Map.Entry<String, Object> e : names) {
+                    // a spec keeps what it froze to (freeze); anything else is in the frozen map
+                    Object t = e.getValue() instanceof TensorSpec spec ? spec.frozen : frozen.get(e.getValue());
+                    if (t == null) {
+                        throw new IllegalStateException("a named tensor is not in the tree: " + e.getKey());
+                    }
+                    listed.add(new SimpleImmutableEntry<>(e.getKey(), t));
+                }
+            }
             frozen = null;
             inProgress = null;
             expanded = null;
             shapes.clear();
-            tensors = new LinkedHashMap<>(capacity(tensorCount));
-            name("", root);
+            tensors = new LinkedHashMap<>(capacity(listed != null ? listed.size() : tensorCount));
+            if (listed != null) {
+                for (Map.Entry<String, Object> e : listed) {
+                    nameTensor(e.getKey(), e.getValue());
+                }
+            } else {
+                name("", root);
+            }
             if (!refused.isEmpty()) {
                 // reached only where no name is given (an inert call's arguments)
                 throw refused.get(0).error();
@@ -93,19 +131,22 @@ final class ValueTree {
                 || raw instanceof PyGlobal || raw instanceof PyComplex) {
             return raw;
         }
+        // Leaves: they hold no containers, so they need no cycle or nesting check and count one
+        // node (no entry in expanded). A spec keeps what it froze to, so that a tensor reached
+        // twice is one Tensor, and a storage's info is one object already: most of a checkpoint's
+        // values are tensors, and an identity map entry each was a tenth of an open.
+        if (raw instanceof TensorSpec t) {
+            if (t.frozen == null) {
+                t.frozen = t.refusal != null ? refuse(t) : tensor(t);
+            }
+            return t.frozen;
+        }
+        if (raw instanceof StorageRef r) {
+            return r.info();
+        }
         Object done = frozen.get(raw);
         if (done != null) {
             return done;
-        }
-        if (raw instanceof TensorSpec || raw instanceof StorageRef) {
-            // Leaves: they hold no containers, so they need no cycle or nesting check and count one
-            // node (no entry in expanded); only their identity is kept, for sharing. Most of a
-            // checkpoint's values are tensors, so this halves the identity-map work per tensor.
-            Object leaf = raw instanceof TensorSpec t
-                    ? (t.refusal != null ? refuse(t) : tensor(t))
-                    : ((StorageRef) raw).info();
-            frozen.put(raw, leaf);
-            return leaf;
         }
         if (depth > options.maxNesting()) { // safety: tree-max-nesting
             throw CheckpointException.at(Kind.LIMIT_EXCEEDED, record, -1, "containers nest deeper than "
@@ -132,11 +173,22 @@ final class ValueTree {
             tensorBelow = anyTensor(items);
             out = new PyTuple(items);
         } else if (raw instanceof RawDict d) {
-            // sized up front: a state_dict's one dict holds every tensor, and growing it by
-            // doubling rehashed all of them over and over (a tenth of an open of 100k tensors)
-            LinkedHashMap<Object, Object> items = new LinkedHashMap<>(capacity(d.items.size()));
-            for (Map.Entry<Object, Object> e : d.items.entrySet()) {
-                items.put(freeze(e.getKey(), depth + 1), freeze(e.getValue(), depth + 1));
+            LinkedHashMap<Object, Object> items;
+            if (keysFreezeToThemselves(d.items)) {
+                // The raw dict's own map becomes the frozen one, its values frozen in place: a
+                // state_dict's one dict holds every tensor, and building a second map of 100k
+                // entries was a tenth of an open. The raw tree is dropped after freezing, and a
+                // raw dict reached again gets its frozen dict from the frozen map, so nothing
+                // sees the map half raw.
+                items = d.items;
+                for (Map.Entry<Object, Object> e : items.entrySet()) {
+                    e.setValue(freeze(e.getValue(), depth + 1));
+                }
+            } else {
+                items = new LinkedHashMap<>(capacity(d.items.size()));
+                for (Map.Entry<Object, Object> e : d.items.entrySet()) {
+                    items.put(freeze(e.getKey(), depth + 1), freeze(e.getValue(), depth + 1));
+                }
             }
             LinkedHashMap<String, Object> attrs = new LinkedHashMap<>();
             for (Map.Entry<String, Object> e : d.attributes.entrySet()) {
@@ -161,11 +213,10 @@ final class ValueTree {
             }
             PyObject p = new PyObject(o.callable, (PyTuple) freeze(o.args, depth + 1), freeze(o.state, depth + 1),
                     listItems, dictItems);
-            List<Object> below = new ArrayList<>();
-            for (Map.Entry<String, Object> c : children(p)) {
-                below.add(c.getValue());
-            }
-            tensorBelow = anyTensor(below);
+            boolean[] any = {false};
+            forEachChild(p, (k, v) -> any[0] |= isOrHoldsTensor(v));
+            // a tensor this version cannot represent counts as one, so the naming walk reaches it
+            tensorBelow = any[0] || UnreadableTensor.isTensorLike(p.callable());
             out = p;
         } else {
             throw CheckpointException.at(Kind.MALFORMED, record, -1, "the pickle leaves a "
@@ -173,11 +224,12 @@ final class ValueTree {
         }
         inProgress.remove(raw);
         frozen.put(raw, out);
-        long size = 1;
-        for (Map.Entry<String, Object> c : children(out)) {
-            Long below = c.getValue() == null ? null : expanded.get(c.getValue());
-            size = Math.min(Long.MAX_VALUE / 2, size + (below == null ? 1 : below));
-        }
+        long[] counted = {1};
+        forEachChild(out, (k, v) -> {
+            Long below = v == null ? null : expanded.get(v);
+            counted[0] = Math.min(Long.MAX_VALUE / 2, counted[0] + (below == null ? 1 : below));
+        });
+        long size = counted[0];
         expanded.put(out, size);
         if (size > options.maxTreeNodes()) { // safety: tree-max-nodes
             throw CheckpointException.at(Kind.LIMIT_EXCEEDED, record, -1, "the object tree expands to more than "
@@ -203,11 +255,25 @@ final class ValueTree {
 
     private boolean anyTensor(Iterable<?> values) {
         for (Object v : values) {
-            if (v instanceof Tensor || v instanceof Refused || (v != null && holdsTensor.contains(v))) {
+            if (isOrHoldsTensor(v)) {
                 return true;
             }
         }
         return false;
+    }
+
+    private boolean isOrHoldsTensor(Object v) {
+        return v instanceof Tensor || v instanceof Refused || (v != null && holdsTensor.contains(v));
+    }
+
+    /** Keys that freezing leaves as they are (all but tuples, which become new PyTuples). */
+    private static boolean keysFreezeToThemselves(Map<Object, Object> items) {
+        for (Object k : items.keySet()) {
+            if (k instanceof PyTuple) {
+                return false;
+            }
+        }
+        return true;
     }
 
     private Tensor tensor(TensorSpec t) throws CheckpointException {
@@ -247,6 +313,18 @@ final class ValueTree {
 
     /** Pre-order walk giving every tensor each path it is reached by; only containers that hold tensors are entered. */
     private void name(String path, Object value) throws CheckpointException {
+        if (value instanceof Refused || value instanceof Tensor) {
+            nameTensor(path, value);
+        } else if (value instanceof PyObject o && UnreadableTensor.isTensorLike(o.callable())) {
+            // named, never skipped: its parts (a sparse tensor's indices, ...) are not its values
+            unreadable.add(UnreadableTensor.of(path, o));
+        } else if (value != null && holdsTensor.contains(value)) {
+            forEachChild(value, (k, v) -> name(child(path, k), v));
+        }
+    }
+
+    /** Gives the tensor (or refusal) {@code value} the name {@code path}. */
+    private void nameTensor(String path, Object value) throws CheckpointException {
         if (value instanceof Refused r) {
             throw r.error().forTensor(path);
         }
@@ -258,13 +336,64 @@ final class ValueTree {
                         + "pickle), which no checkpoint needs").forTensor(t.name());
             }
             t.name(path);
-            tensors.putIfAbsent(path, t);
+            Tensor before = tensors.putIfAbsent(path, t);
+            if (before != null && entries == null) {
+                // the first name given twice: from here on every entry is kept, in order
+                entries = new ArrayList<>(tensors.size() + 16);
+                tensors.forEach((k, x) -> entries.add(new TensorEntry(k, x)));
+            }
+            if (entries != null) {
+                entries.add(new TensorEntry(path, t));
+            }
+            if (before != null && before != t) {
+                ambiguous.add(path);
+            }
             t.nameComponents();
-        } else if (value != null && holdsTensor.contains(value)) {
-            for (Map.Entry<String, Object> c : children(value)) {
-                name(child(path, c.getKey()), c.getValue());
+        }
+    }
+
+    /**
+     * Every sequence of child keys from {@code root} that reaches a value named {@code name}
+     * (keys joined with '.'), in pre-order: two or more where paths collide on one name.
+     */
+    static List<List<String>> paths(Object root, String name) {
+        List<List<String>> out = new ArrayList<>();
+        paths(root, name, new ArrayList<>(), out);
+        return out;
+    }
+
+    private static void paths(Object node, String rest, List<String> keys, List<List<String>> out) {
+        for (Map.Entry<String, Object> c : children(node)) {
+            String k = c.getKey();
+            if (rest.equals(k)) {
+                List<String> found = new ArrayList<>(keys);
+                found.add(k);
+                out.add(List.copyOf(found));
+            } else if (rest.startsWith(k) && rest.length() > k.length() && rest.charAt(k.length()) == '.') {
+                keys.add(k);
+                paths(c.getValue(), rest.substring(k.length() + 1), keys, out);
+                keys.remove(keys.size() - 1);
             }
         }
+    }
+
+    /** The value reached by the child keys {@code keys} from {@code root}, or {@link #ABSENT}. */
+    static Object at(Object root, List<String> keys) {
+        Object node = root;
+        for (String k : keys) {
+            Object next = ABSENT;
+            for (Map.Entry<String, Object> c : children(node)) {
+                if (c.getKey().equals(k)) {
+                    next = c.getValue();
+                    break;
+                }
+            }
+            if (next == ABSENT) {
+                return ABSENT;
+            }
+            node = next;
+        }
+        return node;
     }
 
     /** The value at {@code path}, or {@link #ABSENT}: the first match in pre-order, as names are given. */
@@ -290,56 +419,74 @@ final class ValueTree {
     /** Returned by {@link #lookup} for a path that names nothing. */
     static final Object ABSENT = new Object();
 
-    /**
-     * A node's named children, in order: dict items by key, list and tuple items by index, and an
-     * inert object's parts. A pickled {@code nn.Module} (its state holds {@code _parameters},
-     * {@code _buffers} and {@code _modules}) is named as its {@code state_dict()} would be.
-     */
+    /** Receives a node's children one at a time ({@link #forEachChild}). */
+    @FunctionalInterface
+    interface ChildVisitor {
+        void visit(String key, Object value) throws CheckpointException;
+    }
+
+    /** A node's named children, in order, as a list (see {@link #forEachChild}). */
     static List<Map.Entry<String, Object>> children(Object node) {
         List<Map.Entry<String, Object>> out = new ArrayList<>();
-        if (node instanceof PyDict d) {
-            for (Map.Entry<Object, Object> e : d.items().entrySet()) {
-                out.add(new SimpleImmutableEntry<>(PyRepr.key(e.getKey()), e.getValue()));
-            }
-        } else if (node instanceof List<?> l) {
-            for (int i = 0; i < l.size(); i++) {
-                out.add(new SimpleImmutableEntry<>(Integer.toString(i), l.get(i)));
-            }
-        } else if (node instanceof PyTuple t) {
-            for (int i = 0; i < t.size(); i++) {
-                out.add(new SimpleImmutableEntry<>(Integer.toString(i), t.get(i)));
-            }
-        } else if (node instanceof PyObject o) {
-            if (o.state() instanceof PyTuple t && t.size() == 2) {
-                attributes(t.get(0), out);
-                attributes(t.get(1), out);
-            } else {
-                attributes(o.state(), out);
-            }
-            for (int i = 0; i < o.listItems().size(); i++) {
-                out.add(new SimpleImmutableEntry<>(Integer.toString(i), o.listItems().get(i)));
-            }
-            for (Map.Entry<Object, Object> e : o.dictItems().entrySet()) {
-                out.add(new SimpleImmutableEntry<>(PyRepr.key(e.getKey()), e.getValue()));
-            }
+        try {
+            forEachChild(node, (k, v) -> out.add(new SimpleImmutableEntry<>(k, v)));
+        } catch (CheckpointException e) {
+            throw new IllegalStateException("collecting children throws nothing", e);
         }
         return out;
     }
 
-    private static void attributes(Object state, List<Map.Entry<String, Object>> out) {
+    /**
+     * Visits a node's named children, in order: dict items by key, list and tuple items by index,
+     * and an inert object's parts. A pickled {@code nn.Module} (its state holds {@code _parameters},
+     * {@code _buffers} and {@code _modules}) is named as its {@code state_dict()} would be. A visit
+     * rather than a list: the open walks every container twice, and an entry object per child was
+     * a tenth of the work for a state_dict of 100k tensors.
+     */
+    static void forEachChild(Object node, ChildVisitor v) throws CheckpointException {
+        if (node instanceof PyDict d) {
+            for (Map.Entry<Object, Object> e : d.ownItems().entrySet()) {
+                v.visit(PyRepr.key(e.getKey()), e.getValue());
+            }
+        } else if (node instanceof List<?> l) {
+            for (int i = 0; i < l.size(); i++) {
+                v.visit(Integer.toString(i), l.get(i));
+            }
+        } else if (node instanceof PyTuple t) {
+            for (int i = 0; i < t.size(); i++) {
+                v.visit(Integer.toString(i), t.get(i));
+            }
+        } else if (node instanceof PyObject o) {
+            if (o.state() instanceof PyTuple t && t.size() == 2) {
+                attributes(t.get(0), v);
+                attributes(t.get(1), v);
+            } else {
+                attributes(o.state(), v);
+            }
+            for (int i = 0; i < o.listItems().size(); i++) {
+                v.visit(Integer.toString(i), o.listItems().get(i));
+            }
+            for (Map.Entry<Object, Object> e : o.dictItems().entrySet()) {
+                v.visit(PyRepr.key(e.getKey()), e.getValue());
+            }
+        }
+    }
+
+    private static void attributes(Object state, ChildVisitor v) throws CheckpointException {
         if (!(state instanceof PyDict d)) {
             return;
         }
-        boolean module = d.items().containsKey("_parameters") && d.items().containsKey("_modules");
-        for (Map.Entry<Object, Object> e : d.items().entrySet()) {
+        Map<Object, Object> items = d.ownItems();
+        boolean module = items.containsKey("_parameters") && items.containsKey("_modules");
+        for (Map.Entry<Object, Object> e : items.entrySet()) {
             String key = PyRepr.key(e.getKey());
             if (module && (key.equals("_parameters") || key.equals("_buffers") || key.equals("_modules"))
                     && e.getValue() instanceof PyDict members) {
-                for (Map.Entry<Object, Object> m : members.items().entrySet()) {
-                    out.add(new SimpleImmutableEntry<>(PyRepr.key(m.getKey()), m.getValue()));
+                for (Map.Entry<Object, Object> m : members.ownItems().entrySet()) {
+                    v.visit(PyRepr.key(m.getKey()), m.getValue());
                 }
             } else {
-                out.add(new SimpleImmutableEntry<>(key, e.getValue()));
+                v.visit(key, e.getValue());
             }
         }
     }

@@ -160,21 +160,23 @@ class ErrorKindTest {
     }
 
     @Test
-    void unsupportedLegacyFormat() throws IOException {
-        // The pre-1.6 stream starts with pickle(0x1950A86A20F9469CFC6C): 80 02 8a 0a ...
+    void truncatedLegacyStream() throws IOException {
+        // The pre-1.6 stream starts with pickle(0x1950A86A20F9469CFC6C): 80 02 8a 0a ..., cut off here
         Path f = Files.write(dir.resolve("old.pt"), new byte[] {(byte) 0x80, 2, (byte) 0x8a, 0x0a, 0x6c, (byte) 0xfc});
         CheckpointException e = refuse(f);
-        assertEquals(Kind.UNSUPPORTED, e.kind());
-        assertTrue(e.getMessage().contains("torch.save(torch.load(path), new_path)"), e.getMessage());
+        assertEquals(Kind.TRUNCATED, e.kind());
+        assertEquals("magic_number", e.record().orElseThrow());
     }
 
     @Test
-    void unsupportedTorchScriptArchive() throws IOException {
+    void malformedTorchScriptArchiveWithoutAModule() throws IOException {
+        // constants.pkl makes it a TorchScript archive (torch/serialization.py, _is_torchscript_zip),
+        // read as its module's state_dict; a None instead of the module is no such archive
         Path f = Crafted.checkpoint(P.proto(2).none().stop().bytes()).record("constants.pkl", new byte[] {(byte) 0x80, 2, '.'})
                 .write(dir, "scripted.pt");
         CheckpointException e = refuse(f);
-        assertEquals(Kind.UNSUPPORTED, e.kind());
-        assertTrue(e.getMessage().contains("TorchScript"), e.getMessage());
+        assertEquals(Kind.MALFORMED, e.kind());
+        assertTrue(e.getMessage().contains("not a scripted module"), e.getMessage());
     }
 
     @Test

@@ -21,6 +21,8 @@ import java.util.Map;
 class ReaderFuzzTest {
     private static final Path SCRATCH;
     private static final List<Map<String, byte[]>> TEMPLATES = new ArrayList<>();
+    /** The TorchScript archives among the templates. */
+    private static final List<Map<String, byte[]>> SCRIPTS = new ArrayList<>();
 
     static {
         try {
@@ -31,12 +33,18 @@ class ReaderFuzzTest {
             for (Path f : Repo.allCheckpoints()) {
                 TEMPLATES.add(records(Files.readAllBytes(f)));
             }
+            // after the torch.save fixtures, so that the earlier seeds keep their index
+            for (Path f : Repo.torchScriptArchives()) {
+                Map<String, byte[]> r = records(Files.readAllBytes(f));
+                TEMPLATES.add(r);
+                SCRIPTS.add(r);
+            }
         } catch (IOException e) {
             throw new ExceptionInInitializerError(e);
         }
     }
 
-    /** Any bytes as a checkpoint file. Seeds: every fixture. */
+    /** Any bytes as a checkpoint file. Seeds: every fixture, and a sample of each other file kind (seed-kind-*). */
     @FuzzTest(maxDuration = "2m")
     void checkpointFile(byte[] data) throws IOException {
         Path f = SCRATCH.resolve("file-" + Thread.currentThread().getId() + ".pt");
@@ -60,6 +68,29 @@ class ReaderFuzzTest {
         readEverything(f);
     }
 
+    /**
+     * The code of a real TorchScript archive: the first byte picks the archive, the rest replaces
+     * its first code record ({@code code/__torch__.py}, or the root's mangled file in a traced
+     * one), whose class declarations say which attributes are parameters and buffers. Seeds: that
+     * code of a few archives ({@code script-NNN}).
+     */
+    @FuzzTest(maxDuration = "2m")
+    void torchScriptCode(byte[] data) throws IOException {
+        if (data.length == 0) {
+            return;
+        }
+        Map<String, byte[]> records = new LinkedHashMap<>(SCRIPTS.get((data[0] & 0xFF) % SCRIPTS.size()));
+        records.put(firstCode(records), java.util.Arrays.copyOfRange(data, 1, data.length));
+        Path f = SCRATCH.resolve("code-" + Thread.currentThread().getId() + ".pt");
+        Files.write(f, Crafted.zip("archive", records));
+        readEverything(f);
+    }
+
+    private static String firstCode(Map<String, byte[]> records) {
+        return records.keySet().stream().filter(n -> n.startsWith("code/") && n.endsWith(".py")).findFirst()
+                .orElseThrow();
+    }
+
     /** Opens, walks every value and streams every tensor; only CheckpointException may escape. */
     static void readEverything(Path f) {
         try (Checkpoint c = Checkpoint.open(f, ReadOptions.builder().maxPickleBytes(1 << 20).build())) {
@@ -79,6 +110,10 @@ class ReaderFuzzTest {
                 }
             }
             c.value("");
+            for (TensorEntry e : c.entries()) {
+                c.paths(e.name()); // the key paths behind each name, as an ambiguous name's error shows them
+            }
+            c.unreadable();
         } catch (CheckpointException expected) {
             // a bad file, reported as it should be
         } catch (IOException e) {
@@ -119,6 +154,25 @@ class ReaderFuzzTest {
             seed[0] = (byte) i;
             System.arraycopy(pkl, 0, seed, 1, pkl.length);
             Files.write(dir.resolve(String.format("fixture-%03d", i)), seed);
+        }
+        // TorchScript: seeds for pickleRecord (data.pkl of a few archives) and torchScriptCode
+        Path code = dir.resolveSibling("torchScriptCode");
+        Files.createDirectories(code);
+        int first = TEMPLATES.size() - SCRIPTS.size();
+        for (int k = 0; k < SCRIPTS.size(); k += 7) {
+            int i = first + k;
+            if (i < 256) {
+                byte[] pkl = SCRIPTS.get(k).get("data.pkl");
+                byte[] seed = new byte[pkl.length + 1];
+                seed[0] = (byte) i;
+                System.arraycopy(pkl, 0, seed, 1, pkl.length);
+                Files.write(dir.resolve(String.format("script-%03d", i)), seed);
+            }
+            byte[] src = SCRIPTS.get(k).get(firstCode(SCRIPTS.get(k)));
+            byte[] seed = new byte[src.length + 1];
+            seed[0] = (byte) k;
+            System.arraycopy(src, 0, seed, 1, src.length);
+            Files.write(code.resolve(String.format("script-%03d", k)), seed);
         }
     }
 }

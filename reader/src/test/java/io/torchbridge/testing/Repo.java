@@ -55,6 +55,17 @@ public final class Repo {
     }
 
     /** Every checkpoint of every {@code fixtures/torch-*} folder, sorted by path. */
+    /** The TorchScript archives real torch wrote (fixtures/torchscript-VERSION/), every version, sorted. */
+    public static List<Path> torchScriptArchives() throws IOException {
+        List<Path> out = new java.util.ArrayList<>();
+        for (String v : TORCH_VERSIONS) {
+            try (Stream<Path> files = Files.list(fixtures().resolve("torchscript-" + v))) {
+                files.filter(p -> p.toString().endsWith(".pt")).sorted().forEach(out::add);
+            }
+        }
+        return List.copyOf(out);
+    }
+
     public static List<Path> allCheckpoints() throws IOException {
         try (Stream<Path> s = Files.list(fixtures())) {
             List<Path> folders = s.filter(p -> Files.isDirectory(p) && p.getFileName().toString().startsWith("torch-"))

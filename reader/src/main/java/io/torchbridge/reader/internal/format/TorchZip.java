@@ -39,15 +39,15 @@ public final class TorchZip implements CheckpointFormat {
             throw CheckpointException.of(Kind.UNSUPPORTED, "this is a TorchScript archive (torch.jit.save), "
                     + "which is not read yet; in Python, torch.save(torch.jit.load(path).state_dict(), new_path)");
         }
-        int version = version();
-        ByteOrder order = byteOrder();
+        int version = version(file, zip);
+        ByteOrder order = byteOrder(file, zip);
         ZipContainer.Entry pkl = zip.entry("data.pkl").orElseThrow(() -> CheckpointException.of(Kind.MALFORMED,
                 "the archive has no data.pkl record, so it holds no checkpoint (records: " + zip.names() + ")"));
         byte[] pickle = zip.read(file, pkl, options.maxPickleBytes());
-        // one storage per record at most: sized so that it never rehashes
-        Map<String, StorageRef> storages = new HashMap<>(zip.names().size() / 3 * 4 + 4);
+        Storages storages = new Storages(zip.names().size());
         PickleReader reader = new PickleReader(options, "data.pkl",
-                (type, dtype, key, location, numel) -> storage(storages, order, type, dtype, key, location, numel));
+                (type, dtype, key, location, numel) -> storage(file, zip, storages, order, type, dtype, key, location,
+                        numel));
         Object root = reader.read(pickle, allowTrailing);
         return new Unpickled(Format.ZIP, root, version, order, reader.unreadableTensor());
     }
@@ -56,20 +56,28 @@ public final class TorchZip implements CheckpointFormat {
      * The record behind a persistent id, checked against the size the pickle declares; a key
      * named again must declare the same size and gets the same storage (one mapping, shared).
      */
-    private StorageRef storage(Map<String, StorageRef> storages, ByteOrder order, String type, DType dtype,
-                               String key, String location, long numel) throws CheckpointException {
+    static StorageRef storage(MappedFile file, ZipContainer zip, Storages storages, ByteOrder order,
+                              String type, DType dtype, String key, String location, long numel)
+            throws CheckpointException {
+        return storage(file, zip, storages, order, type, dtype, key, location, numel, "data/");
+    }
+
+    /** As above, for storages whose record is {@code prefix + key} (the 1.x TorchScript layout names records whole). */
+    static StorageRef storage(MappedFile file, ZipContainer zip, Storages storages, ByteOrder order,
+                              String type, DType dtype, String key, String location, long numel, String prefix)
+            throws CheckpointException {
         StorageRef known = storages.get(key);
-        long nbytes = dtype == null ? numel : Checked.multiply(numel, dtype.itemSize(), "data/" + key, "storage size");
+        long nbytes = dtype == null ? numel : Checked.multiply(numel, dtype.itemSize(), prefix + key, "storage size");
         if (known != null) {
             if (known.info().nbytes() != nbytes) { // safety: storage-named-twice-same-size
-                throw CheckpointException.at(Kind.MALFORMED, "data/" + key, -1, "storage is named twice with "
+                throw CheckpointException.at(Kind.MALFORMED, prefix + key, -1, "storage is named twice with "
                         + "different sizes (" + known.info().nbytes() + " and " + nbytes + " bytes)");
             }
             return known;
         }
-        ZipContainer.Entry rec = zip.entry("data/" + key).orElseThrow(() -> CheckpointException.at(
-                Kind.MALFORMED, "data/" + key, -1, "the pickle names storage '" + key
-                        + "' but the archive has no record data/" + key));
+        ZipContainer.Entry rec = ("data/".equals(prefix) ? zip.storageRecord(key) : zip.entry(prefix + key))
+                .orElseThrow(() -> CheckpointException.at(Kind.MALFORMED, prefix + key, -1, "the pickle names storage '"
+                        + key + "' but the archive has no record " + prefix + key));
         if (!rec.stored()) { // safety: storage-record-stored
             throw CheckpointException.at(Kind.UNSUPPORTED, rec.name(), -1, "storage record is compressed; "
                     + "torch.save stores them uncompressed (re-save the file with torch.save)");
@@ -86,7 +94,34 @@ public final class TorchZip implements CheckpointFormat {
         return ref;
     }
 
-    private int version() throws CheckpointException {
+    /**
+     * The storages met so far by key: torch.save numbers them 0, 1, ... so those sit in an array
+     * (at most one per record); any other key in a map. A hash map of 200k keys was a tenth of an open.
+     */
+    static final class Storages {
+        private final StorageRef[] byNumber;
+        private final Map<String, StorageRef> others = new HashMap<>();
+
+        Storages(int records) {
+            byNumber = new StorageRef[records];
+        }
+
+        StorageRef get(String key) {
+            int n = ZipContainer.decimal(key, 0, byNumber.length);
+            return n >= 0 ? byNumber[n] : others.get(key);
+        }
+
+        void put(String key, StorageRef ref) {
+            int n = ZipContainer.decimal(key, 0, byNumber.length);
+            if (n >= 0) {
+                byNumber[n] = ref;
+            } else {
+                others.put(key, ref);
+            }
+        }
+    }
+
+    static int version(MappedFile file, ZipContainer zip) throws CheckpointException {
         ZipContainer.Entry e = zip.entry("version").or(() -> zip.entry(".data/version")).orElseThrow(() ->
                 CheckpointException.of(Kind.MALFORMED, "the archive has no 'version' record; torch.save always "
                         + "writes one (is this a PyTorch checkpoint?)"));
@@ -105,7 +140,7 @@ public final class TorchZip implements CheckpointFormat {
         return v;
     }
 
-    private ByteOrder byteOrder() throws CheckpointException {
+    static ByteOrder byteOrder(MappedFile file, ZipContainer zip) throws CheckpointException {
         var e = zip.entry("byteorder");
         if (e.isEmpty()) {
             return ByteOrder.LITTLE_ENDIAN; // before 2.1 there was no record; PyTorch assumes little

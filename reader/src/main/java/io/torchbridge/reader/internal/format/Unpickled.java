@@ -18,6 +18,8 @@ public final class Unpickled {
     private final int version;
     private final ByteOrder byteOrder;
     private final CheckpointException unreadableTensor;
+    private java.util.List<java.util.Map.Entry<String, Object>> names;
+    private java.util.List<String> modules;
 
     /**
      * @param root      the raw root as the pickle reader leaves it (raw containers, tensor specs)
@@ -33,6 +35,29 @@ public final class Unpickled {
         this.version = version;
         this.byteOrder = byteOrder;
         this.unreadableTensor = unreadableTensor;
+    }
+
+    /**
+     * Where the container, not the object tree, names the tensors (a TorchScript archive's
+     * {@code state_dict()}): each name with its raw tensor, in order; the same tensor may carry
+     * several names. Null where the tree's paths are the names.
+     */
+    public java.util.List<java.util.Map.Entry<String, Object>> names() {
+        return names;
+    }
+
+    /**
+     * With {@link #names()}: the path of every module the names were found in, in the walk's
+     * (pre-)order, "" for the root; a state_dict's {@code _metadata} has one entry each.
+     */
+    public java.util.List<String> modules() {
+        return modules;
+    }
+
+    Unpickled withNames(java.util.List<java.util.Map.Entry<String, Object>> names, java.util.List<String> modules) {
+        this.names = names;
+        this.modules = modules;
+        return this;
     }
 
     public Format format() {

@@ -65,6 +65,24 @@ public final class Allowlist {
         return BLOCKED_MODULES.contains(dot < 0 ? module : module.substring(0, dot));
     }
 
+    /**
+     * Whether {@code module.name} is one of the globals only TorchScript's C++ unpickler knows
+     * (torch/csrc/jit/serialization/unpickler.cpp, readGlobal), admitted in a TorchScript archive's
+     * pickle and nowhere else: the archive's own classes, {@code __torch__.*}, which torch builds
+     * from the archive's code (here: inert objects whose BUILD state is their attribute dict), and
+     * the helpers of torch/jit/_pickle.py that tag lists and dicts with their static type.
+     */
+    public static boolean isTorchScriptGlobal(String module, String name) {
+        if (module.equals("__torch__") || module.startsWith("__torch__.")) {
+            return true;
+        }
+        return module.equals("torch.jit._pickle") && switch (name) {
+            case "build_intlist", "build_tensorlist", "build_doublelist", "build_boollist", "restore_type_tag",
+                 "build_tensor_from_id" -> true;
+            default -> false;
+        };
+    }
+
     /** Whether {@code torch.load(weights_only=True)} accepts {@code module.name} by default. */
     public static boolean allowedByDefault(String fullName) {
         return ALLOWED.contains(fullName);

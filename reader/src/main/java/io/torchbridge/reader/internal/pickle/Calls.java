@@ -25,15 +25,22 @@ final class Calls {
     private final PickleReader reader;
     private final ReadOptions options;
     private final StorageResolver storages;
+    /** The last few globals called and their names: see {@link #calledName}. */
+    private final PyGlobal[] called = new PyGlobal[4];
+    private final String[] calledNames = new String[4];
+    private int nextCalled;
+    /** Reading a TorchScript archive's pickle (see {@link #global} and {@link #call}). */
+    private final boolean torchScript;
     /** Tensors made with a refusal, in the order the pickle made them. */
     private final List<TensorSpec> refused = new ArrayList<>();
     private final Composites composites;
 
-    Calls(PickleReader reader, ReadOptions options, StorageResolver storages) {
+    Calls(PickleReader reader, ReadOptions options, StorageResolver storages, boolean torchScript) {
         this.reader = reader;
         this.options = options;
         this.storages = storages;
         this.composites = new Composites(reader);
+        this.torchScript = torchScript;
     }
 
     PyGlobal global(String module, String name) throws CheckpointException {
@@ -43,6 +50,9 @@ final class Calls {
             throw reader.error(Kind.DISALLOWED_GLOBAL, "global '" + full + "' is refused: module '"
                     + module + "' is never allowed (PyTorch's weights_only loader blocks it too); a "
                     + "checkpoint has no reason to name it, so do not trust this file");
+        }
+        if (torchScript && Allowlist.isTorchScriptGlobal(module, name)) {
+            return new PyGlobal(module, name);
         }
         if (!Allowlist.allowedByDefault(full) && !options.admits(module, name)) { // safety: allowlist
             throw reader.error(Kind.DISALLOWED_GLOBAL, "global '" + full + "' is not allowed by default "
@@ -54,13 +64,36 @@ final class Calls {
         return new PyGlobal(module, name);
     }
 
+    /**
+     * {@code fn}'s full name. A pickle names a global once and fetches it from the memo for every
+     * call, so the same few PyGlobals (a tensor rebuild, OrderedDict) come back for each of 100k
+     * tensors: their names are joined and hashed once each, not per call (5% of an open).
+     */
+    private String calledName(PyGlobal fn) {
+        for (int i = 0; i < called.length; i++) {
+            if (called[i] == fn) {
+                return calledNames[i];
+            }
+        }
+        int slot = nextCalled++ & (called.length - 1);
+        called[slot] = fn;
+        calledNames[slot] = fn.fullName();
+        return calledNames[slot];
+    }
+
     /** REDUCE and INST: {@code fn(*args)}. */
     Object call(PyGlobal fn, PyTuple args) throws CheckpointException {
-        String name = fn.fullName();
+        // A pickle names a global once and fetches it from the memo for every call, so the same
+        // PyGlobal comes back for each of 100k tensors: its name is joined and hashed once, not
+        // per call (that was 5% of an open).
+        String name = calledName(fn);
         if (name.equals("builtins.bytes")) {
             // Not on PyTorch's allowlist (pytorch#133163), so only here when the caller admitted it;
             // protocol 2 writes b'' as bytes() and other bytes as bytes(list) or bytes(str, enc).
             return bytes(fn, args);
+        }
+        if (torchScript && fn.module().equals("torch.jit._pickle")) {
+            return jitHelper(fn, args);
         }
         if (name.equals("torch._utils._rebuild_sparse_csr_tensor")) {
             // torch 1.x's CSR rebuild (layout, (crow_indices, col_indices, values, size)); torch 2.x
@@ -171,6 +204,26 @@ final class Calls {
         }
     }
 
+    /**
+     * torch/jit/_pickle.py: the {@code build_*list} helpers and {@code restore_type_tag} return their
+     * first argument (the type tag matters only to TorchScript's static types);
+     * {@code build_tensor_from_id} names a tensor of a table kept outside the pickle (the 1.x layout
+     * and mobile archives), kept inert here with its id.
+     */
+    private Object jitHelper(PyGlobal fn, PyTuple args) throws CheckpointException {
+        return switch (fn.name()) {
+            case "build_intlist", "build_tensorlist", "build_doublelist", "build_boollist" -> {
+                arity(args, 1, 1, fn.fullName());
+                yield args.get(0);
+            }
+            case "restore_type_tag" -> {
+                arity(args, 2, 2, fn.fullName());
+                yield args.get(0);
+            }
+            default -> new RawObject(fn, args);
+        };
+    }
+
     /** NEWOBJ and OBJ: {@code cls.__new__(cls, *args)}. */
     Object newObject(PyGlobal cls, PyTuple args) throws CheckpointException {
         String name = cls.fullName();
@@ -232,9 +285,19 @@ final class Calls {
     }
 
     /** BINPERSID: {@code ('storage', storage_type, key, location, numel[, view_metadata])}. */
-    StorageRef persistentLoad(Object pid) throws CheckpointException {
-        if (!(pid instanceof PyTuple t) || t.size() < 5 || !"storage".equals(t.get(0))) {
-            throw reader.error(Kind.MALFORMED, "persistent id is not ('storage', type, key, location, numel)");
+    Object persistentLoad(Object pid) throws CheckpointException {
+        if (!(pid instanceof PyTuple t) || t.size() < 5 || !isStorageTag(t.get(0))) {
+            Object o;
+            try {
+                o = storages.other(pid);
+            } catch (CheckpointException e) {
+                throw e.record().isPresent() ? e : reader.error(e.kind(), e.detail());
+            }
+            if (o instanceof TensorRef r) {
+                PyTuple args = new PyTuple(List.of(r.storage(), r.offset(), longs(r.shape()), longs(r.stride())));
+                return tensor(args, null, null, "the tensors member's tensor");
+            }
+            return o;
         }
         if (!(t.get(1) instanceof PyGlobal type)) {
             throw reader.error(Kind.MALFORMED, "persistent id's storage type is a "
@@ -257,10 +320,40 @@ final class Calls {
             throw reader.error(Kind.MALFORMED, "persistent id's location is a " + PickleReader.typeName(t.get(3)));
         }
         long numel = nonNegative(t.get(4), "storage size");
+        StorageRef root = storages.resolve(typeName, dtype, k, location, numel);
         if (t.size() > 5 && t.get(5) != null) {
-            throw reader.error(Kind.UNSUPPORTED, "storage views (pre-1.0 view_metadata in the persistent id)");
+            // (view_key, offset, size) in elements: torch before 1.0 saved a storage that was a
+            // view of another this way (torch/serialization.py, _legacy_load.persistent_load)
+            if (!(t.get(5) instanceof PyTuple v) || v.size() != 3) {
+                throw reader.error(Kind.MALFORMED, "view_metadata is not (view_key, offset, size)");
+            }
+            Object viewKey = v.get(0) instanceof Long || v.get(0) instanceof BigInteger ? v.get(0).toString() : v.get(0);
+            if (!(viewKey instanceof String vk)) {
+                throw reader.error(Kind.MALFORMED, "view_metadata's key is a " + PickleReader.typeName(v.get(0)));
+            }
+            long offset = nonNegative(v.get(1), "storage view offset");
+            long size = nonNegative(v.get(2), "storage view size");
+            try {
+                return storages.view(root, vk, offset, size);
+            } catch (CheckpointException e) {
+                throw e.record().isPresent() ? e : reader.error(e.kind(), e.detail());
+            }
         }
-        return storages.resolve(typeName, dtype, k, location, numel);
+        return root;
+    }
+
+    /** 'storage', or b'storage' as a Python 2 pickle read with encoding='bytes' gives it. */
+    private static boolean isStorageTag(Object o) {
+        return "storage".equals(o) || (o instanceof byte[] b && java.util.Arrays.equals(b,
+                "storage".getBytes(java.nio.charset.StandardCharsets.US_ASCII)));
+    }
+
+    private static PyTuple longs(long[] v) {
+        List<Object> out = new ArrayList<>(v.length);
+        for (long x : v) {
+            out.add(x);
+        }
+        return new PyTuple(out);
     }
 
     // --- tensors -------------------------------------------------------------------------------

@@ -29,9 +29,18 @@ public final class PickleReader {
     private long opOffset;
 
     public PickleReader(ReadOptions options, String record, StorageResolver storages) {
+        this(options, record, storages, false);
+    }
+
+    /**
+     * @param torchScript read a TorchScript archive's pickle: its {@code __torch__.*} classes become
+     *                    inert objects and torch.jit._pickle's helpers are understood ({@link Calls});
+     *                    never for a torch.save checkpoint, whose loader admits neither
+     */
+    public PickleReader(ReadOptions options, String record, StorageResolver storages, boolean torchScript) {
         this.options = options;
         this.record = record;
-        this.calls = new Calls(this, options, storages);
+        this.calls = new Calls(this, options, storages, torchScript);
     }
 
     /**
@@ -100,6 +109,26 @@ public final class PickleReader {
             in = null;
             stack = null;
             memo = null;
+        }
+    }
+
+    /**
+     * How many bytes the first pickle in {@code data} takes, up to and including its STOP; -1 when
+     * {@code data} ends first (the pickle may go on in bytes not given). For containers that
+     * write several pickles one after another (the legacy stream), which say nowhere where one
+     * ends. A byte that is no opcode ends the walk there: reading that prefix reports it.
+     */
+    public static int pickleLength(byte[] data) {
+        OpcodeDecoder d = new OpcodeDecoder(data, true);
+        try {
+            for (Op o = d.next(); o != null; o = d.next()) {
+                if (o == Op.STOP) {
+                    return d.position();
+                }
+            }
+            return -1;
+        } catch (OperandException e) {
+            return e.kind() == Kind.TRUNCATED ? -1 : d.offset() + 1;
         }
     }
 
@@ -315,7 +344,7 @@ public final class PickleReader {
         if (!stack.hasMark()) {
             throw error(Kind.MALFORMED, op + " without a MARK before it");
         }
-        return stack.pop_all_since_marker();
+        return java.util.Arrays.asList(stack.popSinceMark());
     }
 
     private Map<Object, Object> dictOnTop() throws CheckpointException {
@@ -507,6 +536,12 @@ public final class PickleReader {
      */
     private static final class Stack extends UnpickleStack {
         private static final long serialVersionUID = 1L;
+        /**
+         * Where each MARK on the stack sits, innermost last: a MARK's values are then taken in one
+         * sized array. Pyrolite's pop_all_since_marker grows a list one value at a time, trims it
+         * and reverses it, which for torch's SETITEMS batches of 1000 was a tenth of an open.
+         */
+        private int[] marks = new int[16];
         private int markCount;
 
         boolean isMark(Object o) {
@@ -519,8 +554,11 @@ public final class PickleReader {
 
         @Override
         public void add_mark() {
+            if (markCount == marks.length) {
+                marks = java.util.Arrays.copyOf(marks, markCount * 2);
+            }
+            marks[markCount++] = size();
             super.add_mark();
-            markCount++;
         }
 
         @Override
@@ -530,6 +568,17 @@ public final class PickleReader {
                 markCount--;
             }
             return o;
+        }
+
+        /** The values above the innermost MARK, bottom first; they and the MARK leave the stack. */
+        Object[] popSinceMark() {
+            int n = size() - marks[markCount - 1] - 1;
+            Object[] values = new Object[n];
+            for (int i = n - 1; i >= 0; i--) {
+                values[i] = super.pop();
+            }
+            pop(); // the MARK itself
+            return values;
         }
 
         @Override

@@ -9,7 +9,8 @@ import java.util.Map;
  */
 public final class RawDict {
     public final String pythonClass;
-    public final Map<Object, Object> items = new LinkedHashMap<>();
+    /** A LinkedHashMap, so that the value tree can keep it as the frozen dict's own map. */
+    public final LinkedHashMap<Object, Object> items = new LinkedHashMap<>();
     public final Map<String, Object> attributes = new LinkedHashMap<>();
 
     RawDict(String pythonClass) {

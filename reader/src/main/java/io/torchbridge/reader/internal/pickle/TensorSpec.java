@@ -45,6 +45,8 @@ public final class TensorSpec {
     public record Quant(QScheme scheme, double scale, long zeroPoint, TensorSpec scales, TensorSpec zeroPoints,
                         int axis) {
     }
+    /** What the value tree made of this spec, once it has: a tensor reached twice is made once. */
+    public Object frozen;
 
     TensorSpec(StorageRef storage, DType dtype, long[] shape, long[] stride, long offset,
                CheckpointException refusal) {

@@ -43,13 +43,22 @@ public final class ZipContainer implements AutoCloseable {
     }
 
     private final String archiveName;
+    /** Every record but the numbered storages in {@link #storageRecords}, by name. */
     private final Map<String, Entry> entries;
+    /**
+     * The records {@code data/0}, {@code data/1}, ... (torch.save numbers its storages densely
+     * from 0) by number: a checkpoint of 200k tensors has 200k of them, and a hash map entry and a
+     * hashed name each were a tenth of an open.
+     */
+    private final Entry[] storageRecords;
     private final List<String> names;
     private final List<String> duplicates;
 
-    private ZipContainer(String archiveName, Map<String, Entry> entries, List<String> names, List<String> duplicates) {
+    private ZipContainer(String archiveName, Map<String, Entry> entries, Entry[] storageRecords, List<String> names,
+                         List<String> duplicates) {
         this.archiveName = archiveName;
         this.entries = entries;
+        this.storageRecords = storageRecords;
         this.names = Collections.unmodifiableList(names);
         this.duplicates = Collections.unmodifiableList(duplicates);
     }
@@ -176,7 +185,8 @@ public final class ZipContainer implements AutoCloseable {
         long[] dataOffset = dataOffsets(file, c, cd, dir.offset());
         // The directory's bytes are not kept: the entries hold what is needed.
 
-        Map<String, Entry> entries = new HashMap<>(Math.max(16, count * 4 / 3 + 1));
+        Map<String, Entry> entries = new HashMap<>();
+        Entry[] storageRecords = new Entry[count];
         List<String> names = new ArrayList<>(count);
         List<String> duplicates = new ArrayList<>();
         List<Span> spans = new ArrayList<>(count);
@@ -189,7 +199,13 @@ public final class ZipContainer implements AutoCloseable {
             requireBeforeCentralDirectory(name, c.localHeader[i], dataEnd, dir.offset());
             spans.add(new Span(c.localHeader[i], dataEnd));
             Entry e = new Entry(name, offset, c.size[i], csize, c.method[i], c.crc[i]);
-            if (entries.putIfAbsent(name, e) != null) {
+            int number = storageNumber(name, count);
+            boolean known = number >= 0 ? storageRecords[number] != null : entries.containsKey(name);
+            if (number >= 0 && !known) {
+                storageRecords[number] = e;
+            } else if (!known) {
+                entries.put(name, e);
+            } else {
                 requireDuplicatesKept(name, keepFirstDuplicate);
                 duplicates.add(name);
                 continue;
@@ -197,7 +213,8 @@ public final class ZipContainer implements AutoCloseable {
             names.add(name);
         }
         requireNoOverlap(spans);
-        return new ZipContainer(c.folder.substring(0, c.folder.length() - 1), entries, names, duplicates);
+        return new ZipContainer(c.folder.substring(0, c.folder.length() - 1), entries, storageRecords, names,
+                duplicates);
     }
 
     /**
@@ -207,13 +224,7 @@ public final class ZipContainer implements AutoCloseable {
      * values replace the classic ones, which are saturated past 65535 records or 4 GiB.
      */
     private static Directory directory(MappedFile file, byte[] tail, long tailStart) throws IOException {
-        int eocd = -1;
-        for (int i = tail.length - EOCD_SIZE, stop = Math.max(0, tail.length - EOCD_SIZE - MAX_COMMENT); i >= stop; i--) {
-            if (int32(tail, i) == EOCD_SIGNATURE) {
-                eocd = i;
-                break;
-            }
-        }
+        int eocd = endRecord(tail);
         requireEndRecord(eocd, file.size());
         long count = uint16(tail, eocd + EOCD_ENTRIES);
         long size = uint32(tail, eocd + EOCD_CD_SIZE);
@@ -237,6 +248,42 @@ public final class ZipContainer implements AutoCloseable {
         requireCentralDirectoryInFile(dir);
         requireCountFitsCentralDirectory(dir);
         return dir;
+    }
+
+    /** Where the classic end record starts in {@code tail}, or -1: the last signature found counts. */
+    private static int endRecord(byte[] tail) {
+        for (int i = tail.length - EOCD_SIZE, stop = Math.max(0, tail.length - EOCD_SIZE - MAX_COMMENT); i >= stop; i--) {
+            if (int32(tail, i) == EOCD_SIGNATURE) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * How many bytes precede the archive that the file's end records describe: where its end
+     * records are, less where they say they are (the zip64 end record, which torch.save always
+     * writes, else the central directory's end). 0 for an archive that starts the file, or when
+     * there are no end records to compare; more when the file is several archives one after another
+     * (a DCP {@code .distcp} file) or has a prefix. Only for telling such a file from a damaged
+     * one after {@link #open} refused it.
+     */
+    public static long leadingBytes(MappedFile file) throws IOException {
+        long fileSize = file.size();
+        int tailLength = (int) Math.min(fileSize, EOCD_SIZE + MAX_COMMENT + ZIP64_LOCATOR_SIZE + ZIP64_EOCD_SIZE);
+        long tailStart = fileSize - tailLength;
+        byte[] tail = file.read(tailStart, tailLength);
+        int eocd = endRecord(tail);
+        if (eocd < 0) {
+            return 0;
+        }
+        int locator = eocd - ZIP64_LOCATOR_SIZE;
+        int z64 = locator - ZIP64_EOCD_SIZE;
+        if (z64 >= 0 && int32(tail, locator) == ZIP64_LOCATOR_SIGNATURE && int32(tail, z64) == ZIP64_EOCD_SIGNATURE) {
+            return Math.max(0, tailStart + z64 - int64(tail, locator + ZIP64_LOCATOR_EOCD));
+        }
+        long cdEnd = uint32(tail, eocd + EOCD_CD_OFFSET) + uint32(tail, eocd + EOCD_CD_SIZE);
+        return Math.max(0, tailStart + eocd - cdEnd);
     }
 
     /**
@@ -345,14 +392,15 @@ public final class ZipContainer implements AutoCloseable {
         int n = c.localHeader.length;
         int[] order = byLocalHeader(c.localHeader);
         long[] dataOffset = new long[n];
-        byte[] buf = new byte[0];
+        byte[] buf = new byte[WINDOW];
+        int bufLength = 0;
         long bufStart = 0;
         for (int k = 0; k < n; k++) {
             int i = order[k];
             long at = c.localHeader[i];
             int need = LOCAL_SIZE + c.nameLength[i];
             requireLocalHeaderBeforeCentralDirectory(c.names[i], at, need, cdOffset);
-            if (at < bufStart || at - bufStart > buf.length - need) {
+            if (at < bufStart || at - bufStart > bufLength - need) {
                 long readEnd = at + need;
                 for (int j = k + 1; j < n; j++) {
                     long nextAt = c.localHeader[order[j]];
@@ -363,7 +411,11 @@ public final class ZipContainer implements AutoCloseable {
                     readEnd = Math.max(readEnd, nextEnd);
                 }
                 // A crafted header may reach into the directory: it is refused when its turn comes.
-                buf = file.read(at, (int) (Math.min(readEnd, cdOffset) - at));
+                bufLength = (int) (Math.min(readEnd, cdOffset) - at);
+                if (bufLength > buf.length) {
+                    buf = new byte[bufLength]; // one header with a long name: WINDOW bounds only the gathering
+                }
+                file.read(at, buf, bufLength);
                 bufStart = at;
             }
             int p = (int) (at - bufStart);
@@ -666,7 +718,45 @@ public final class ZipContainer implements AutoCloseable {
     }
 
     public Optional<Entry> entry(String name) {
-        return Optional.ofNullable(entries.get(name));
+        int number = storageNumber(name, storageRecords.length);
+        return Optional.ofNullable(number >= 0 ? storageRecords[number] : entries.get(name));
+    }
+
+    /**
+     * N for a record named {@code data/N} with N below {@code limit} written as torch writes it
+     * (decimal, no sign, no leading zero), else -1: such records are kept by number.
+     */
+    static int storageNumber(String name, int limit) {
+        return name.startsWith("data/") ? decimal(name, 5, limit) : -1;
+    }
+
+    /**
+     * The record {@code data/KEY}, the storage a pickle names by {@code KEY}, or empty: as
+     * {@link #entry(String)} of that name, without making the name for a numbered one.
+     */
+    public Optional<Entry> storageRecord(String key) {
+        int number = decimal(key, 0, storageRecords.length);
+        return number >= 0 ? Optional.ofNullable(storageRecords[number]) : Optional.ofNullable(entries.get("data/" + key));
+    }
+
+    /**
+     * The number {@code s} spells from {@code from} on, if it is below {@code limit} and written as
+     * torch writes storage keys (decimal digits only, no leading zero), else -1.
+     */
+    public static int decimal(String s, int from, int limit) {
+        int n = s.length();
+        if (n <= from || n - from > 10 || (s.charAt(from) == '0' && n > from + 1)) {
+            return -1;
+        }
+        long v = 0;
+        for (int i = from; i < n; i++) {
+            char ch = s.charAt(i);
+            if (ch < '0' || ch > '9') {
+                return -1;
+            }
+            v = v * 10 + (ch - '0');
+        }
+        return v < limit ? (int) v : -1;
     }
 
     /** Record names in central-directory order (each once). */

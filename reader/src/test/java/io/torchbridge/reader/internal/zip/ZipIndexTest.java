@@ -245,6 +245,28 @@ class ZipIndexTest {
     }
 
     @Test
+    void numberedStorageRecordsAndOtherNamesAreDistinctRecords() throws IOException {
+        // data/N records are kept by number, the rest by name: spellings that are not torch's
+        // numbering (a leading zero, a sign, a number past the record count) stay separate records.
+        String[] names = {"data.pkl", "data/0", "data/00", "data/+1", "data/1", "data/99", "data/", "data/2x"};
+        Handmade h = build(Arrays.stream(names).map(n -> new Rec(n, bytes("bytes of " + n))).toArray(Rec[]::new));
+        index(h.bytes(), false, (file, zip) -> {
+            assertEquals(List.of(names), zip.names());
+            for (String n : names) {
+                assertArrayEquals(bytes("bytes of " + n), zip.read(file, zip.entry(n).orElseThrow(), 100), n);
+                if (n.startsWith("data/")) {
+                    ZipContainer.Entry byKey = zip.storageRecord(n.substring(5)).orElseThrow();
+                    assertEquals(n, byKey.name());
+                }
+            }
+            assertTrue(zip.entry("data/2").isEmpty());
+            assertTrue(zip.storageRecord("2").isEmpty());
+            assertTrue(zip.storageRecord("01").isEmpty());
+            return null;
+        });
+    }
+
+    @Test
     void aDuplicateIsRefusedOrItsFirstEntryKept() throws IOException {
         // What a scan asks for: the first entry counts, as in PyTorch's reader; the name is listed.
         Handmade h = build(new Rec("data.pkl", bytes("pickle")), new Rec("data/0", bytes("first")),
