@@ -2,10 +2,13 @@ package io.torchbridge.cli;
 
 import io.torchbridge.reader.Checkpoint;
 import io.torchbridge.reader.CheckpointException;
+import io.torchbridge.reader.DType;
+import io.torchbridge.reader.Quantization;
 import io.torchbridge.reader.ReadOptions;
 import io.torchbridge.reader.Tensor;
 import io.torchbridge.reader.TensorEntry;
 import io.torchbridge.reader.TensorInfo;
+import io.torchbridge.reader.TensorLayout;
 import io.torchbridge.reader.UnreadableTensor;
 import java.io.IOException;
 import java.io.InputStream;
@@ -129,9 +132,25 @@ final class InspectCommand implements Callable<Integer> {
             t.put("name", e.name());
             t.put("dtype", info.dtype().pythonName());
             t.put("shape", info.shape().toArray());
-            t.put("stride", info.stride().toArray());
-            t.put("storage_offset", info.storageOffset());
+            if (info.layout() == TensorLayout.STRIDED) {
+                t.put("stride", info.stride().toArray());
+                t.put("storage_offset", info.storageOffset());
+            } else {
+                t.put("layout", info.layout().pythonName());
+            }
             t.put("sha256", sha256(e.tensor()));
+            e.tensor().quantization().ifPresent(q -> t.put("quantization", quantization(q)));
+            if (!e.tensor().components().isEmpty()) {
+                Map<String, Object> parts = new LinkedHashMap<>();
+                for (Map.Entry<String, Tensor> c : e.tensor().components().entrySet()) {
+                    TensorInfo ci = c.getValue().info();
+                    Map<String, Object> p = new LinkedHashMap<>();
+                    p.put("dtype", ci.dtype().pythonName());
+                    p.put("shape", ci.shape().toArray());
+                    parts.put(c.getKey(), p);
+                }
+                t.put("components", parts);
+            }
             tensors.add(t);
         }
         Map<String, Object> line = new LinkedHashMap<>();
@@ -160,7 +179,63 @@ final class InspectCommand implements Callable<Integer> {
         return line;
     }
 
-    /** SHA-256 of the logical values: row-major, little-endian, conj/neg applied. */
+    /** A quantized tensor's scheme and parameters, for --json (per-channel values listed in full). */
+    static Map<String, Object> quantization(Quantization q) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("qscheme", q.scheme().pythonName());
+        if (q instanceof Quantization.PerTensor p) {
+            m.put("scale", number(p.scale()));
+            m.put("zero_point", p.zeroPoint());
+        } else if (q instanceof Quantization.PerChannel p) {
+            m.put("axis", p.axis());
+            m.put("scales", numbers(p.scales().toDoubleArray()));
+            m.put("zero_points", p.zeroPoints().dtype().family() == DType.Family.FLOAT
+                    ? numbers(p.zeroPoints().toDoubleArray()) : p.zeroPoints().toLongArray());
+        }
+        return m;
+    }
+
+    /** A double for JSON, which has no NaN or infinity: those (torch loads them) become strings as Python prints them. */
+    private static Object number(double d) {
+        if (Double.isNaN(d)) {
+            return "nan";
+        } else if (Double.isInfinite(d)) {
+            return d > 0 ? "inf" : "-inf";
+        }
+        return d;
+    }
+
+    private static List<Object> numbers(double[] a) {
+        List<Object> out = new ArrayList<>(a.length);
+        for (double d : a) {
+            out.add(number(d));
+        }
+        return out;
+    }
+
+    /** What the table says after a tensor's size: its layout or quantization, if any. */
+    private static String note(Tensor t) {
+        if (t.quantization().isPresent()) {
+            Quantization q = t.quantization().get();
+            if (q instanceof Quantization.PerTensor p) {
+                return q.scheme() + " scale=" + p.scale() + " zero_point=" + p.zeroPoint();
+            }
+            return q.scheme() + " axis=" + ((Quantization.PerChannel) q).axis();
+        }
+        if (t.layout() == TensorLayout.NESTED) {
+            return "nested, " + t.components().get("storage_offsets").numel() + " components";
+        }
+        if (t.layout() != TensorLayout.STRIDED) {
+            return t.layout() + ", nnz=" + t.components().get("values").shape().toArray()[0];
+        }
+        return "";
+    }
+
+    /**
+     * SHA-256 of the logical values: row-major, little-endian, conj/neg applied; for a quantized
+     * tensor its integers (int_repr()), for a sparse one its dense values, for a nested one its
+     * components' values concatenated.
+     */
     static String sha256(Tensor t) {
         MessageDigest md;
         try {
@@ -196,6 +271,11 @@ final class InspectCommand implements Callable<Integer> {
         for (TensorEntry e : tensors) {
             TensorInfo info = e.tensor().info();
             row(sb, w, e.name(), info.dtype().pythonName(), info.shape().toString(), bytes(info.nbytes()));
+            String note = note(e.tensor());
+            if (!note.isEmpty()) {
+                sb.setLength(sb.length() - System.lineSeparator().length());
+                sb.append("  ").append(note).append(System.lineSeparator());
+            }
             if (sb.length() >= 1 << 16) {
                 out.print(sb);
                 sb.setLength(0);
@@ -204,6 +284,14 @@ final class InspectCommand implements Callable<Integer> {
                 params += info.numel();
             }
             storages.put(info.storage().key(), info.storage().nbytes());
+            List<Tensor> parts = new ArrayList<>(e.tensor().components().values());
+            if (e.tensor().quantization().orElse(null) instanceof Quantization.PerChannel p) {
+                parts.add(p.scales());
+                parts.add(p.zeroPoints());
+            }
+            for (Tensor c : parts) {
+                storages.put(c.info().storage().key(), c.info().storage().nbytes());
+            }
         }
         for (UnreadableTensor u : ckpt.unreadable()) {
             row(sb, w, u.name(), "unreadable", "-", "-");

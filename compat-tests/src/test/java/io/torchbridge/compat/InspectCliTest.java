@@ -53,6 +53,59 @@ class InspectCliTest {
     }
 
     @Test
+    void quantizedSparseAndNestedTensorsAreListedWithLayoutAndQuantization() throws Exception {
+        // issue 10: a quantized model listed 0 tensors and exited 0; sparse and nested ones vanished too
+        for (Path mf : FixtureTest.manifests(Repo.fixtures().resolve("qsparse-2.14.1"))) {
+            JsonNode m = JSON.readTree(mf.toFile());
+            Path pt = mf.resolveSibling(m.get("file").asText());
+            CliRun r = CliRun.of("inspect", "--json", pt.toString());
+            assertEquals(0, r.exit(), r.err());
+            JsonNode tensors = JSON.readTree(r.out()).get("tensors");
+            assertEquals(m.get("tensors").size(), tensors.size(), pt + " tensor count");
+            for (int k = 0; k < tensors.size(); k++) {
+                JsonNode want = m.get("tensors").get(k);
+                JsonNode got = tensors.get(k);
+                String where = pt.getFileName() + " " + want.get("name").asText();
+                for (String field : List.of("name", "dtype", "shape", "sha256")) {
+                    assertEquals(want.get(field), got.get(field), where + " " + field);
+                }
+                String layout = want.get("layout").asText();
+                assertEquals(layout.equals("strided") ? null : layout,
+                        got.has("layout") ? got.get("layout").asText() : null, where + " layout");
+                if (want.has("qscheme")) {
+                    JsonNode q = got.get("quantization");
+                    assertEquals(want.get("qscheme").asText(), q.get("qscheme").asText(), where + " qscheme");
+                    for (String field : List.of("scale", "zero_point", "axis")) {
+                        if (want.has(field)) {
+                            assertEquals(want.get(field).asDouble(), q.get(field).asDouble(), where + " " + field);
+                        }
+                    }
+                    if (want.has("scales")) {
+                        assertEquals(want.get("scales").size(), q.get("scales").size(), where + " scales");
+                        for (int i = 0; i < want.get("scales").size(); i++) {
+                            assertEquals(want.get("scales").get(i).asDouble(), q.get("scales").get(i).asDouble(), where);
+                            assertEquals(want.get("zero_points").get(i).asDouble(), q.get("zero_points").get(i).asDouble(),
+                                    where);
+                        }
+                    }
+                }
+                if (want.has("components")) {
+                    assertEquals(fieldNames(want.get("components")), fieldNames(got.get("components")), where);
+                }
+            }
+            CliRun text = CliRun.of("inspect", pt.toString());
+            assertEquals(0, text.exit(), text.err());
+            for (JsonNode want : m.get("tensors")) {
+                assertTrue(text.out().contains(want.get("name").asText() + " "), pt + ": " + text.out());
+            }
+        }
+        String table = CliRun.of("inspect", Repo.fixtures().resolve("qsparse-2.14.1/quantized.pt").toString()).out();
+        assertTrue(table.contains("qint8") && table.contains("per_channel_affine axis=0"), table);
+        table = CliRun.of("inspect", Repo.fixtures().resolve("qsparse-2.14.1/sparse.pt").toString()).out();
+        assertTrue(table.contains("sparse_csr, nnz=6"), table);
+    }
+
+    @Test
     void aBadFileGetsAnErrorLineAndTheOthersStillRun() throws Exception {
         Path good = Repo.fixture("2.14.1", "module_linear.pt");
         Path bad = Files.write(tmp.resolve("bad.pt"), new byte[] {'P', 'K', 3, 4, 0, 0});

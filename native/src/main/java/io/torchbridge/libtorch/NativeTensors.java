@@ -86,6 +86,12 @@ public final class NativeTensors {
         Map<String, String> targets = new HashMap<>();
         for (var e : tensors) {
             TensorInfo i = e.getValue().info();
+            if (i.layout() != io.torchbridge.reader.TensorLayout.STRIDED) {
+                // its info describes the dense copy, not a view of one storage
+                throw new IllegalArgumentException("tensor '" + e.getKey() + "' is " + i.layout() + ": libtorch "
+                        + "tensors are made here only from strided ones; use its components() or a dense copy "
+                        + "(Tensor.toFloatArray(), stream())");
+            }
             String target = options.mapLocation().target(i.storage().location());
             Devices.checkAvailable(target);
             targets.put(i.storage().key(), target);

@@ -100,6 +100,18 @@ class NativeTensorsTest {
     }
 
     @Test
+    void sparseAndQuantizedTensorsAreRefusedNotMisread() throws Exception {
+        // their info describes a dense copy (sparse) or needs a quantizer (quantized): a plain view would be wrong
+        try (Checkpoint ckpt = Checkpoint.open(Repo.fixtures().resolve("qsparse-2.14.1/mixed.pt"))) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> NativeTensors.loadAll(ckpt));
+            assertTrue(e.getMessage().contains("quint8"), e.getMessage());
+            var sparse = new ArrayList<>(List.of(Map.entry("s", ckpt.tensor("s"))));
+            e = assertThrows(IllegalArgumentException.class, () -> NativeTensors.loadAll(sparse, LoadOptions.defaults()));
+            assertTrue(e.getMessage().contains("sparse_coo"), e.getMessage());
+        }
+    }
+
+    @Test
     void cpuTensorsAreViewsOfTheMappedFileThatOutliveTheCheckpoint() throws Exception {
         NativeTensorMap sd;
         byte[] want;

@@ -40,7 +40,9 @@ public enum DType {
     QINT8("qint8", 1, "QInt8Storage", Family.QUANTIZED),
     QUINT8("quint8", 1, "QUInt8Storage", Family.QUANTIZED),
     QINT32("qint32", 4, "QInt32Storage", Family.QUANTIZED),
+    /** Two 4-bit unsigned integers per byte, low nibble first; {@link #bytesFor} counts bytes. */
     QUINT4X2("quint4x2", 1, "QUInt4x2Storage", Family.QUANTIZED),
+    /** Four 2-bit unsigned integers per byte, lowest bits first; {@link #bytesFor} counts bytes. */
     QUINT2X4("quint2x4", 1, "QUInt2x4Storage", Family.QUANTIZED);
 
     /** How the bytes of one element are to be understood. */
@@ -93,6 +95,26 @@ public enum DType {
 
     public Family family() {
         return family;
+    }
+
+    /**
+     * Elements packed into one byte: 2 for {@code quint4x2}, 4 for {@code quint2x4}, else 1
+     * ({@code float4_e2m1fn_x2} counts the pair as one element).
+     */
+    public int elementsPerByte() {
+        return this == QUINT4X2 ? 2 : this == QUINT2X4 ? 4 : 1;
+    }
+
+    /**
+     * Bytes that {@code numel} elements take: {@code numel * itemSize()}, or for the packed
+     * quantized dtypes {@code ceil(numel / elementsPerByte())}, which is what PyTorch's
+     * {@code int_repr()} of such a tensor holds (a 1-d uint8 tensor of the packed bytes).
+     *
+     * @throws ArithmeticException on overflow
+     */
+    public long bytesFor(long numel) {
+        int per = elementsPerByte();
+        return per == 1 ? Math.multiplyExact(numel, (long) itemSize) : (numel + per - 1) / per;
     }
 
     /** The dtype whose Python name (or alias) is {@code name}, as in {@code torch.<name>}. */

@@ -9,6 +9,8 @@ import io.torchbridge.reader.internal.data.StoredRecord;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.function.Consumer;
 
 /**
@@ -27,6 +29,19 @@ import java.util.function.Consumer;
  * into is never unmapped by close, only dropped, and the garbage collector unmaps it once the
  * last such view is gone. Such views therefore keep up to 1.5 GiB of address space (not memory)
  * per view's mapping window alive until they die; drop them when done.
+ *
+ * <p><b>Quantized tensors</b> ({@code qint8}, {@code quint8}, {@code qint32}, {@code quint4x2},
+ * {@code quint2x4}) are strided views like any other: the data methods give their integers
+ * (PyTorch's {@code int_repr()}; for the packed dtypes the packed bytes, see
+ * {@link DType#bytesFor}), {@link #quantization()} gives the scheme and parameters, and
+ * {@link #toDequantizedFloatArray()} the real values.
+ *
+ * <p><b>Sparse and nested tensors</b> ({@link #layout()} other than {@link TensorLayout#STRIDED})
+ * have no single storage view: {@link #components()} gives their parts (indices, values, ...) as
+ * tensors, zero-copy like any other; {@link #data()}, {@link #dataChunks()} and
+ * {@link #storageChunks()} throw {@link IllegalStateException}; the copying methods
+ * ({@link #stream}, {@link #copyTo(ByteBuffer)}, {@code to*Array()}) give the dense values
+ * (PyTorch's {@code to_dense()}; for a nested tensor its components' values concatenated).
  */
 public final class Tensor {
     static {
@@ -38,15 +53,26 @@ public final class Tensor {
     private final MappedRegion region;
     private final StoredRecord stored;
     private final boolean swap;
+    private final Quantization quantization;
+    private final Map<String, Tensor> components;
+    private final boolean coalesced;
     private String name;
     /** Paths the value tree reaches this tensor by, counted while it names them (ValueTree.name). */
     int paths;
 
     Tensor(TensorInfo info, MappedRegion region, StoredRecord stored) {
+        this(info, region, stored, null, Map.of(), false);
+    }
+
+    Tensor(TensorInfo info, MappedRegion region, StoredRecord stored, Quantization quantization,
+           Map<String, Tensor> components, boolean coalesced) {
         this.info = info;
         this.region = region;
         this.stored = stored;
         this.swap = region.order() != ByteOrder.LITTLE_ENDIAN;
+        this.quantization = quantization;
+        this.components = components;
+        this.coalesced = coalesced;
     }
 
     /** The first name under which the checkpoint reaches this tensor ({@code model.fc.weight}). */
@@ -57,6 +83,17 @@ public final class Tensor {
     void name(String first) {
         if (name == null) {
             name = first;
+        }
+    }
+
+    /** Names the components after this tensor ({@code w[indices]}), for messages; a shared one keeps its first name. */
+    void nameComponents() {
+        for (Map.Entry<String, Tensor> e : components.entrySet()) {
+            e.getValue().name(name + "[" + e.getKey() + "]");
+        }
+        if (quantization instanceof Quantization.PerChannel p) {
+            p.scales().name(name + "[scales]");
+            p.zeroPoints().name(name + "[zero_points]");
         }
     }
 
@@ -76,6 +113,34 @@ public final class Tensor {
         return info.numel();
     }
 
+    /** {@link TensorLayout#STRIDED}, or the sparse or nested layout this tensor was saved with. */
+    public TensorLayout layout() {
+        return info.layout();
+    }
+
+    /** A quantized tensor's scheme and parameters; empty for any other dtype. */
+    public Optional<Quantization> quantization() {
+        return Optional.ofNullable(quantization);
+    }
+
+    /**
+     * A sparse or nested tensor's parts, by PyTorch's names, in the order the file gives them:
+     * {@code indices}, {@code values} (COO); {@code crow_indices}, {@code col_indices},
+     * {@code values} (CSR, BSR); {@code ccol_indices}, {@code row_indices}, {@code values} (CSC,
+     * BSC); {@code buffer}, {@code sizes}, {@code strides}, {@code storage_offsets} (nested). Each
+     * is a strided tensor of this checkpoint (zero-copy). Empty for a strided tensor.
+     */
+    public Map<String, Tensor> components() {
+        return components;
+    }
+
+    /**
+     * A sparse COO tensor's {@code is_coalesced()} after torch loads it: as saved, or where the
+     * file does not say (torch 1.x), true for at most one entry. False for any other layout.
+     */
+    public boolean isCoalesced() {
+        return coalesced;
+    }
     /**
      * A read-only view of the storage bytes this tensor can reach: from its storage offset, over
      * {@link TensorInfo#extent()} elements, in the file's byte order (little-endian for every file
@@ -87,6 +152,7 @@ public final class Tensor {
      *                               or {@link #stream}), or the checkpoint is closed
      */
     public ByteBuffer data() {
+        requireStrided("data");
         long start = firstByte();
         long len = reachableBytes();
         if (len > MappedRegion.CHUNK) {
@@ -106,6 +172,7 @@ public final class Tensor {
 
     /** Like {@link #data()}, for any size: consecutive read-only views of at most 1 GiB each. */
     public List<ByteBuffer> dataChunks() {
+        requireStrided("dataChunks");
         long start = firstByte();
         long len = reachableBytes();
         return region.views(start, len);
@@ -117,6 +184,7 @@ public final class Tensor {
      * writer passes through when it saves this tensor again.
      */
     public List<ByteBuffer> storageChunks() {
+        requireStrided("storageChunks");
         return region.views(0, region.length());
     }
 
@@ -127,7 +195,11 @@ public final class Tensor {
     public void stream(Consumer<ByteBuffer> sink) {
         region.file().acquire();
         try {
-            LogicalBytes.stream(region, layout(), sink::accept);
+            if (info.layout() != TensorLayout.STRIDED) {
+                DenseValues.stream(this, sink);
+            } else {
+                LogicalBytes.stream(region, viewLayout(), sink::accept);
+            }
         } finally {
             region.file().release();
         }
@@ -229,19 +301,20 @@ public final class Tensor {
         region.file().acquire();
         try {
             DType.Family f = info.dtype().family();
-            if (f != DType.Family.SIGNED && f != DType.Family.UNSIGNED && f != DType.Family.BOOL) {
-                throw wrongType("toLongArray", "an integer or bool");
+            boolean quantized = info.dtype() == DType.QINT8 || info.dtype() == DType.QUINT8 || info.dtype() == DType.QINT32;
+            if (f != DType.Family.SIGNED && f != DType.Family.UNSIGNED && f != DType.Family.BOOL && !quantized) {
+                throw wrongType("toLongArray", "an integer, bool or qint8/quint8/qint32");
             }
             ByteBuffer b = logical();
             long[] out = new long[arrayLength(info.numel())];
             switch (info.dtype()) {
                 case INT64, UINT64 -> b.asLongBuffer().get(out);
-                case INT32 -> { for (int i = 0; i < out.length; i++) out[i] = b.getInt(i * 4); }
+                case INT32, QINT32 -> { for (int i = 0; i < out.length; i++) out[i] = b.getInt(i * 4); }
                 case UINT32 -> { for (int i = 0; i < out.length; i++) out[i] = b.getInt(i * 4) & 0xFFFFFFFFL; }
                 case INT16 -> { for (int i = 0; i < out.length; i++) out[i] = b.getShort(i * 2); }
                 case UINT16 -> { for (int i = 0; i < out.length; i++) out[i] = b.getShort(i * 2) & 0xFFFF; }
-                case INT8 -> { for (int i = 0; i < out.length; i++) out[i] = b.get(i); }
-                case UINT8, BOOL -> { for (int i = 0; i < out.length; i++) out[i] = b.get(i) & 0xFF; }
+                case INT8, QINT8 -> { for (int i = 0; i < out.length; i++) out[i] = b.get(i); }
+                case UINT8, BOOL, QUINT8 -> { for (int i = 0; i < out.length; i++) out[i] = b.get(i) & 0xFF; }
                 default -> throw wrongType("toLongArray", "an integer or bool");
             }
             return out;
@@ -295,12 +368,51 @@ public final class Tensor {
     }
 
     /**
+     * A quantized tensor's real values, in row-major order, as PyTorch's {@code dequantize()}
+     * computes them in float32: {@code (q - zero_point) * scale} for every scheme (the float
+     * zero points of {@link QScheme#PER_CHANNEL_AFFINE_FLOAT_QPARAMS} too), with {@code q} the integer of each element (unpacked for quint4x2 / quint2x4, low bits first).
+     * PyTorch's vectorized kernels may fuse the multiply and add, so a value can differ from
+     * PyTorch's in the last bit.
+     *
+     * @throws IllegalStateException if the tensor is not quantized
+     */
+    public float[] toDequantizedFloatArray() {
+        if (quantization == null) {
+            throw wrongType("toDequantizedFloatArray", "a quantized");
+        }
+        region.file().acquire();
+        try {
+            return DenseValues.dequantize(this, quantization);
+        } finally {
+            region.file().release();
+        }
+    }
+
+    /** For a sparse or nested tensor, which has no single storage view. */
+    private void requireStrided(String method) {
+        if (info.layout() != TensorLayout.STRIDED) {
+            throw new IllegalStateException(method + "() needs a strided tensor; '" + name + "' is "
+                    + info.layout() + ": read its components() zero-copy, or its dense values with stream(), "
+                    + "copyTo() or to*Array()");
+        }
+    }
+
+    /** The region and internal layout of a strided tensor, for {@link DenseValues}. */
+    MappedRegion region() {
+        return region;
+    }
+
+    Layout stridedLayout() {
+        return viewLayout();
+    }
+
+    /**
      * Logical little-endian bytes: a zero-copy view when the layout allows, else one copy. The
      * caller holds a lease of the file for as long as it reads the result.
      */
     private ByteBuffer logical() {
         int n = arrayLength(info.nbytes());
-        if (info.isContiguous() && !swap && !info.neg() && !(info.conj() && info.dtype().family() == DType.Family.COMPLEX)
+        if (info.layout() == TensorLayout.STRIDED && info.isContiguous() && !swap && !info.neg() && !(info.conj() && info.dtype().family() == DType.Family.COMPLEX)
                 && reachableBytes() <= MappedRegion.CHUNK) {
             List<ByteBuffer> parts = region.slices(firstByte(), reachableBytes()); // under the caller's lease
             if (parts.size() == 1) {
@@ -337,15 +449,15 @@ public final class Tensor {
      * checkpoint checked that the view fits its storage (Layout.fits) before making this tensor.
      */
     private long firstByte() {
-        return Math.multiplyExact(info.storageOffset(), (long) info.dtype().itemSize());
+        return info.dtype().bytesFor(info.storageOffset()); // packed dtypes: offset 0 (checked at open)
     }
 
     /** The bytes of the storage this tensor can reach ({@link TensorInfo#extent()} elements); exact too. */
     private long reachableBytes() {
-        return Math.multiplyExact(info.extent(), (long) info.dtype().itemSize());
+        return info.dtype().bytesFor(info.extent()); // packed: contiguous (checked at open), so extent = numel
     }
 
-    private int arrayLength(long n) {
+    int arrayLength(long n) {
         if (n > Integer.MAX_VALUE - 8) {
             throw new IllegalStateException("tensor '" + name + "' has " + n
                     + " elements or bytes, more than a Java array holds; use stream() or dataChunks()");
@@ -358,13 +470,18 @@ public final class Tensor {
                 + info.dtype());
     }
 
-    private Layout layout() {
+    private Layout viewLayout() {
+        if (info.dtype().elementsPerByte() > 1) {
+            // packed: the int_repr() bytes, one contiguous run from the storage's start
+            return new Layout(info.dtype(), new long[] {info.nbytes()}, new long[] {1}, 0, false, false, false);
+        }
         return new Layout(info.dtype(), info.shape().toArray(), info.stride().toArray(), info.storageOffset(),
                 info.conj(), info.neg(), swap);
     }
 
     @Override
     public String toString() {
-        return "Tensor[" + name + ", " + info.dtype() + ", " + info.shape() + "]";
+        return "Tensor[" + name + ", " + info.dtype() + ", " + info.shape()
+                + (info.layout() != TensorLayout.STRIDED ? ", " + info.layout() : "") + "]";
     }
 }

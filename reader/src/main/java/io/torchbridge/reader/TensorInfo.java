@@ -15,11 +15,23 @@ import java.util.Objects;
  * @param conj          the conjugate bit: the storage holds the un-conjugated values
  * @param neg           the negative bit: the storage holds the un-negated values
  * @param storage       the storage it views
+ * @param layout        {@link TensorLayout#STRIDED}, or a sparse or nested layout: then
+ *                      {@code shape} is the dense shape (for a nested tensor, the total element
+ *                      count of its components, 1-d), {@code stride} and {@code storageOffset}
+ *                      those of its dense copy (row-major, 0), {@code storage} its values'
+ *                      storage, and {@link Tensor#components()} its parts
  */
 public record TensorInfo(DType dtype, Shape shape, Shape stride, long storageOffset,
                          boolean requiresGrad, boolean parameter, boolean conj, boolean neg,
-                         StorageInfo storage) {
+                         StorageInfo storage, TensorLayout layout) {
+    /** A strided tensor's info. */
+    public TensorInfo(DType dtype, Shape shape, Shape stride, long storageOffset, boolean requiresGrad,
+                      boolean parameter, boolean conj, boolean neg, StorageInfo storage) {
+        this(dtype, shape, stride, storageOffset, requiresGrad, parameter, conj, neg, storage, TensorLayout.STRIDED);
+    }
+
     public TensorInfo {
+        Objects.requireNonNull(layout, "layout");
         Objects.requireNonNull(dtype, "dtype");
         Objects.requireNonNull(shape, "shape");
         Objects.requireNonNull(stride, "stride");
@@ -34,9 +46,12 @@ public record TensorInfo(DType dtype, Shape shape, Shape stride, long storageOff
         return shape.numel();
     }
 
-    /** Bytes of the logical values ({@code numel * itemSize}). */
+    /**
+     * Bytes of the logical values ({@code numel * itemSize}; packed quantized dtypes per
+     * {@link DType#bytesFor}; a sparse tensor's dense values).
+     */
     public long nbytes() {
-        return Math.multiplyExact(numel(), (long) dtype.itemSize());
+        return dtype.bytesFor(numel());
     }
 
     /** Row-major contiguous: the values are one run of the storage from the offset. */

@@ -276,11 +276,29 @@ final class ValueTree {
         return true;
     }
 
-    private Tensor tensor(TensorSpec t) {
+    private Tensor tensor(TensorSpec t) throws CheckpointException {
         tensorCount++;
         TensorInfo info = new TensorInfo(t.dtype, shape(t.shape), shape(t.stride), t.offset,
-                t.requiresGrad, t.parameter, t.conj, t.neg, t.storage.info());
-        return new Tensor(info, t.storage.region(), t.storage.stored());
+                t.requiresGrad, t.parameter, t.conj, t.neg, t.storage.info(), t.layout);
+        if (t.parts == null && t.quant == null) {
+            return new Tensor(info, t.storage.region(), t.storage.stored());
+        }
+        // Components are tensors in their own right (shared ones stay one object), but leaves of
+        // this tensor: the walk that names tensors never enters them.
+        Map<String, Tensor> parts = new LinkedHashMap<>();
+        if (t.parts != null) {
+            for (Map.Entry<String, TensorSpec> e : t.parts.entrySet()) {
+                parts.put(e.getKey(), (Tensor) freeze(e.getValue(), 0));
+            }
+        }
+        Quantization q = null;
+        if (t.quant != null) {
+            q = t.quant.scales() == null ? new Quantization.PerTensor(t.quant.scale(), t.quant.zeroPoint())
+                    : new Quantization.PerChannel(t.quant.scheme(), (Tensor) freeze(t.quant.scales(), 0),
+                    (Tensor) freeze(t.quant.zeroPoints(), 0), t.quant.axis());
+        }
+        return new Tensor(info, t.storage.region(), t.parts == null ? t.storage.stored() : null, q,
+                Collections.unmodifiableMap(parts), t.coalesced);
     }
 
     /**
@@ -330,6 +348,7 @@ final class ValueTree {
             if (before != null && before != t) {
                 ambiguous.add(path);
             }
+            t.nameComponents();
         }
     }
 

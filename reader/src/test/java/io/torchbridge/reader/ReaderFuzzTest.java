@@ -101,6 +101,13 @@ class ReaderFuzzTest {
                         sum[0] += b.get();
                     }
                 });
+                // sparse and nested components, and quantized values (checked at open, so safe to read)
+                for (Tensor part : t.components().values()) {
+                    part.stream(b -> sum[0] += b.remaining());
+                }
+                if (t.quantization().isPresent() && t.numel() < 1 << 20) {
+                    t.toDequantizedFloatArray();
+                }
             }
             c.value("");
             for (TensorEntry e : c.entries()) {

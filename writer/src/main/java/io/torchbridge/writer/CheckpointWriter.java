@@ -1,8 +1,10 @@
 package io.torchbridge.writer;
 
+import io.torchbridge.reader.Quantization;
 import io.torchbridge.reader.StorageInfo;
 import io.torchbridge.reader.Tensor;
 import io.torchbridge.reader.TensorInfo;
+import io.torchbridge.reader.TensorLayout;
 import io.torchbridge.reader.internal.data.TensorRegions;
 import io.torchbridge.writer.internal.Pickler;
 import io.torchbridge.writer.internal.Sources;
@@ -125,11 +127,24 @@ public final class CheckpointWriter {
         }
         if (o instanceof Tensor t) {
             TensorInfo i = t.info();
+            if (i.layout() != TensorLayout.STRIDED) {
+                // sparse or nested: its components are tensors of the tree in their own right
+                return new TensorView(null, i.storage().location(), i.dtype(), i.shape().toArray(),
+                        i.stride().toArray(), 0, i.requiresGrad(), false, false, false,
+                        new TensorView.Composite(i.layout(), List.copyOf(t.components().values()), t.isCoalesced()));
+            }
+            Object quantized = t.quantization().map(q -> q instanceof Quantization.PerTensor p
+                    ? new TensorView.Quantized(q.scheme(), p.scale(), p.zeroPoint(), null, null, 0)
+                    : quantized((Quantization.PerChannel) q)).orElse(null);
             StorageSource s = mapped.computeIfAbsent(i.storage(), k -> Sources.read(t, k.nbytes(), i.dtype()));
             return new TensorView(s, i.storage().location(), i.dtype(), i.shape().toArray(), i.stride().toArray(), i.storageOffset(),
-                    i.requiresGrad(), i.parameter(), i.conj(), i.neg());
+                    i.requiresGrad(), i.parameter(), i.conj(), i.neg(), quantized);
         }
         return null;
+    }
+
+    private static TensorView.Quantized quantized(Quantization.PerChannel p) {
+        return new TensorView.Quantized(p.scheme(), 0, 0, p.scales(), p.zeroPoints(), p.axis());
     }
 
     /**

@@ -6,6 +6,8 @@ import io.torchbridge.reader.PyDict;
 import io.torchbridge.reader.PyGlobal;
 import io.torchbridge.reader.PyObject;
 import io.torchbridge.reader.PyTuple;
+import io.torchbridge.reader.QScheme;
+import io.torchbridge.reader.TensorLayout;
 import io.torchbridge.reader.internal.data.Layout;
 import io.torchbridge.reader.internal.pickle.Allowlist;
 import java.io.ByteArrayOutputStream;
@@ -289,9 +291,17 @@ public final class Pickler {
     // --- tensors and storages -----------------------------------------------------------------
 
     private void saveTensor(Object o, TensorView t, String path) {
+        if (t.extra() instanceof TensorView.Composite c) {
+            saveComposite(o, t, c, path);
+            return;
+        }
+        if (t.extra() instanceof TensorView.Quantized q) {
+            saveQTensor(o, t, q, path);
+            return;
+        }
         if (t.dtype().family() == DType.Family.QUANTIZED) {
             throw new IllegalArgumentException("tensor '" + path + "' is " + t.dtype()
-                    + "; quantized tensors are not written");
+                    + " without quantization parameters; it cannot be written");
         }
         if (t.parameter()) {
             // torch/nn/parameter.py, __reduce_ex__: (_rebuild_parameter, (self.data, requires_grad, OrderedDict()))
@@ -337,6 +347,63 @@ public final class Pickler {
         memoize(o);
     }
 
+    /**
+     * {@code _rebuild_qtensor(storage, storage_offset, size, stride, quantizer_params,
+     * requires_grad, OrderedDict())} as {@code torch/_tensor.py, _reduce_ex_internal} writes it; the
+     * per-channel float-qparams scheme is written as {@code per_channel_affine}, as torch does
+     * (its float zero points restore the scheme on load).
+     */
+    private void saveQTensor(Object o, TensorView t, TensorView.Quantized q, String path) {
+        if (t.dtype().family() != DType.Family.QUANTIZED) {
+            throw new IllegalArgumentException("tensor '" + path + "' has quantization parameters but is " + t.dtype());
+        }
+        global("torch._utils", "_rebuild_qtensor");
+        out.write('(');
+        persistentId(t, path);
+        saveLong(t.offset());
+        saveTuple(new Object(), boxed(t.shape()), path);
+        saveTuple(new Object(), boxed(t.stride()), path);
+        if (q.scheme() == QScheme.PER_TENSOR_AFFINE) {
+            save(PyTuple.of(new PyGlobal("torch", "per_tensor_affine"), q.scale(), q.zeroPoint()), path);
+        } else {
+            save(new PyTuple(List.of(new PyGlobal("torch", "per_channel_affine"), q.scales(), q.zeroPoints(),
+                    (long) q.axis())), path);
+        }
+        out.write(t.requiresGrad() ? 0x88 : 0x89);
+        emptyOrderedDict();
+        out.write('t');
+        memoize(new Object());
+        out.write('R');
+        memoize(o);
+    }
+
+    /**
+     * {@code _rebuild_sparse_tensor(layout, data)} and {@code _rebuild_nested_tensor(buffer, sizes,
+     * strides, storage_offsets)}, as {@code torch/_tensor.py, _reduce_ex_internal} writes them: the
+     * layout as {@code torch.serialization._get_layout(name)} (one object per layout, so a second
+     * use is a memo fetch, as for torch's layout singletons), the size as a {@code torch.Size}.
+     */
+    private void saveComposite(Object o, TensorView t, TensorView.Composite c, String path) {
+        if (c.layout() == TensorLayout.NESTED) {
+            global("torch._utils", "_rebuild_nested_tensor");
+            save(new PyTuple(c.parts()), path);
+        } else {
+            global("torch._utils", "_rebuild_sparse_tensor");
+            PyObject layout = layouts.computeIfAbsent(c.layout(), l -> new PyObject(
+                    new PyGlobal("torch.serialization", "_get_layout"), PyTuple.of("torch." + l.pythonName()), null));
+            List<Object> data = new ArrayList<>(c.parts());
+            data.add(new PyObject(new PyGlobal("torch", "Size"), PyTuple.of(new PyTuple(boxed(t.shape()))), null));
+            if (c.layout() == TensorLayout.SPARSE_COO) {
+                data.add(c.coalesced());
+            }
+            save(PyTuple.of(layout, new PyTuple(data)), path);
+        }
+        out.write('R');
+        memoize(o);
+    }
+
+    private final Map<TensorLayout, PyObject> layouts = new java.util.EnumMap<>(TensorLayout.class);
+
     /** {@code ('storage', storage_type, key, location, numel)} then BINPERSID; never memoized as a whole. */
     private void persistentId(TensorView t, String path) {
         StorageSource s = t.storage();
@@ -350,7 +417,11 @@ public final class Pickler {
             throw new IllegalArgumentException("tensor '" + path + "': its storage has " + s.nbytes()
                     + " bytes, not a whole number of " + t.dtype() + " elements");
         }
-        checkBounds(t, s.nbytes() / item, path);
+        if (t.dtype().elementsPerByte() > 1) {
+            checkPacked(t, s.nbytes(), path);
+        } else {
+            checkBounds(t, s.nbytes() / item, path);
+        }
         String key = storageKeys.get(s);
         if (key == null) {
             key = Integer.toString(storages.size());
@@ -389,6 +460,17 @@ public final class Pickler {
         if (!Layout.fits(t.shape(), t.stride(), t.offset(), available)) {
             throw new IllegalArgumentException("tensor '" + path + "' reaches past the end of its storage of "
                     + available + " elements");
+        }
+    }
+
+    /** quint4x2 / quint2x4: one contiguous run of packed bytes from the storage's start (see DType.bytesFor). */
+    private static void checkPacked(TensorView t, long nbytes, String path) {
+        if (t.offset() != 0 || !Layout.isContiguous(t.shape(), t.stride())) {
+            throw new IllegalArgumentException("tensor '" + path + "': a " + t.dtype()
+                    + " tensor must be contiguous from its storage's start");
+        }
+        if (t.dtype().bytesFor(Layout.numel(t.shape())) > nbytes) {
+            throw new IllegalArgumentException("tensor '" + path + "' needs more than its storage's " + nbytes + " bytes");
         }
     }
 

@@ -33,11 +33,13 @@ final class Calls {
     private final boolean torchScript;
     /** Tensors made with a refusal, in the order the pickle made them. */
     private final List<TensorSpec> refused = new ArrayList<>();
+    private final Composites composites;
 
     Calls(PickleReader reader, ReadOptions options, StorageResolver storages, boolean torchScript) {
         this.reader = reader;
         this.options = options;
         this.storages = storages;
+        this.composites = new Composites(reader);
         this.torchScript = torchScript;
     }
 
@@ -93,6 +95,12 @@ final class Calls {
         if (torchScript && fn.module().equals("torch.jit._pickle")) {
             return jitHelper(fn, args);
         }
+        if (name.equals("torch._utils._rebuild_sparse_csr_tensor")) {
+            // torch 1.x's CSR rebuild (layout, (crow_indices, col_indices, values, size)); torch 2.x
+            // dropped it, so it is here only when admitted; its arguments are plain data all the same
+            arity(args, 2, 2, name);
+            return noteRefused(composites.sparse(args.get(0), args.get(1), name));
+        }
         if (!Allowlist.allowedByDefault(name)) {
             return new RawObject(fn, args); // admitted by the caller's options: inert
         }
@@ -146,6 +154,21 @@ final class Calls {
             case "torch._utils._rebuild_tensor_v3" -> {
                 arity(args, 7, 8, name);
                 return tensor(args, dtypeOf(args.get(6)), args.size() > 7 ? args.get(7) : null, name);
+            }
+            case "torch._utils._rebuild_qtensor" -> {
+                arity(args, 7, 7, name);
+                // (storage, storage_offset, size, stride, quantizer_params, requires_grad, backward_hooks)
+                TensorSpec base = tensor(new PyTuple(List.of(args.get(0), args.get(1), args.get(2), args.get(3),
+                        args.get(5))), null, null, name);
+                return noteRefused(composites.qtensor(base, args.get(4), name));
+            }
+            case "torch._utils._rebuild_sparse_tensor" -> {
+                arity(args, 2, 2, name);
+                return noteRefused(composites.sparse(args.get(0), args.get(1), name));
+            }
+            case "torch._utils._rebuild_nested_tensor" -> {
+                arity(args, 4, 4, name);
+                return noteRefused(composites.nested(args, name));
             }
             case "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state" -> {
                 arity(args, 3, 4, name);
@@ -363,6 +386,14 @@ final class Calls {
         return t;
     }
 
+    /** Keeps a composite tensor's refusal (its own or a component's) with the others. */
+    private TensorSpec noteRefused(TensorSpec t) {
+        if (t.refusal != null && !refused.contains(t)) {
+            refused.add(t);
+        }
+        return t;
+    }
+
     /** Why the view cannot be read from its storage, or null when it can. */
     private CheckpointException refusal(StorageRef storage, DType v3Dtype, DType dtype, long[] shape, long[] stride,
                                         long offset, String fn) {
@@ -390,8 +421,35 @@ final class Calls {
                     + " bytes, not a whole number of " + dtype + " elements");
         }
         long available = nbytes / item;
+        if (dtype.elementsPerByte() > 1) {
+            return packedRefusal(dtype, shape, stride, offset, nbytes, storage, fn);
+        }
         if (!Layout.fits(shape, stride, offset, available)) { // safety: view-bounds
             return outOfRange(dtype, shape, stride, offset, available, storage);
+        }
+        return null;
+    }
+
+    /**
+     * quint4x2 and quint2x4 pack several elements into a byte, so a view of them is only
+     * meaningful as the contiguous run torch's quantized kernels use: {@code ceil(numel / per byte)}
+     * bytes from the start of the storage (what {@code int_repr()} returns).
+     */
+    private CheckpointException packedRefusal(DType dtype, long[] shape, long[] stride, long offset, long nbytes,
+                                              StorageRef storage, String fn) {
+        if (offset != 0 || !Layout.isContiguous(shape, stride)) {
+            return reader.error(Kind.UNSUPPORTED, fn + ": a " + dtype + " view with storage offset " + offset
+                    + " and stride " + Arrays.toString(stride) + " (packed elements are read only as one contiguous run)");
+        }
+        long needed;
+        try {
+            needed = dtype.bytesFor(Layout.numel(shape));
+        } catch (ArithmeticException e) {
+            return reader.error(Kind.OUT_OF_RANGE, "tensor size overflows 64 bits");
+        }
+        if (needed > nbytes) { // safety: packed-view-bounds
+            return reader.error(Kind.OUT_OF_RANGE, "a " + dtype + " tensor of size " + Arrays.toString(shape)
+                    + " needs " + needed + " bytes of storage '" + storage.info().key() + "', which has " + nbytes);
         }
         return null;
     }
@@ -429,6 +487,10 @@ final class Calls {
         c.parameter = t.parameter;
         c.conj = t.conj;
         c.neg = t.neg;
+        c.layout = t.layout;
+        c.quant = t.quant;
+        c.parts = t.parts;
+        c.coalesced = t.coalesced;
         return c;
     }
 

@@ -2,6 +2,9 @@ package io.torchbridge.reader.internal.pickle;
 
 import io.torchbridge.reader.CheckpointException;
 import io.torchbridge.reader.DType;
+import io.torchbridge.reader.QScheme;
+import io.torchbridge.reader.TensorLayout;
+import java.util.Map;
 
 /**
  * A tensor as a rebuild call described it. A spec whose view cannot be read from its storage
@@ -21,6 +24,27 @@ public final class TensorSpec {
     public boolean parameter;
     public boolean conj;
     public boolean neg;
+    /** Strided, or a sparse or nested tensor whose {@link #parts} hold its data. */
+    public TensorLayout layout = TensorLayout.STRIDED;
+    /** A quantized tensor's scheme and parameters; null for any other. */
+    public Quant quant;
+    /**
+     * A sparse or nested tensor's components by PyTorch's names ({@code indices}, {@code values},
+     * {@code crow_indices}, ...), in the order its rebuild call gives them; null when strided.
+     * Such a spec's {@link #storage} and {@link #dtype} are its values' and its shape is the dense
+     * one (row-major strides, offset 0).
+     */
+    public Map<String, TensorSpec> parts;
+    /** A sparse COO tensor's {@code is_coalesced()} as saved. */
+    public boolean coalesced;
+
+    /**
+     * A quantized tensor's parameters: {@code scale} and {@code zeroPoint} per tensor, or
+     * {@code scales}, {@code zeroPoints} (1-d tensors) and {@code axis} per channel.
+     */
+    public record Quant(QScheme scheme, double scale, long zeroPoint, TensorSpec scales, TensorSpec zeroPoints,
+                        int axis) {
+    }
     /** What the value tree made of this spec, once it has: a tensor reached twice is made once. */
     public Object frozen;
 
