@@ -86,7 +86,7 @@ for m in "${markers[@]}"; do
   if ! "${mvn_test[@]}" -Dtest="$first" -Dsurefire.failIfNoSpecifiedTests=false >"$log" 2>&1 \
       && ! grep -q 'COMPILATION ERROR' "$log" \
       && grep -aqE '^\[ERROR\] +Tests run:.*(Failures: [1-9]|Errors: [1-9])' "$log"; then
-    killer=$(grep -aE '^\[ERROR\] +[A-Za-z0-9_$.]+[.:]' "$log" | grep -vE 'Tests run|Failures:|Errors:' | head -1 \
+    killer=$(grep -aE '^\[ERROR\] +[A-Za-z0-9_$.]+[.:]' "$log" | grep -avE 'Tests run|Failures:|Errors:' | head -1 \
       | sed -E 's/^\[ERROR\] +//; s/ .*//' || true)
     echo "killed   $name by ${killer:-$first}"
     record "$name" "${killer:-}"
@@ -103,7 +103,7 @@ for m in "${markers[@]}"; do
     echo "MALFORMED $name at $file:$line (the mutant does not compile)"
     failed=$((failed + 1))
   else
-    killer=$(grep -aE '^\[ERROR\] +[A-Za-z0-9_$.]+[.:]' "$log" | grep -vE 'Tests run|Failures:|Errors:' | head -1 \
+    killer=$(grep -aE '^\[ERROR\] +[A-Za-z0-9_$.]+[.:]' "$log" | grep -avE 'Tests run|Failures:|Errors:' | head -1 \
       | sed -E 's/^\[ERROR\] +//; s/ .*//' || true) # (head closes the pipe early: not a failure)
     echo "killed   $name by ${killer:-a failing test}"
     record "$name" "${killer:-}"
