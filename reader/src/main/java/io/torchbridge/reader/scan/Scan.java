@@ -19,7 +19,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.TreeSet;
 
 /**
  * What a checkpoint's pickle would do if loaded, found without loading it (the job picklescan
@@ -220,28 +219,17 @@ public final class Scan {
             findings.add(String.format("malformed pickle at %s+0x%X: %s", pickleName, r.errorOffset(), r.error()));
         }
 
-        String error = null;
-        boolean reads = false;
-        try (Checkpoint c = Checkpoint.open(path)) {
-            reads = true;
-        } catch (IOException e) {
-            error = e.getMessage();
-            if (!(e instanceof CheckpointException ce && ce.kind() == CheckpointException.Kind.DISALLOWED_GLOBAL)) {
-                findings.add("does not read: " + e.getMessage());
-            }
-        }
+        String error = readError(path, findings);
+        boolean reads = error == null;
         // torch reads the first pickle only: its verdict depends on what comes before the first STOP
         byte[] pkl = pickle;
         PickleScanner.Result first = r.trailingAt() < 0 ? r
                 : PickleScanner.scan(java.util.Arrays.copyOf(pkl, (int) r.trailingAt()));
-        TreeSet<String> firstForeign = new TreeSet<>(first.opcodes().keySet());
-        firstForeign.removeAll(PickleScanner.TORCH_OPCODES);
-        boolean torchLoads = "zip".equals(format) && first.error() == null && firstForeign.isEmpty()
+        boolean torchLoads = "zip".equals(format) && first.error() == null && onlyTorchOpcodes(first)
                 && first.globals().stream().allMatch(g -> !Allowlist.isBlockedModule(g.module())
                         && Allowlist.allowedByDefault(g.fullName()))
                 && (reads || structurallyValid(path));
-        Verdict verdict = dangerous ? Verdict.DANGEROUS
-                : findings.isEmpty() && reads ? Verdict.CLEAN : Verdict.UNREADABLE;
+        Verdict verdict = verdict(dangerous, findings, reads);
         return new Report(path.toString(), format, List.copyOf(uses.values()), r.opcodes(), findings, torchLoads,
                 reads, error, verdict);
     }
@@ -264,27 +252,40 @@ public final class Scan {
                 findings.add(String.format("malformed pickle at %s+0x%X: %s", part.name(), r.errorOffset(), r.error()));
                 torchParses = false;
             }
-            TreeSet<String> foreign = new TreeSet<>(r.opcodes().keySet());
-            foreign.removeAll(PickleScanner.TORCH_OPCODES);
-            torchParses &= foreign.isEmpty();
+            torchParses &= onlyTorchOpcodes(r);
         }
         boolean dangerous = globalFindings(uses, where, findings);
-        String error = null;
-        boolean reads = false;
+        String error = readError(path, findings);
+        boolean reads = error == null;
+        boolean torchLoads = torchParses && uses.values().stream().allMatch(GlobalUse::torchAccepts)
+                && (reads || structurallyValid(path));
+        Verdict verdict = verdict(dangerous, findings, reads);
+        return new Report(path.toString(), format, List.copyOf(uses.values()), opcodes, findings, torchLoads, reads,
+                error, verdict);
+    }
+
+    /**
+     * Opens the file as {@link Checkpoint#open(Path)} does: null when it reads, else why not (a
+     * finding too, unless the reason is a refused global, which the global findings name already).
+     */
+    private static String readError(Path path, List<String> findings) {
         try (Checkpoint c = Checkpoint.open(path)) {
-            reads = true;
+            return null;
         } catch (IOException e) {
-            error = e.getMessage();
             if (!(e instanceof CheckpointException ce && ce.kind() == CheckpointException.Kind.DISALLOWED_GLOBAL)) {
                 findings.add("does not read: " + e.getMessage());
             }
+            return String.valueOf(e.getMessage());
         }
-        boolean torchLoads = torchParses && uses.values().stream().allMatch(GlobalUse::torchAccepts)
-                && (reads || structurallyValid(path));
-        Verdict verdict = dangerous ? Verdict.DANGEROUS
-                : findings.isEmpty() && reads ? Verdict.CLEAN : Verdict.UNREADABLE;
-        return new Report(path.toString(), format, List.copyOf(uses.values()), opcodes, findings, torchLoads, reads,
-                error, verdict);
+    }
+
+    private static Verdict verdict(boolean dangerous, List<String> findings, boolean reads) {
+        return dangerous ? Verdict.DANGEROUS : findings.isEmpty() && reads ? Verdict.CLEAN : Verdict.UNREADABLE;
+    }
+
+    /** Whether the pickle uses only opcodes torch's weights_only unpickler knows. */
+    private static boolean onlyTorchOpcodes(PickleScanner.Result r) {
+        return PickleScanner.TORCH_OPCODES.containsAll(r.opcodes().keySet());
     }
 
     private static void addGlobals(PickleScanner.Result r, String part, boolean torchScript,
