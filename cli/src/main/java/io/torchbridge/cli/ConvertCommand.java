@@ -2,7 +2,6 @@ package io.torchbridge.cli;
 
 import io.torchbridge.reader.Checkpoint;
 import io.torchbridge.reader.CheckpointException;
-import io.torchbridge.writer.CheckpointWriter;
 import io.torchbridge.writer.WriteOptions;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -30,6 +29,40 @@ final class ConvertCommand implements Callable<Integer> {
             description = "Admit a global beyond PyTorch's weights_only allowlist when reading, as inert data.")
     java.util.List<String> allowGlobals = new java.util.ArrayList<>();
 
+    @Option(names = "--to", paramLabel = "KIND",
+            description = "The output's kind, where OUT's name does not tell it: one of ${COMPLETION-CANDIDATES}.",
+            completionCandidates = TargetNames.class)
+    String to;
+
+    @Option(names = "--max-shard-size", paramLabel = "SIZE",
+            description = "Split the output into shards of at most SIZE (5GB, 500MB, bytes) with an index, "
+                    + "as huggingface_hub's save_torch_state_dict does.")
+    String maxShardSize;
+
+    @Option(names = "--materialize", description = "Write views and tensors that share storage as separate, "
+            + "contiguous copies where the output cannot share storage (safetensors).")
+    boolean materialize;
+
+    @Option(names = "--drop-values", description = "Leave out non-tensor values (epoch, optimizer settings) where "
+            + "the output holds only tensors (safetensors); each one left out is listed on stderr.")
+    boolean dropValues;
+
+    /** What every target gets from the command line. */
+    record Settings(WriteOptions writeOptions, String maxShardSize, boolean materialize, boolean dropValues) {
+    }
+
+    /** The outputs convert writes; the first whose {@link ConvertTarget#matches} claims OUT wins (torch.save, which claims every name, last). */
+    static final java.util.List<ConvertTarget> TARGETS = java.util.List.of(
+            new TorchSaveTarget());
+
+    /** The names {@code --to} takes. */
+    static final class TargetNames implements Iterable<String> {
+        @Override
+        public java.util.Iterator<String> iterator() {
+            return TARGETS.stream().map(ConvertTarget::name).iterator();
+        }
+    }
+
     @Override
     public Integer call() {
         try (Checkpoint ckpt = Checkpoint.open(in, InspectCommand.options(allowGlobals, false))) {
@@ -39,9 +72,14 @@ final class ConvertCommand implements Callable<Integer> {
                 Progress p = new Progress(total);
                 options = options.withProgress(p::report);
             }
-            // a TorchScript archive becomes its state_dict, as torch.save(torch.jit.load(IN).state_dict(), OUT)
-            Object saved = ckpt.stateDict().<Object>map(d -> d).orElse(ckpt.root());
-            CheckpointWriter.save(saved, out, options);
+            Settings settings = new Settings(options, maxShardSize, materialize, dropValues);
+            ConvertTarget target = target(settings);
+            if (target == null) {
+                System.err.println("torchbridge: --to " + to + ": not a kind convert writes; one of "
+                        + String.join(", ", new TargetNames()));
+                return 2;
+            }
+            target.write(ckpt, out, settings);
             if (total >= 64L << 20) {
                 System.err.println();
             }
@@ -53,6 +91,15 @@ final class ConvertCommand implements Callable<Integer> {
             System.err.println("torchbridge: cannot write " + out + ": " + e.getMessage());
             return 1;
         }
+    }
+
+    private ConvertTarget target(Settings settings) {
+        for (ConvertTarget t : TARGETS) {
+            if (to != null ? t.name().equals(to) : t.matches(out, settings)) {
+                return t;
+            }
+        }
+        return null;
     }
 
     /** A one-line progress report on stderr, redrawn at most every percent. */
