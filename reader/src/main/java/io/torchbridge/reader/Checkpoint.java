@@ -47,9 +47,15 @@ import java.util.Set;
  * therefore never makes a buffer you hold crash the JVM.
  */
 public final class Checkpoint implements Closeable {
-    private final MappedFile file;
-    /** The zip index, or null for the legacy stream and tar formats, which have none. */
-    private final ZipContainer zip;
+    /** What the messages call the checkpoint: its file, or the index or folder of a checkpoint in several files. */
+    private final Path path;
+    /**
+     * What this checkpoint holds open and {@link #close()} closes, in reverse order: the mapped
+     * file (or every file of a checkpoint in several), a zip index over it.
+     */
+    private final List<AutoCloseable> owned;
+    /** The zip's top folder, "" where there is none. */
+    private final String archiveName;
     private final List<String> records;
     private final Format format;
     private final Object root;
@@ -62,10 +68,11 @@ public final class Checkpoint implements Closeable {
     private final int version;
     private final PyDict stateDict;
 
-    private Checkpoint(MappedFile file, ZipContainer zip, List<String> records, Format format, Object root,
+    private Checkpoint(Path path, List<AutoCloseable> owned, String archiveName, List<String> records, Format format, Object root,
                        ValueTree tree, ByteOrder byteOrder, int version, PyDict stateDict) {
-        this.file = file;
-        this.zip = zip;
+        this.path = path;
+        this.owned = List.copyOf(owned);
+        this.archiveName = archiveName;
         this.records = Collections.unmodifiableList(records); // zip.names() of 200k records is not copied again
         this.format = format;
         this.root = root;
@@ -144,6 +151,17 @@ public final class Checkpoint implements Closeable {
 
     private static Checkpoint read(MappedFile file, ZipContainer zip, CheckpointFormat format, List<String> records,
                                    ReadOptions options) throws IOException {
+        List<AutoCloseable> owned = zip == null ? List.of(file) : List.of(file, zip);
+        return read(file.path(), owned, zip == null ? "" : zip.archiveName(), format, records, options);
+    }
+
+    /**
+     * Reads a checkpoint from {@code format}; the checkpoint owns {@code owned} from then on (its
+     * {@link #close()} closes them). If this throws, the caller closes them. A checkpoint in
+     * several files passes every file it opened and its logical path (index or folder).
+     */
+    private static Checkpoint read(Path path, List<AutoCloseable> owned, String archiveName, CheckpointFormat format,
+                                   List<String> records, ReadOptions options) throws IOException {
         Unpickled u = format.unpickle(options, false);
         ValueTree tree = new ValueTree(options, "data.pkl");
         Object root = tree.build(u::takeRoot, u.names());
@@ -159,7 +177,7 @@ public final class Checkpoint implements Closeable {
             stateDict = new PyDict(PyDict.ORDERED_DICT, tree.tensors,
                     Map.of("_metadata", new PyDict(PyDict.ORDERED_DICT, metadata, Map.of())));
         }
-        return new Checkpoint(file, zip, records, u.format(), root, tree, u.byteOrder(), u.version(), stateDict);
+        return new Checkpoint(path, owned, archiveName, records, u.format(), root, tree, u.byteOrder(), u.version(), stateDict);
     }
 
     /** The container format. */
@@ -172,7 +190,7 @@ public final class Checkpoint implements Closeable {
      * stream and tar formats, whose files have none.
      */
     public String archiveName() {
-        return zip == null ? "" : zip.archiveName();
+        return archiveName;
     }
 
     /**
@@ -283,18 +301,18 @@ public final class Checkpoint implements Closeable {
                 shown.add(keyPath(keys));
                 calls.add("tensorAt(" + String.join(", ", keys.stream().map(Checkpoint::quote).toList()) + ")");
             }
-            throw new IllegalArgumentException("tensor name '" + name + "' is ambiguous in " + file.path() + ": "
+            throw new IllegalArgumentException("tensor name '" + name + "' is ambiguous in " + path + ": "
                     + shown.size() + " paths produce it, " + String.join(" and ", shown)
                     + "; ask for one by its keys: " + String.join(" or ", calls));
         }
         if (t == null) {
             for (UnreadableTensor u : unreadable) {
                 if (u.name().equals(name)) {
-                    throw new NoSuchElementException("tensor '" + name + "' in " + file.path()
+                    throw new NoSuchElementException("tensor '" + name + "' in " + path
                             + " cannot be read: " + u.reason());
                 }
             }
-            throw new NoSuchElementException("no tensor '" + name + "' in " + file.path() + hint(name));
+            throw new NoSuchElementException("no tensor '" + name + "' in " + path + hint(name));
         }
         return t;
     }
@@ -308,7 +326,7 @@ public final class Checkpoint implements Closeable {
     public Tensor tensorAt(String... keys) {
         Object v = valueAt(keys);
         if (!(v instanceof Tensor t)) {
-            throw new NoSuchElementException(keyPath(List.of(keys)) + " in " + file.path() + " is not a tensor but "
+            throw new NoSuchElementException(keyPath(List.of(keys)) + " in " + path + " is not a tensor but "
                     + (v == null ? "None" : v.getClass().getSimpleName()));
         }
         return t;
@@ -318,7 +336,7 @@ public final class Checkpoint implements Closeable {
     public Object valueAt(String... keys) {
         Object v = ValueTree.at(root, List.of(keys));
         if (v == ValueTree.ABSENT) {
-            throw new NoSuchElementException("no value at " + keyPath(List.of(keys)) + " in " + file.path());
+            throw new NoSuchElementException("no value at " + keyPath(List.of(keys)) + " in " + path);
         }
         return v;
     }
@@ -354,7 +372,7 @@ public final class Checkpoint implements Closeable {
     public Object value(String path) {
         Object v = ValueTree.lookup(root, path);
         if (v == ValueTree.ABSENT) {
-            throw new NoSuchElementException("no value '" + path + "' in " + file.path() + hint(path));
+            throw new NoSuchElementException("no value '" + path + "' in " + path + hint(path));
         }
         return v;
     }
@@ -385,12 +403,26 @@ public final class Checkpoint implements Closeable {
      */
     @Override
     public void close() throws IOException {
-        try {
-            if (zip != null) {
-                zip.close();
+        Throwable first = null;
+        for (int i = owned.size() - 1; i >= 0; i--) {
+            try {
+                owned.get(i).close();
+            } catch (Exception | Error e) {
+                if (first == null) {
+                    first = e;
+                } else {
+                    first.addSuppressed(e);
+                }
             }
-        } finally {
-            file.close();
+        }
+        if (first instanceof IOException io) {
+            throw io;
+        } else if (first instanceof RuntimeException re) {
+            throw re;
+        } else if (first instanceof Error er) {
+            throw er;
+        } else if (first != null) {
+            throw new IOException(first);
         }
     }
 
