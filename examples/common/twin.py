@@ -20,8 +20,10 @@ def save_all(out, name, model, io, shard_size="40MB"):
     save_model(model, os.path.join(out, name + ".safetensors"))
     from huggingface_hub import save_torch_state_dict
     os.makedirs(os.path.join(out, name + "-shards"), exist_ok=True)
-    save_torch_state_dict(sd, os.path.join(out, name + "-shards"), max_shard_size=shard_size)
+    # A copy: save_torch_state_dict drops the duplicate names of shared tensors from the dict it is given.
+    save_torch_state_dict(dict(sd), os.path.join(out, name + "-shards"), max_shard_size=shard_size)
     torch.save({k: v.detach().contiguous() for k, v in io.items()}, os.path.join(out, name + ".io.pt"))
     n = sum(t.numel() for t in sd.values())
+    storages = len({t.untyped_storage().data_ptr() for t in sd.values()})
     size = os.path.getsize(os.path.join(out, name + ".pt"))
-    print(f"{name}: {len(sd)} state_dict entries, {n} values, {name}.pt {size / 2**20:.1f} MiB")
+    print(f"{name}: {len(sd)} state_dict entries over {storages} storages, {n} values, {name}.pt {size / 2**20:.1f} MiB")
