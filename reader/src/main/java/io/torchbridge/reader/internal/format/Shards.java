@@ -111,7 +111,8 @@ public final class Shards implements CheckpointFormat {
                 unreadable = u.unreadableTensor();
             }
             Object root = u.takeRoot();
-            if (!(root instanceof RawDict dict)) { // safety: shard-is-dict
+            RawDict dict = root instanceof RawDict d ? d : null;
+            if (dict == null) { // safety: shard-is-dict
                 throw CheckpointException.at(Kind.MALFORMED, s.name, -1, "this shard holds a "
                         + (root == null ? "None" : root.getClass().getSimpleName())
                         + ", not the dict of tensors a shard is");
