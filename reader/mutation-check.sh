@@ -53,6 +53,7 @@ guess() {
     zip|zip64) echo ZipIndexTest,ZipInvariantsTest,ZipLimitsTest,ErrorKindTest ;;
     pickle|operand) echo OpcodeTest,ErrorKindTest ;;
     shard) echo ShardsTest,ErrorKindTest ;;
+    st) echo SafetensorsTest,ErrorKindTest ;;
     *) echo ErrorKindTest,RefusedTensorTreeTest ;;
   esac
 }

@@ -5,6 +5,7 @@ import io.torchbridge.reader.internal.data.MappedFile;
 import io.torchbridge.reader.internal.format.CheckpointFormat;
 import io.torchbridge.reader.internal.format.LegacyStream;
 import io.torchbridge.reader.internal.format.LegacyTar;
+import io.torchbridge.reader.internal.format.Safetensors;
 import io.torchbridge.reader.internal.format.TorchScript;
 import io.torchbridge.reader.internal.format.FileKind;
 import io.torchbridge.reader.internal.format.ShardIndex;
@@ -133,6 +134,8 @@ public final class Checkpoint implements Closeable {
                     return read(file, zip, new TorchScript(file, zip), zip.names(), options);
                 case LEGACY:
                     return read(file, null, new LegacyStream(file), LegacyStream.PARTS, options);
+                case SAFETENSORS:
+                    return read(file, null, new Safetensors(file), List.of(), options);
                 case TAR:
                     if (!LegacyTar.matches(file)) {
                         throw kind.refusal(); // a tar, but not torch's (no sys_info, pickle, storages, tensors)
@@ -212,9 +215,12 @@ public final class Checkpoint implements Closeable {
     }
 
     /**
-     * Text the container keeps beside the tensors: for a sharded checkpoint, its index's
-     * {@code metadata} ({@code total_size} in decimal, and what else the writer put there, such
-     * as the names {@code huggingface_hub} dropped as shared). Empty where the format has none.
+     * The container's own string metadata: a safetensors header's {@code __metadata__} (what
+     * {@code safe_open(path, "pt").metadata()} returns, such as {@code {"format": "pt"}}), in the
+     * header's order; for a sharded checkpoint its index's {@code metadata} ({@code total_size} in
+     * decimal, and what else the writer put there, such as the names {@code huggingface_hub}
+     * dropped as shared). Empty for formats that have none (torch.save's zip, the legacy formats,
+     * TorchScript). Unmodifiable.
      */
     public Map<String, String> metadata() {
         return metadata;

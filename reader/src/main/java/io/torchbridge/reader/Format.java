@@ -15,6 +15,12 @@ public enum Format {
      */
     TORCHSCRIPT("torchscript"),
     /**
+     * A safetensors file: a JSON header naming each tensor's dtype, shape and byte range, then the
+     * data. Read as a dict of its tensors in file order, with the header's {@code __metadata__}
+     * in {@link Checkpoint#metadata()}.
+     */
+    SAFETENSORS("safetensors"),
+    /**
      * A Hugging Face sharded checkpoint: an {@code *.index.json} whose {@code weight_map} names
      * the shard file of each tensor, read as one dict of every tensor across the shards.
      */

@@ -61,7 +61,7 @@ public final class Unpickled {
         return this;
     }
 
-    /** Text the container keeps beside the tensors (a shard index's {@code metadata}); empty where none. */
+    /** The container's string metadata (a safetensors header's {@code __metadata__}, a shard index's {@code metadata}); empty where it has none. */
     public java.util.Map<String, String> metadata() {
         return metadata;
     }
