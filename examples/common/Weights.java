@@ -6,11 +6,21 @@ import io.torchbridge.reader.Checkpoint;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.List;
 import org.bytedeco.pytorch.Module;
 
 /** Loading Python's {@code state_dict} into a Java module, the way every example does it. */
 public final class Weights {
     private Weights() {
+    }
+
+    /**
+     * The weight files to load, by suffix after the model's name, from a program's arguments
+     * after the folder: {@code .pt} (torch.save), {@code .safetensors}, {@code -shards} (Hugging
+     * Face shards and their index); {@code .pt} alone when none is given.
+     */
+    public static List<String> suffixes(String[] args) {
+        return args.length > 1 ? List.of(args).subList(1, args.length) : List.of(".pt");
     }
 
     /**

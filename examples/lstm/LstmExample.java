@@ -22,7 +22,7 @@ import org.bytedeco.pytorch.NoGradGuard;
  *
  * <pre>
  *   python3 examples/lstm/lstm.py /tmp/lstm
- *   java ... lstm.LstmExample /tmp/lstm [.pt|.safetensors|-shards]
+ *   java ... lstm.LstmExample /tmp/lstm [.pt] [.safetensors] [-shards]
  * </pre>
  */
 public final class LstmExample {
@@ -33,25 +33,28 @@ public final class LstmExample {
 
     public static void main(String[] args) throws Exception {
         Path dir = Path.of(args[0]);
-        String suffix = args.length > 1 ? args[1] : ".pt";
-        LstmLanguageModel model = LstmLanguageModel.medium();
-        LoadReport r = Weights.load(System.out, model, dir.resolve("lstm" + suffix),
-                StateDictLoader.builder().strict(false).build());
-        List<String> missing = r.missingKeys();
-        if (!r.unexpectedKeys().isEmpty() || !r.mismatches().isEmpty() || !TIED.containsAll(missing)
-                || missing.size() == TIED.size()) {
-            throw new IllegalStateException("the weights do not fit: " + r);
-        }
-        System.out.println("tied weight: " + (missing.isEmpty() ? "in the file under both names, loaded twice into one tensor"
-                : "in the file once, missing " + missing + " is the same tensor") + "; still tied: " + model.tied());
-        model.eval();
-        boolean ok = model.tied();
-        try (Reference ref = Reference.open(dir, "lstm"); NoGradGuard noGrad = new NoGradGuard()) {
-            LstmLanguageModel.Output out = model.forward(ref.tensor("tokens"), ref.tensor("h0"), ref.tensor("c0"));
-            ref.compare(System.out, "lstm logits (eval)", out.logits(), "logits");
-            ref.compare(System.out, "lstm final h", out.h(), "h");
-            ref.compare(System.out, "lstm final c", out.c(), "c");
-            ok &= ref.passed();
+        boolean ok = true;
+        for (String suffix : Weights.suffixes(args)) {
+            LstmLanguageModel model = LstmLanguageModel.medium();
+            LoadReport r = Weights.load(System.out, model, dir.resolve("lstm" + suffix),
+                    StateDictLoader.builder().strict(false).build());
+            List<String> missing = r.missingKeys();
+            if (!r.unexpectedKeys().isEmpty() || !r.mismatches().isEmpty() || !TIED.containsAll(missing)
+                    || missing.size() == TIED.size()) {
+                throw new IllegalStateException("the weights do not fit: " + r);
+            }
+            System.out.println("tied weight: " + (missing.isEmpty()
+                    ? "in the file under both names, loaded twice into one tensor"
+                    : "in the file once, missing " + missing + " is the same tensor") + "; still tied: " + model.tied());
+            model.eval();
+            ok &= model.tied();
+            try (Reference ref = Reference.open(dir, "lstm"); NoGradGuard noGrad = new NoGradGuard()) {
+                LstmLanguageModel.Output out = model.forward(ref.tensor("tokens"), ref.tensor("h0"), ref.tensor("c0"));
+                ref.compare(System.out, "lstm logits (eval)", out.logits(), "logits");
+                ref.compare(System.out, "lstm final h", out.h(), "h");
+                ref.compare(System.out, "lstm final c", out.c(), "c");
+                ok &= ref.passed();
+            }
         }
         System.out.println(ok ? "PASS" : "FAIL");
         System.exit(ok ? 0 : 1);

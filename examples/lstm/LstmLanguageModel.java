@@ -29,8 +29,10 @@ public final class LstmLanguageModel extends Module {
         final Tensor bias;
 
         TiedLinear(Tensor weight, long outFeatures) {
-            this.weight = register_parameter("weight", weight);
-            this.bias = register_parameter("bias", torch.zeros(outFeatures));
+            // register_parameter returns a reference into the module's parameter table, which
+            // moves when the table grows: keep handles of our own (they share the tensor).
+            this.weight = new Tensor(register_parameter("weight", weight));
+            this.bias = new Tensor(register_parameter("bias", torch.zeros(outFeatures)));
         }
 
         Tensor forward(Tensor x) {
@@ -51,7 +53,7 @@ public final class LstmLanguageModel extends Module {
         if (nhid != ninp) {
             throw new IllegalArgumentException("tied weights need nhid == ninp");
         }
-        decoder = register_module("decoder", new TiedLinear(encoder.weight(), ntoken));
+        decoder = register_module("decoder", new TiedLinear(new Tensor(encoder.weight()), ntoken));
     }
 
     /** The model of examples/lstm/lstm.py: 10000 words, 650 units, 2 layers. */
@@ -72,6 +74,8 @@ public final class LstmLanguageModel extends Module {
 
     /** Whether the decoder's weight is still the embedding's tensor (same memory). */
     public boolean tied() {
-        return encoder.weight().data_ptr().address() == decoder.weight.data_ptr().address();
+        try (Tensor embedding = new Tensor(encoder.weight())) {
+            return embedding.data_ptr().address() == decoder.weight.data_ptr().address();
+        }
     }
 }

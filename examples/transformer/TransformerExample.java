@@ -27,7 +27,7 @@ import org.bytedeco.pytorch.TransformerEncoderOptions;
  *
  * <pre>
  *   python3 examples/transformer/transformer.py /tmp/transformer
- *   java ... transformer.TransformerExample /tmp/transformer [.pt|.safetensors|-shards]
+ *   java ... transformer.TransformerExample /tmp/transformer [.pt] [.safetensors] [-shards]
  * </pre>
  */
 public final class TransformerExample {
@@ -44,22 +44,23 @@ public final class TransformerExample {
 
     public static void main(String[] args) throws Exception {
         Path dir = Path.of(args[0]);
-        String suffix = args.length > 1 ? args[1] : ".pt";
-        TransformerEncoderImpl model = encoder();
-        Weights.loadStrict(System.out, model, dir.resolve("transformer" + suffix));
-        model.eval();
-        boolean ok;
-        try (Reference ref = Reference.open(dir, "transformer"); NoGradGuard noGrad = new NoGradGuard()) {
-            Tensor src = ref.tensor("src");                       // [batch, seq, 512]
-            Tensor pad = ref.tensor("src_key_padding_mask");      // [batch, seq], true = padding
-            Tensor raw = model.forward(src.transpose(0, 1), new Tensor(), pad).transpose(0, 1);
-            Tensor zeroed = raw.masked_fill(pad.unsqueeze(-1), new Scalar(0.0));
-            if (ref.tensor("fast_path").item_long() != 1) {
-                System.out.println("note: Python did not take its fast path; its padded positions are not 0");
+        boolean ok = true;
+        for (String suffix : Weights.suffixes(args)) {
+            TransformerEncoderImpl model = encoder();
+            Weights.loadStrict(System.out, model, dir.resolve("transformer" + suffix));
+            model.eval();
+            try (Reference ref = Reference.open(dir, "transformer"); NoGradGuard noGrad = new NoGradGuard()) {
+                Tensor src = ref.tensor("src");                       // [batch, seq, 512]
+                Tensor pad = ref.tensor("src_key_padding_mask");      // [batch, seq], true = padding
+                Tensor raw = model.forward(src.transpose(0, 1), new Tensor(), pad).transpose(0, 1);
+                Tensor zeroed = raw.masked_fill(pad.unsqueeze(-1), new Scalar(0.0));
+                if (ref.tensor("fast_path").item_long() != 1) {
+                    System.out.println("note: Python did not take its fast path; its padded positions are not 0");
+                }
+                ref.compare(System.out, "encoder, padded positions 0 vs eval output", zeroed, "output");
+                ref.compare(System.out, "encoder, every position vs slow-path output", raw, "output_slow");
+                ok &= ref.passed();
             }
-            ref.compare(System.out, "encoder, padded positions 0 vs eval output", zeroed, "output");
-            ref.compare(System.out, "encoder, every position vs slow-path output", raw, "output_slow");
-            ok = ref.passed();
         }
         System.out.println(ok ? "PASS" : "FAIL");
         System.exit(ok ? 0 : 1);
