@@ -138,6 +138,36 @@ class SafetensorsCompatTest {
         }
     }
 
+    /** Non-tensor values are refused by name, or with --drop-values left out and listed on stderr. */
+    @Test
+    void valuesNeedDropValuesAndAreListed() throws Exception {
+        Path in = Repo.fixture("2.14.1", "training_adam.pt");
+        Path out = tmp.resolve("adam.safetensors");
+        CliRun refused = CliRun.of("convert", in.toString(), out.toString());
+        assertEquals(1, refused.exit());
+        assertTrue(refused.err().contains("UNSUPPORTED: safetensors holds tensors only; these values would be lost: "),
+                refused.err());
+        assertTrue(refused.err().contains("optimizer.param_groups.0.lr = ") && refused.err().contains("--drop-values"),
+                refused.err());
+        assertTrue(!Files.exists(out));
+        CliRun dropped = CliRun.of("convert", "--drop-values", in.toString(), out.toString());
+        assertEquals(0, dropped.exit(), dropped.err());
+        assertTrue(dropped.err().contains("convert: left out optimizer.param_groups.0.lr = "), dropped.err());
+        try (Checkpoint src = Checkpoint.open(in); Checkpoint c = Checkpoint.open(out)) {
+            assertEquals(new java.util.TreeSet<>(src.names()), new java.util.TreeSet<>(c.names()));
+            assertEquals(Map.of("format", "pt"), c.metadata());
+            for (String n : src.names()) {
+                assertArrayEquals(src.tensor(n).toByteArray(), c.tensor(n).toByteArray(), n);
+            }
+        }
+        // and back: a .safetensors input converts to torch.save's format through the reader
+        Path back = tmp.resolve("back.pt");
+        assertEquals(0, CliRun.of("convert", out.toString(), back.toString()).exit());
+        try (Checkpoint c = Checkpoint.open(back)) {
+            assertEquals(Format.ZIP, c.format());
+        }
+    }
+
     private static final String MANIFEST = String.join("\n",
             "import sys, json",
             "sys.path.insert(0, 'fixtures/safetensors')",
