@@ -86,9 +86,39 @@ final class SafetensorsTarget implements ConvertTarget {
             }
             return;
         }
-        String shown = v instanceof String s ? "'" + s + "'" : v instanceof byte[] b ? "bytes of length " + b.length
-                : v == null ? "None" : String.valueOf(v);
+        String shown = repr(v, 0);
         out.add((path.isEmpty() ? "(the root)" : path) + " = " + (shown.length() > 60 ? shown.substring(0, 57) + "..." : shown));
+    }
+
+    /** Roughly Python's repr, cut short: enough to recognise the value in a message. */
+    private static String repr(Object v, int depth) {
+        if (depth > 3) {
+            return "...";
+        }
+        if (v == null) {
+            return "None";
+        }
+        if (v instanceof Boolean b) {
+            return b ? "True" : "False";
+        }
+        if (v instanceof String s) {
+            return "'" + s + "'";
+        }
+        if (v instanceof byte[] b) {
+            return "bytes of length " + b.length;
+        }
+        if (v instanceof PyTuple t) {
+            return "(" + String.join(", ", t.items().stream().map(x -> repr(x, depth + 1)).toList())
+                    + (t.size() == 1 ? ",)" : ")");
+        }
+        if (v instanceof List<?> l) {
+            return "[" + String.join(", ", l.stream().map(x -> repr(x, depth + 1)).toList()) + "]";
+        }
+        if (v instanceof PyDict d) {
+            return "{" + String.join(", ", d.items().entrySet().stream()
+                    .map(e -> repr(e.getKey(), depth + 1) + ": " + repr(e.getValue(), depth + 1)).toList()) + "}";
+        }
+        return String.valueOf(v);
     }
 
     private static boolean holdsTensor(Object v) {
