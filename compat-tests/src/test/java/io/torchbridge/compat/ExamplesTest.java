@@ -34,9 +34,10 @@ class ExamplesTest {
 
     private static final Pattern RELATIVE = Pattern.compile("relative = ([0-9.eE+-]+)");
 
+    /** Each example: its folder, its Java program, and how many outputs it compares per weight file. */
     @ParameterizedTest(name = "{0}")
     @CsvSource({
-        "resnet,      resnet.ResNetExample,           2",  // outputs compared per weight file
+        "resnet,      resnet.ResNetExample,           2",
         "transformer, transformer.TransformerExample, 2",
         "lstm,        lstm.LstmExample,               3",
     })
