@@ -92,7 +92,7 @@ bundle() {
     -DoutputDirectory="$out/lib"
   cp -r native/target/test-classes "$out/classes/native"
   cp -r compat-tests/target/test-classes "$out/classes/compat"
-  cp -r fixtures/torch-2.14.1 "$out/fixtures/"
+  cp -r fixtures/torch-2.14.1 fixtures/torchscript-2.14.1 "$out/fixtures/"
   cp fixtures/native_demo.py "$out/fixtures/"
   local py=${TORCHBRIDGE_PYTHON:-/var/cache/torchbridge/bin/python-torch-sid}
   if [ -x "$py" ] || command -v "$py" >/dev/null 2>&1; then
@@ -124,6 +124,7 @@ exec "$java" -Dtorchbridge.repo="$here" -Dtorchbridge.requireCuda=true \
   org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=tree --fail-if-no-tests \
   --select-class=io.torchbridge.libtorch.CudaTest \
   --select-method=io.torchbridge.compat.NativeDemoTest#theSameOnCuda \
+  --select-method=io.torchbridge.libtorch.ScriptedModuleTest#theSameOutputsOnCuda \
   --select-method=io.torchbridge.compat.ScriptedModuleTest#everyArchiveRunsWithTorchsOutputsOnCuda \
   --select-method=io.torchbridge.compat.ScriptedModuleTest#newWeightsLoadOnCuda
 EOF
