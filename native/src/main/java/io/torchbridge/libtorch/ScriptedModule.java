@@ -44,6 +44,10 @@ import org.bytedeco.pytorch.global.torch;
  * {@code Boolean}, {@code String}, {@code null} for None, a {@code List}, a
  * {@link io.torchbridge.reader.PyTuple}, a {@code Map} for a dict.
  *
+ * <p><b>Gradients.</b> {@code forward} runs in the calling thread's grad mode, as a Python call
+ * does: for inference, hold a {@code NoGradGuard} around it (Python's {@code torch.no_grad()}), or
+ * the results carry an autograd graph.
+ *
  * <p><b>Ownership.</b> This object owns the libtorch module; {@link #close()} releases it, after
  * which every method throws {@link IllegalStateException}. Not thread-safe for {@link #load} while
  * another thread runs {@link #forward}.
@@ -123,6 +127,7 @@ public final class ScriptedModule implements AutoCloseable {
      * {@code forward}'s signature as TorchScript prints the types, {@code self} left out: for
      * example {@code [x: Tensor, ys: List[Tensor], k: int]}.
      */
+    @SuppressWarnings("try") // a scope guard, used for its lifetime alone
     public List<String> signature() {
         List<String> out = new ArrayList<>();
         try (PointerScope scope = new PointerScope()) {
