@@ -3,6 +3,7 @@ package io.torchbridge.reader;
 import io.torchbridge.reader.CheckpointException.Kind;
 import io.torchbridge.reader.internal.data.MappedFile;
 import io.torchbridge.reader.internal.format.CheckpointFormat;
+import io.torchbridge.reader.internal.format.Dcp;
 import io.torchbridge.reader.internal.format.LegacyStream;
 import io.torchbridge.reader.internal.format.LegacyTar;
 import io.torchbridge.reader.internal.format.TorchScript;
@@ -99,6 +100,9 @@ public final class Checkpoint implements Closeable {
     public static Checkpoint open(Path path, ReadOptions options) throws IOException {
         FileKind.Diagnosis directory = FileKind.ofDirectory(path);
         if (directory != null) {
+            if (directory.kind() == FileKind.DCP) {
+                return openDcp(path, options);
+            }
             throw directory.refusal();
         }
         MappedFile file;
@@ -129,12 +133,32 @@ public final class Checkpoint implements Closeable {
                     }
                     LegacyTar tar = LegacyTar.open(file);
                     return read(file, null, tar, tar.members(), options);
+                case DCP:
+                    if (!Dcp.isMetadataFile(path)) {
+                        throw kind.refusal(); // a .distcp data file: the message names its directory
+                    }
+                    closeQuietly(file);
+                    return openDcp(Dcp.directoryOf(path), options);
                 default:
                     throw kind.refusal();
             }
         } catch (IOException | RuntimeException | Error e) {
             closeQuietly(zip);
             closeQuietly(file);
+            throw e;
+        }
+    }
+
+    /**
+     * A DCP directory (given as the directory or its .metadata): one checkpoint over every data
+     * file its metadata names, all owned by it (through the {@link Dcp} that opened them).
+     */
+    private static Checkpoint openDcp(Path dir, ReadOptions options) throws IOException {
+        Dcp dcp = new Dcp(dir);
+        try {
+            return read(dir, List.of(dcp), "", dcp, dcp::records, options);
+        } catch (IOException | RuntimeException | Error e) {
+            closeQuietly(dcp);
             throw e;
         }
     }
@@ -152,7 +176,7 @@ public final class Checkpoint implements Closeable {
     private static Checkpoint read(MappedFile file, ZipContainer zip, CheckpointFormat format, List<String> records,
                                    ReadOptions options) throws IOException {
         List<AutoCloseable> owned = zip == null ? List.of(file) : List.of(file, zip);
-        return read(file.path(), owned, zip == null ? "" : zip.archiveName(), format, records, options);
+        return read(file.path(), owned, zip == null ? "" : zip.archiveName(), format, () -> records, options);
     }
 
     /**
@@ -161,7 +185,8 @@ public final class Checkpoint implements Closeable {
      * several files passes every file it opened and its logical path (index or folder).
      */
     private static Checkpoint read(Path path, List<AutoCloseable> owned, String archiveName, CheckpointFormat format,
-                                   List<String> records, ReadOptions options) throws IOException {
+                                   java.util.function.Supplier<List<String>> records, ReadOptions options)
+            throws IOException {
         Unpickled u = format.unpickle(options, false);
         ValueTree tree = new ValueTree(options, "data.pkl");
         Object root = tree.build(u::takeRoot, u.names());
@@ -177,7 +202,8 @@ public final class Checkpoint implements Closeable {
             stateDict = new PyDict(PyDict.ORDERED_DICT, tree.tensors,
                     Map.of("_metadata", new PyDict(PyDict.ORDERED_DICT, metadata, Map.of())));
         }
-        return new Checkpoint(path, owned, archiveName, records, u.format(), root, tree, u.byteOrder(), u.version(), stateDict);
+        return new Checkpoint(path, owned, archiveName, records.get(), u.format(), root, tree, u.byteOrder(), u.version(),
+                stateDict);
     }
 
     /** The container format. */

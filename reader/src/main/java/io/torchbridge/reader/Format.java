@@ -13,7 +13,13 @@ public enum Format {
      * object and whose {@code code/} declares which attributes are parameters and buffers; or the
      * torch 1.0-1.2 layout ({@code model.json}, {@code tensors/N}). Read as its {@code state_dict()}.
      */
-    TORCHSCRIPT("torchscript");
+    TORCHSCRIPT("torchscript"),
+    /**
+     * A torch.distributed.checkpoint directory: a {@code .metadata} pickle and {@code .distcp}
+     * data files holding each tensor in chunks (maybe of several ranks). Read as what
+     * {@code dcp_to_torch_save} saves: the nested state dict.
+     */
+    DCP("dcp");
 
     private final String label;
 

@@ -16,4 +16,9 @@ public final class RawDict {
     RawDict(String pythonClass) {
         this.pythonClass = pythonClass;
     }
+
+    /** A plain {@code dict}, for a format that builds its object tree itself (DCP's nesting). */
+    public static RawDict dict() {
+        return new RawDict(io.torchbridge.reader.PyDict.DICT);
+    }
 }
