@@ -73,24 +73,7 @@ public final class CheckpointWriter {
         boolean done = false;
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-                TorchZipWriter zip = new TorchZipWriter(ch, archive, 64, options.progress());
-                // torch/serialization.py, _save: this order, storages in key order.
-                zip.record("data.pkl", pkl);
-                zip.record(".format_version", ascii("1"));
-                zip.record(".storage_alignment", ascii("64"));
-                zip.record("byteorder", ascii("little"));
-                List<StorageSource> storages = pickler.storages();
-                for (int i = 0; i < storages.size(); i++) {
-                    StorageSource s = storages.get(i);
-                    if (s.stored() != null) {
-                        zip.copy("data/" + i, s.stored());
-                    } else {
-                        zip.record("data/" + i, s.nbytes(), s::writeTo);
-                    }
-                }
-                zip.record("version", ascii("3\n"));
-                zip.record(".data/serialization_id", ascii(zip.serializationId()));
-                zip.finish();
+                writeArchive(ch, archive, pkl, pickler.storages(), options);
                 if (options.fsync()) {
                     ch.force(true);
                 }
@@ -114,6 +97,31 @@ public final class CheckpointWriter {
         }
     }
 
+    /**
+     * One torch.save archive, from the channel's position on (its offsets count from there, as
+     * torch.save's into a stream): {@code data.pkl} and the storages the pickler met.
+     */
+    static void writeArchive(FileChannel ch, String archive, byte[] pkl, List<StorageSource> storages,
+                             WriteOptions options) throws IOException {
+        TorchZipWriter zip = new TorchZipWriter(ch, archive, 64, options.progress());
+        // torch/serialization.py, _save: this order, storages in key order.
+        zip.record("data.pkl", pkl);
+        zip.record(".format_version", ascii("1"));
+        zip.record(".storage_alignment", ascii("64"));
+        zip.record("byteorder", ascii("little"));
+        for (int i = 0; i < storages.size(); i++) {
+            StorageSource s = storages.get(i);
+            if (s.stored() != null) {
+                zip.copy("data/" + i, s.stored());
+            } else {
+                zip.record("data/" + i, s.nbytes(), s::writeTo);
+            }
+        }
+        zip.record("version", ascii("3\n"));
+        zip.record(".data/serialization_id", ascii(zip.serializationId()));
+        zip.finish();
+    }
+
     /** torch names the archive folder after the file, without its last extension. */
     static String archiveName(Path file) {
         String base = file.getFileName().toString();
@@ -121,7 +129,7 @@ public final class CheckpointWriter {
         return dot < 0 ? base : base.substring(0, dot);
     }
 
-    private static TensorView view(Object o, Map<StorageInfo, StorageSource> mapped) {
+    static TensorView view(Object o, Map<StorageInfo, StorageSource> mapped) {
         if (o instanceof NewTensor t) {
             return t.toView();
         }
@@ -152,7 +160,7 @@ public final class CheckpointWriter {
      * stays within the 255 bytes file systems allow), with the target's permissions when it exists
      * so that replacing a private file does not expose it.
      */
-    private static Path createTemp(Path dir, Path target) throws IOException {
+    static Path createTemp(Path dir, Path target) throws IOException {
         String name = target.getFileName().toString();
         while (name.getBytes(StandardCharsets.UTF_8).length > 255 - 22) {
             name = name.substring(0, name.length() - 1);
@@ -180,7 +188,7 @@ public final class CheckpointWriter {
     }
 
     /** Makes the rename durable: on Linux a directory can be opened and forced. */
-    private static void syncDirectory(Path dir) {
+    static void syncDirectory(Path dir) {
         try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
             d.force(true);
         } catch (IOException | UnsupportedOperationException e) {
