@@ -58,6 +58,7 @@ final class ConvertCommand implements Callable<Integer> {
             new ShardsTarget(io.torchbridge.writer.ShardedWriter.Kind.TORCH),
             new ShardsTarget(io.torchbridge.writer.ShardedWriter.Kind.SAFETENSORS),
             new SafetensorsTarget(),
+            new DcpTarget(),
             new TorchSaveTarget());
 
     /** The names {@code --to} takes. */

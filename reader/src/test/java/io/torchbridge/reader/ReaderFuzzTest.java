@@ -87,6 +87,24 @@ class ReaderFuzzTest {
     }
 
     /**
+     * A DCP {@code .metadata} pickle beside the real data files of fixtures/dcp/two_ranks.dcp (two
+     * ranks, chunks in both files), the directory opened as one checkpoint. Seeds: that
+     * metadata, and a few of fixtures/dcp-hostile ({@code dcp-*}).
+     */
+    @FuzzTest(maxDuration = "2m")
+    void dcpMetadata(byte[] data) throws IOException {
+        Path dir = SCRATCH.resolve("dcp-" + Thread.currentThread().getId() + ".dcp");
+        if (!Files.isDirectory(dir)) {
+            Files.createDirectories(dir);
+            Path good = Repo.fixtures().resolve("dcp/two_ranks.dcp");
+            Files.copy(good.resolve("__0_0.distcp"), dir.resolve("__0_0.distcp"));
+            Files.copy(good.resolve("__1_0.distcp"), dir.resolve("__1_0.distcp"));
+        }
+        Files.write(dir.resolve(".metadata"), data);
+        readEverything(dir);
+    }
+
+    /**
      * A Hugging Face shard index: the bytes are {@code model.bin.index.json} in a folder beside
      * the torch.save shards of fixtures/shards/pieces, and the folder is opened. Seeds: a valid
      * index over those shards and a few hostile ones ({@code shardIndex/}).
