@@ -33,7 +33,7 @@ class ShardsTest {
     /** A folder with copies of the pieces and {@code index} as its index json. */
     private Path folder(String index, String... pieces) throws IOException {
         for (String p : pieces) {
-            Files.copy(fixture("pieces").resolve(p), dir.resolve(p));
+            Files.copy(fixture("pieces").resolve(p), dir.resolve(p), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         }
         Files.writeString(dir.resolve("model.bin.index.json"), index);
         return dir;
@@ -122,9 +122,6 @@ class ShardsTest {
                 "{\"weight_map\": [\"a.bin\"]}",                                   // not an object
                 "{\"weight_map\": {\"x\": 3}}",                                    // shard not a name
                 "{\"weight_map\": {\"x\": \"a.bin\"}, \"metadata\": [1]}",         // metadata not an object
-                "{\"weight_map\": {\"x\": \"a.bin\"}, \"metadata\": {\"total_size\": \"12\"}}",
-                "{\"weight_map\": {\"x\": \"a.bin\"}, \"metadata\": {\"total_size\": -12}}",
-                "{\"weight_map\": {\"x\": \"a.bin\"}, \"metadata\": {\"total_size\": 1.5}}",
                 "{\"weight_map\": {\"x\": \"a.bin\", \"x\": \"a.bin\"}}",          // a name twice
                 "{\"weight_map\": {\"x\": \"a.bin\"",                              // cut off
                 "{\"weight_map\": {\"x\": \"a.bin\"}} {}")) {                      // text after it
@@ -218,18 +215,22 @@ class ShardsTest {
         assertEquals("a.bin", e.record().orElseThrow());
     }
 
+    /**
+     * total_size is information, not a check: writers count it differently (storages once, each
+     * tensor, file sizes, a string a user put there) and transformers never compares it, so an
+     * index it disagrees with still opens, with the value shown as given.
+     */
     @Test
-    void totalSizeMustMatchTheTensors() throws IOException {
+    void totalSizeIsShownNotChecked() throws IOException {
         // a.bin holds arange(3.): 12 bytes
-        Path p = folder("{\"metadata\": {\"total_size\": 12}, \"weight_map\": {\"x\": \"a.bin\"}}", "a.bin");
-        try (Checkpoint c = Checkpoint.open(p)) {
-            assertEquals("12", c.metadata().get("total_size"));
+        for (String ts : List.of("12", "13", "\"0\"", "-12", "1.5")) {
+            Path p = folder("{\"metadata\": {\"total_size\": " + ts + "}, \"weight_map\": {\"x\": \"a.bin\"}}",
+                    "a.bin");
+            try (Checkpoint c = Checkpoint.open(p)) {
+                assertEquals(ts.replace("\"", ""), c.metadata().get("total_size"));
+                assertEquals(List.of("x"), c.names());
+            }
         }
-        Files.writeString(p.resolve("model.bin.index.json"),
-                "{\"metadata\": {\"total_size\": 13}, \"weight_map\": {\"x\": \"a.bin\"}}");
-        CheckpointException e = refused(p);
-        assertEquals(Kind.MALFORMED, e.kind());
-        assertTrue(e.getMessage().contains("13") && e.getMessage().contains("12"), e.getMessage());
     }
 
     @Test

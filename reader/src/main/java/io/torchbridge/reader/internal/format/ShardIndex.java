@@ -35,11 +35,11 @@ import java.util.TreeSet;
  * @param shards     the distinct shard names in the order they are read: sorted, as transformers'
  *                   {@code get_checkpoint_shard_files} loads them
  * @param metadata   the {@code metadata} object, each value as text (a number in decimal, a string as
- *                   it is, anything else as JSON); empty where there is none
- * @param totalSize  {@code metadata.total_size}, or -1 where the index gives none
+ *                   it is, anything else as JSON); empty where there is none. {@code total_size} is
+ *                   only shown, not checked (see {@link #read})
  */
 public record ShardIndex(Path index, Map<String, String> weightMap, List<String> shards,
-                         Map<String, String> metadata, long totalSize) {
+                         Map<String, String> metadata) {
     /** The suffix Hugging Face gives every index ({@code huggingface_hub} {@code save_torch_state_dict}). */
     public static final String SUFFIX = ".index.json";
 
@@ -115,7 +115,6 @@ public record ShardIndex(Path index, Map<String, String> weightMap, List<String>
             weightMap.put(name, shard);
         }
         Map<String, String> metadata = new LinkedHashMap<>();
-        long totalSize = -1;
         Object md = top.get("metadata");
         if (md != null) {
             Map<?, ?> m = md instanceof Map<?, ?> given ? given : null;
@@ -128,29 +127,12 @@ public record ShardIndex(Path index, Map<String, String> weightMap, List<String>
                 metadata.put((String) e.getKey(), v instanceof String s ? s
                         : v instanceof BigDecimal d ? d.toPlainString() : show(v));
             }
-            Object ts = m.get("total_size");
-            if (ts != null) {
-                totalSize = totalSize(record, ts);
-            }
+            // total_size is kept as text only: writers count it differently (each storage once,
+            // each tensor, file sizes; user metadata may even make it a string) and transformers
+            // never checks it, so a disagreeing value must not make a loadable checkpoint unreadable
         }
         return new ShardIndex(path, Collections.unmodifiableMap(weightMap), List.copyOf(shards),
-                Collections.unmodifiableMap(metadata), totalSize);
-    }
-
-    private static long totalSize(String record, Object ts) throws CheckpointException {
-        long v = -1;
-        if (ts instanceof BigDecimal d) {
-            try {
-                v = d.longValueExact();
-            } catch (ArithmeticException e) {
-                v = -1; // a fraction, or too large for a byte count
-            }
-        }
-        if (v < 0) { // safety: shard-index-total-size-number
-            throw CheckpointException.at(Kind.MALFORMED, record, -1, "metadata.total_size is " + show(ts)
-                    + ", not a byte count");
-        }
-        return v;
+                Collections.unmodifiableMap(metadata));
     }
 
     /** A JSON value as the messages show it: its type, and a string's or number's text. */

@@ -8,7 +8,6 @@ import io.torchbridge.reader.ReadOptions;
 import io.torchbridge.reader.internal.Checked;
 import io.torchbridge.reader.internal.data.MappedFile;
 import io.torchbridge.reader.internal.pickle.RawDict;
-import io.torchbridge.reader.internal.pickle.StorageRef;
 import io.torchbridge.reader.internal.pickle.TensorSpec;
 import io.torchbridge.reader.internal.zip.ZipContainer;
 import java.io.IOException;
@@ -18,7 +17,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HashMap;
-import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -38,8 +36,8 @@ import java.util.Set;
  * single file.
  *
  * <p><b>Checks against the index.</b> Every tensor the index names must be in the shard it names;
- * a name may be in one shard only; {@code metadata.total_size}, where given, must equal the bytes
- * of the tensors counted one of the two ways writers count them (see {@link #checkTotalSize}). A
+ * a name may be in one shard only. {@code metadata.total_size} is shown, not checked: writers count it
+ * differently and transformers never compares it. A
  * tensor that a shard holds but the index does not list is kept, in its shard's place:
  * transformers and {@code huggingface_hub} load whole shard files, so it is what they load too.
  */
@@ -155,42 +153,7 @@ public final class Shards implements CheckpointFormat {
                         + "this shard, which does not hold it").forTensor(e.getKey());
             }
         }
-        checkTotalSize(all);
         return new Unpickled(Format.SHARDED, all, version, order, unreadable).withMetadata(index.metadata());
-    }
-
-    /**
-     * {@code metadata.total_size} against the tensors. Writers count it two ways: {@code
-     * huggingface_hub} (and transformers since it calls it) adds each storage's bytes once
-     * ({@code split_state_dict_into_shards_factory}, {@code get_torch_storage_size}), older
-     * transformers each tensor's {@code numel() * element size}. Either is accepted.
-     */
-    private void checkTotalSize(RawDict all) throws CheckpointException {
-        if (index.totalSize() < 0) {
-            return;
-        }
-        long tensorBytes = 0;
-        long storageBytes = 0;
-        Set<StorageRef> seen = Collections.newSetFromMap(new IdentityHashMap<>());
-        String record = String.valueOf(index.index().getFileName());
-        for (Map.Entry<Object, Object> e : all.items.entrySet()) {
-            TensorSpec t = (TensorSpec) e.getValue();
-            long numel = 1;
-            for (long d : t.shape) {
-                numel = Checked.multiply(numel, d, record, "tensor size");
-            }
-            long itemSize = t.dtype == null ? 1 : t.dtype.itemSize();
-            tensorBytes = Checked.add(tensorBytes, Checked.multiply(numel, itemSize, record, "tensor size"),
-                    record, "total size");
-            if (seen.add(t.storage)) {
-                storageBytes = Checked.add(storageBytes, t.storage.info().nbytes(), record, "total size");
-            }
-        }
-        if (index.totalSize() != tensorBytes && index.totalSize() != storageBytes) { // safety: shard-total-size
-            throw CheckpointException.at(Kind.MALFORMED, record, -1, "metadata.total_size is "
-                    + index.totalSize() + " bytes, but the shards' tensors hold " + tensorBytes
-                    + " bytes (" + storageBytes + " in distinct storages)");
-        }
     }
 
     private static String count(ShardIndex index, String shard) {
