@@ -5,6 +5,7 @@ import io.torchbridge.reader.internal.data.MappedFile;
 import io.torchbridge.reader.internal.format.CheckpointFormat;
 import io.torchbridge.reader.internal.format.LegacyStream;
 import io.torchbridge.reader.internal.format.LegacyTar;
+import io.torchbridge.reader.internal.format.Safetensors;
 import io.torchbridge.reader.internal.format.TorchScript;
 import io.torchbridge.reader.internal.format.FileKind;
 import io.torchbridge.reader.internal.format.TorchZip;
@@ -67,9 +68,10 @@ public final class Checkpoint implements Closeable {
     private final ByteOrder byteOrder;
     private final int version;
     private final PyDict stateDict;
+    private final Map<String, String> metadata;
 
     private Checkpoint(Path path, List<AutoCloseable> owned, String archiveName, List<String> records, Format format, Object root,
-                       ValueTree tree, ByteOrder byteOrder, int version, PyDict stateDict) {
+                       ValueTree tree, ByteOrder byteOrder, int version, PyDict stateDict, Map<String, String> metadata) {
         this.path = path;
         this.owned = List.copyOf(owned);
         this.archiveName = archiveName;
@@ -83,6 +85,7 @@ public final class Checkpoint implements Closeable {
         this.byteOrder = byteOrder;
         this.version = version;
         this.stateDict = stateDict;
+        this.metadata = metadata;
     }
 
     /** Opens {@code path} with the default {@link ReadOptions}. */
@@ -123,6 +126,8 @@ public final class Checkpoint implements Closeable {
                     return read(file, zip, new TorchScript(file, zip), zip.names(), options);
                 case LEGACY:
                     return read(file, null, new LegacyStream(file), LegacyStream.PARTS, options);
+                case SAFETENSORS:
+                    return read(file, null, new Safetensors(file), List.of(), options);
                 case TAR:
                     if (!LegacyTar.matches(file)) {
                         throw kind.refusal(); // a tar, but not torch's (no sys_info, pickle, storages, tensors)
@@ -177,7 +182,18 @@ public final class Checkpoint implements Closeable {
             stateDict = new PyDict(PyDict.ORDERED_DICT, tree.tensors,
                     Map.of("_metadata", new PyDict(PyDict.ORDERED_DICT, metadata, Map.of())));
         }
-        return new Checkpoint(path, owned, archiveName, records, u.format(), root, tree, u.byteOrder(), u.version(), stateDict);
+        return new Checkpoint(path, owned, archiveName, records, u.format(), root, tree, u.byteOrder(), u.version(), stateDict,
+                u.metadata());
+    }
+
+    /**
+     * The file's own string metadata: a safetensors header's {@code __metadata__} (what
+     * {@code safe_open(path, "pt").metadata()} returns, such as {@code {"format": "pt"}}), in the
+     * header's order; a checkpoint in several files may give its index's. Empty for formats
+     * that have none (torch.save's zip, the legacy formats, TorchScript). Unmodifiable.
+     */
+    public Map<String, String> metadata() {
+        return metadata;
     }
 
     /** The container format. */

@@ -13,7 +13,13 @@ public enum Format {
      * object and whose {@code code/} declares which attributes are parameters and buffers; or the
      * torch 1.0-1.2 layout ({@code model.json}, {@code tensors/N}). Read as its {@code state_dict()}.
      */
-    TORCHSCRIPT("torchscript");
+    TORCHSCRIPT("torchscript"),
+    /**
+     * A safetensors file: a JSON header naming each tensor's dtype, shape and byte range, then the
+     * data. Read as a dict of its tensors in file order, with the header's {@code __metadata__}
+     * in {@link Checkpoint#metadata()}.
+     */
+    SAFETENSORS("safetensors");
 
     private final String label;
 

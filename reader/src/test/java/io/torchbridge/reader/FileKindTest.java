@@ -50,12 +50,13 @@ class FileKindTest {
 
     /**
      * The reader reads it (a kind it reads: a zip checkpoint, the legacy stream, the legacy tar, a
-     * TorchScript archive, each as its Format of the same label) or names its kind with the next
+     * TorchScript archive, a safetensors file, each as its Format of the same label) or names its kind with the next
      * step; the scan names the same kind.
      */
     private static void assertDiagnosed(Path sample, FileKind kind) throws IOException {
         assertEquals(kind.label(), Scan.scan(sample).format(), "scan's format");
-        if (kind == FileKind.ZIP || kind == FileKind.LEGACY || kind == FileKind.TAR || kind == FileKind.TORCHSCRIPT) {
+        if (kind == FileKind.ZIP || kind == FileKind.LEGACY || kind == FileKind.TAR || kind == FileKind.TORCHSCRIPT
+                || kind == FileKind.SAFETENSORS) {
             try (Checkpoint c = Checkpoint.open(sample)) {
                 assertEquals(kind.label(), c.format().label());
             }

@@ -41,9 +41,7 @@ public enum FileKind {
     TORCHSCRIPT("torchscript", "a TorchScript archive (torch.jit.save)",
             "TorchScript is not read yet; in Python, torch.save(torch.jit.load(path).state_dict(), new_path)"),
     /** A safetensors file: an 8-byte little-endian header length, a JSON header, the data. */
-    SAFETENSORS("safetensors", "a safetensors file",
-            "safetensors is not read yet (issue 11); in Python, "
-                    + "torch.save(safetensors.torch.load_file(path), new_path)"),
+    SAFETENSORS("safetensors", "a safetensors file", null),
     /** The JSON index of a sharded checkpoint ({@code weight_map}: tensor name to shard file). */
     SHARD_INDEX("shard-index", "the index of a sharded checkpoint (JSON whose weight_map names the shard file of "
             + "each tensor)", "open the shard files its weight_map names instead"),

@@ -16,4 +16,9 @@ public final class RawDict {
     RawDict(String pythonClass) {
         this.pythonClass = pythonClass;
     }
+
+    /** An empty dict of {@code pythonClass}, for a container that builds its tree without a pickle. */
+    public static RawDict of(String pythonClass) {
+        return new RawDict(pythonClass);
+    }
 }

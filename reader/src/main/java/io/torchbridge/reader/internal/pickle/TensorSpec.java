@@ -48,6 +48,20 @@ public final class TensorSpec {
     /** What the value tree made of this spec, once it has: a tensor reached twice is made once. */
     public Object frozen;
 
+    /**
+     * A dense, row-major tensor filling {@code storage} from its start, as a container without a
+     * pickle (safetensors) describes one; the caller has checked that its bytes fit the storage.
+     */
+    public static TensorSpec contiguous(StorageRef storage, DType dtype, long[] shape) {
+        long[] stride = new long[shape.length];
+        long acc = 1;
+        for (int i = shape.length - 1; i >= 0; i--) {
+            stride[i] = acc;
+            acc = Math.multiplyExact(acc, Math.max(shape[i], 1)); // the caller checked this fits
+        }
+        return new TensorSpec(storage, dtype, shape.clone(), stride, 0, null);
+    }
+
     TensorSpec(StorageRef storage, DType dtype, long[] shape, long[] stride, long offset,
                CheckpointException refusal) {
         this.storage = storage;
