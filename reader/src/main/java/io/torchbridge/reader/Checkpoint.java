@@ -8,6 +8,8 @@ import io.torchbridge.reader.internal.format.LegacyTar;
 import io.torchbridge.reader.internal.format.Safetensors;
 import io.torchbridge.reader.internal.format.TorchScript;
 import io.torchbridge.reader.internal.format.FileKind;
+import io.torchbridge.reader.internal.format.ShardIndex;
+import io.torchbridge.reader.internal.format.Shards;
 import io.torchbridge.reader.internal.format.TorchZip;
 import io.torchbridge.reader.internal.format.Unpickled;
 import io.torchbridge.reader.internal.zip.ZipContainer;
@@ -100,6 +102,12 @@ public final class Checkpoint implements Closeable {
      *                             kind and message say why and where
      */
     public static Checkpoint open(Path path, ReadOptions options) throws IOException {
+        if (java.nio.file.Files.isDirectory(path)) {
+            Path index = ShardIndex.find(path);
+            if (index != null) {
+                return openShards(path, index, options);
+            }
+        }
         FileKind.Diagnosis directory = FileKind.ofDirectory(path);
         if (directory != null) {
             throw directory.refusal();
@@ -134,12 +142,32 @@ public final class Checkpoint implements Closeable {
                     }
                     LegacyTar tar = LegacyTar.open(file);
                     return read(file, null, tar, tar.members(), options);
+                case SHARD_INDEX:
+                    file.close(); // the index is read as text; its shards are what stays open
+                    return openShards(path, path, options);
                 default:
                     throw kind.refusal();
             }
         } catch (IOException | RuntimeException | Error e) {
             closeQuietly(zip);
             closeQuietly(file);
+            throw e;
+        }
+    }
+
+    /**
+     * A sharded checkpoint ({@link Format#SHARDED}): the index, then every shard it names; the
+     * checkpoint owns every shard file, and a failed open closes those it opened.
+     */
+    private static Checkpoint openShards(Path path, Path index, ReadOptions options) throws IOException {
+        List<AutoCloseable> owned = new ArrayList<>();
+        try {
+            Shards shards = Shards.open(ShardIndex.read(index, options), owned);
+            return read(path, owned, "", shards, shards.names(), options);
+        } catch (IOException | RuntimeException | Error e) {
+            for (int i = owned.size() - 1; i >= 0; i--) {
+                closeQuietly(owned.get(i));
+            }
             throw e;
         }
     }
@@ -187,10 +215,12 @@ public final class Checkpoint implements Closeable {
     }
 
     /**
-     * The file's own string metadata: a safetensors header's {@code __metadata__} (what
+     * The container's own string metadata: a safetensors header's {@code __metadata__} (what
      * {@code safe_open(path, "pt").metadata()} returns, such as {@code {"format": "pt"}}), in the
-     * header's order; a checkpoint in several files may give its index's. Empty for formats
-     * that have none (torch.save's zip, the legacy formats, TorchScript). Unmodifiable.
+     * header's order; for a sharded checkpoint, its index's {@code metadata} ({@code total_size}
+     * in decimal, and what else the writer put there, such as the names {@code huggingface_hub}
+     * dropped as shared). Empty for formats that have none (torch.save's zip, the legacy formats,
+     * TorchScript). Unmodifiable.
      */
     public Map<String, String> metadata() {
         return metadata;
@@ -210,7 +240,8 @@ public final class Checkpoint implements Closeable {
     }
 
     /**
-     * The archive's record names, in the archive's order. For the legacy stream, its parts
+     * The archive's record names, in the archive's order; for a sharded checkpoint, its shard
+     * files in the order read (sorted). For the legacy stream, its parts
      * ({@code magic_number}, {@code protocol_version}, {@code sys_info}, {@code pickle},
      * {@code storage_keys}, {@code storages}); for a legacy tar, its members.
      */

@@ -19,7 +19,12 @@ public enum Format {
      * data. Read as a dict of its tensors in file order, with the header's {@code __metadata__}
      * in {@link Checkpoint#metadata()}.
      */
-    SAFETENSORS("safetensors");
+    SAFETENSORS("safetensors"),
+    /**
+     * A Hugging Face sharded checkpoint: an {@code *.index.json} whose {@code weight_map} names
+     * the shard file of each tensor, read as one dict of every tensor across the shards.
+     */
+    SHARDED("sharded");
 
     private final String label;
 

@@ -44,7 +44,7 @@ public enum FileKind {
     SAFETENSORS("safetensors", "a safetensors file", null),
     /** The JSON index of a sharded checkpoint ({@code weight_map}: tensor name to shard file). */
     SHARD_INDEX("shard-index", "the index of a sharded checkpoint (JSON whose weight_map names the shard file of "
-            + "each tensor)", "open the shard files its weight_map names instead"),
+            + "each tensor)", "Checkpoint.open reads it, or the folder holding it, as one checkpoint"),
     /** A torch.distributed.checkpoint directory, its {@code .metadata} or one of its {@code .distcp} files. */
     DCP("dcp", "part of a torch.distributed.checkpoint (DCP)",
             "DCP is not read; in Python, torch.distributed.checkpoint.format_utils.dcp_to_torch_save(dcp_dir, "
@@ -306,11 +306,10 @@ public enum FileKind {
             return new Diagnosis(JSON, null);
         }
         if (text.contains(".safetensors\"")) {
-            return new Diagnosis(SHARD_INDEX, "of safetensors shards", "safetensors is not read yet (issue 11)");
+            return new Diagnosis(SHARD_INDEX, "of safetensors shards");
         }
         boolean torch = text.contains(".bin\"") || text.contains(".pt\"") || text.contains(".pth\"");
-        return new Diagnosis(SHARD_INDEX, torch ? "of torch.save shards" : null, torch
-                ? "open each shard file its weight_map names (Checkpoint.open, torchbridge inspect)" : null);
+        return new Diagnosis(SHARD_INDEX, torch ? "of torch.save shards" : null);
     }
 
     /** DCP's layout: a {@code .metadata} pickle beside {@code .distcp} files. */

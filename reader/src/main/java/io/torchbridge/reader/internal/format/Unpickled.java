@@ -61,7 +61,7 @@ public final class Unpickled {
         return this;
     }
 
-    /** The container's string metadata (a safetensors header's {@code __metadata__}); empty where it has none. */
+    /** The container's string metadata (a safetensors header's {@code __metadata__}, a shard index's {@code metadata}); empty where it has none. */
     public java.util.Map<String, String> metadata() {
         return metadata;
     }

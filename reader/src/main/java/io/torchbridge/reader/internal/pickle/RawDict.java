@@ -13,7 +13,8 @@ public final class RawDict {
     public final LinkedHashMap<Object, Object> items = new LinkedHashMap<>();
     public final Map<String, Object> attributes = new LinkedHashMap<>();
 
-    RawDict(String pythonClass) {
+    /** An empty dict of this class (the unpickler's, and a reader that merges several pickles' dicts). */
+    public RawDict(String pythonClass) {
         this.pythonClass = pythonClass;
     }
 
