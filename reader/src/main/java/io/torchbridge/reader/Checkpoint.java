@@ -3,6 +3,7 @@ package io.torchbridge.reader;
 import io.torchbridge.reader.CheckpointException.Kind;
 import io.torchbridge.reader.internal.data.MappedFile;
 import io.torchbridge.reader.internal.format.CheckpointFormat;
+import io.torchbridge.reader.internal.format.Dcp;
 import io.torchbridge.reader.internal.format.LegacyStream;
 import io.torchbridge.reader.internal.format.LegacyTar;
 import io.torchbridge.reader.internal.format.Safetensors;
@@ -110,6 +111,9 @@ public final class Checkpoint implements Closeable {
         }
         FileKind.Diagnosis directory = FileKind.ofDirectory(path);
         if (directory != null) {
+            if (directory.kind() == FileKind.DCP) {
+                return openDcp(path, options);
+            }
             throw directory.refusal();
         }
         MappedFile file;
@@ -145,6 +149,12 @@ public final class Checkpoint implements Closeable {
                 case SHARD_INDEX:
                     file.close(); // the index is read as text; its shards are what stays open
                     return openShards(path, path, options);
+                case DCP:
+                    if (!Dcp.isMetadataFile(path)) {
+                        throw kind.refusal(); // a .distcp data file: the message names its directory
+                    }
+                    closeQuietly(file);
+                    return openDcp(Dcp.directoryOf(path), options);
                 default:
                     throw kind.refusal();
             }
@@ -163,11 +173,25 @@ public final class Checkpoint implements Closeable {
         List<AutoCloseable> owned = new ArrayList<>();
         try {
             Shards shards = Shards.open(ShardIndex.read(index, options), owned);
-            return read(path, owned, "", shards, shards.names(), options);
+            return read(path, owned, "", shards, shards::names, options);
         } catch (IOException | RuntimeException | Error e) {
             for (int i = owned.size() - 1; i >= 0; i--) {
                 closeQuietly(owned.get(i));
             }
+            throw e;
+        }
+    }
+
+    /**
+     * A DCP directory (given as the directory or its .metadata): one checkpoint over every data
+     * file its metadata names, all owned by it (through the {@link Dcp} that opened them).
+     */
+    private static Checkpoint openDcp(Path dir, ReadOptions options) throws IOException {
+        Dcp dcp = new Dcp(dir);
+        try {
+            return read(dir, List.of(dcp), "", dcp, dcp::records, options);
+        } catch (IOException | RuntimeException | Error e) {
+            closeQuietly(dcp);
             throw e;
         }
     }
@@ -185,7 +209,7 @@ public final class Checkpoint implements Closeable {
     private static Checkpoint read(MappedFile file, ZipContainer zip, CheckpointFormat format, List<String> records,
                                    ReadOptions options) throws IOException {
         List<AutoCloseable> owned = zip == null ? List.of(file) : List.of(file, zip);
-        return read(file.path(), owned, zip == null ? "" : zip.archiveName(), format, records, options);
+        return read(file.path(), owned, zip == null ? "" : zip.archiveName(), format, () -> records, options);
     }
 
     /**
@@ -194,7 +218,8 @@ public final class Checkpoint implements Closeable {
      * several files passes every file it opened and its logical path (index or folder).
      */
     private static Checkpoint read(Path path, List<AutoCloseable> owned, String archiveName, CheckpointFormat format,
-                                   List<String> records, ReadOptions options) throws IOException {
+                                   java.util.function.Supplier<List<String>> records, ReadOptions options)
+            throws IOException {
         Unpickled u = format.unpickle(options, false);
         ValueTree tree = new ValueTree(options, "data.pkl");
         Object root = tree.build(u::takeRoot, u.names());
@@ -210,7 +235,7 @@ public final class Checkpoint implements Closeable {
             stateDict = new PyDict(PyDict.ORDERED_DICT, tree.tensors,
                     Map.of("_metadata", new PyDict(PyDict.ORDERED_DICT, metadata, Map.of())));
         }
-        return new Checkpoint(path, owned, archiveName, records, u.format(), root, tree, u.byteOrder(), u.version(), stateDict,
+        return new Checkpoint(path, owned, archiveName, records.get(), u.format(), root, tree, u.byteOrder(), u.version(), stateDict,
                 u.metadata());
     }
 

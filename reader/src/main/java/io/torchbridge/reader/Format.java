@@ -24,7 +24,13 @@ public enum Format {
      * A Hugging Face sharded checkpoint: an {@code *.index.json} whose {@code weight_map} names
      * the shard file of each tensor, read as one dict of every tensor across the shards.
      */
-    SHARDED("sharded");
+    SHARDED("sharded"),
+    /**
+     * A torch.distributed.checkpoint directory: a {@code .metadata} pickle and {@code .distcp}
+     * data files holding each tensor in chunks (maybe of several ranks). Read as what
+     * {@code dcp_to_torch_save} saves: the nested state dict.
+     */
+    DCP("dcp");
 
     private final String label;
 

@@ -47,8 +47,8 @@ public enum FileKind {
             + "each tensor)", "Checkpoint.open reads it, or the folder holding it, as one checkpoint"),
     /** A torch.distributed.checkpoint directory, its {@code .metadata} or one of its {@code .distcp} files. */
     DCP("dcp", "part of a torch.distributed.checkpoint (DCP)",
-            "DCP is not read; in Python, torch.distributed.checkpoint.format_utils.dcp_to_torch_save(dcp_dir, "
-                    + "new_path) writes one torch.save checkpoint"),
+            "a DCP checkpoint is read as a whole: open its directory, the folder that holds .metadata and the "
+                    + ".distcp files"),
     /** {@code numpy.save}. */
     NPY("npy", "a NumPy array file (numpy.save)",
             "not a PyTorch checkpoint; in Python, torch.save({'x': torch.from_numpy(numpy.load(path))}, new_path)"),
@@ -334,7 +334,7 @@ public enum FileKind {
             return new Diagnosis(TORCHSCRIPT, "constants.pkl, code/");
         }
         if (isDistcp(path)) {
-            return new Diagnosis(DCP, "one of its .distcp data files");
+            return new Diagnosis(DCP, "one of its .distcp data files", openDirectory(path));
         }
         return new Diagnosis(ZIP, null);
     }
@@ -365,9 +365,16 @@ public enum FileKind {
         if (leadingBytes > 0) {
             return new Diagnosis(DCP, isDistcp(file.path()) || isDcpMetadataBeside(file.path())
                     ? "one of its .distcp data files: torch.save archives one after another"
-                    : "zip archives one after another, as DCP writes its .distcp data files");
+                    : "zip archives one after another, as DCP writes its .distcp data files", openDirectory(file.path()));
         }
         return null;
+    }
+
+    /** The next step for a data file: open the directory it lies in (the checkpoint), named. */
+    private static String openDirectory(Path path) {
+        Path dir = path.toAbsolutePath().getParent();
+        return "a DCP checkpoint is read as a whole: open its directory" + (dir == null ? "" : " " + dir)
+                + " (the folder that holds .metadata) instead";
     }
 
     private static boolean isDcpMetadataBeside(Path path) {

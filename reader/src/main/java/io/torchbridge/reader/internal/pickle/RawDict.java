@@ -22,4 +22,9 @@ public final class RawDict {
     public static RawDict of(String pythonClass) {
         return new RawDict(pythonClass);
     }
+
+    /** A plain {@code dict}, for a format that builds its object tree itself (DCP's nesting). */
+    public static RawDict dict() {
+        return new RawDict(io.torchbridge.reader.PyDict.DICT);
+    }
 }
