@@ -85,7 +85,11 @@ public class ShardsBench {
                     }
                     case "read": {
                         int threads = Integer.parseInt(a[2]);
-                        ExecutorService pool = POOLS.computeIfAbsent(threads, Executors::newFixedThreadPool);
+                        ExecutorService pool = POOLS.computeIfAbsent(threads, k -> Executors.newFixedThreadPool(k, r -> {
+                            Thread t = new Thread(r);
+                            t.setDaemon(true); // the JVM ends when stdin does, quit or not
+                            return t;
+                        }));
                         long t0 = System.nanoTime();
                         long[] r;
                         int n;
