@@ -53,6 +53,8 @@ final class ConvertCommand implements Callable<Integer> {
 
     /** The outputs convert writes; the first whose {@link ConvertTarget#matches} claims OUT wins (torch.save, which claims every name, last). */
     static final java.util.List<ConvertTarget> TARGETS = java.util.List.of(
+            new ShardsTarget(io.torchbridge.writer.ShardedWriter.Kind.TORCH),
+            new ShardsTarget(io.torchbridge.writer.ShardedWriter.Kind.SAFETENSORS),
             new TorchSaveTarget());
 
     /** The names {@code --to} takes. */

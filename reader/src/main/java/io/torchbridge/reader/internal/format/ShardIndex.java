@@ -100,7 +100,9 @@ public record ShardIndex(Path index, Map<String, String> weightMap, List<String>
             text = text.substring(1); // Python's json.load refuses a BOM, but editors write one; it is harmless
         }
         Object root = Json.parse(text, record, options.maxNesting());
-        if (!(root instanceof Map<?, ?> top) || !(top.get("weight_map") instanceof Map<?, ?> map)) { // safety: shard-index-weight-map
+        Map<?, ?> top = root instanceof Map<?, ?> m ? m : Map.of();
+        Map<?, ?> map = top.get("weight_map") instanceof Map<?, ?> m ? m : null;
+        if (map == null) { // safety: shard-index-weight-map
             throw CheckpointException.at(Kind.MALFORMED, record, -1,
                     "the index is not a JSON object with a \"weight_map\" object (tensor name to shard file)");
         }
@@ -108,7 +110,8 @@ public record ShardIndex(Path index, Map<String, String> weightMap, List<String>
         TreeSet<String> shards = new TreeSet<>();
         for (Map.Entry<?, ?> e : map.entrySet()) {
             String name = (String) e.getKey();
-            if (!(e.getValue() instanceof String shard)) { // safety: shard-index-file-name
+            String shard = e.getValue() instanceof String s ? s : null;
+            if (shard == null) { // safety: shard-index-file-name
                 throw CheckpointException.at(Kind.MALFORMED, record, -1, "weight_map gives tensor '" + name
                         + "' the shard " + show(e.getValue()) + ", not a file name").forTensor(name);
             }
@@ -121,7 +124,8 @@ public record ShardIndex(Path index, Map<String, String> weightMap, List<String>
         long totalSize = -1;
         Object md = top.get("metadata");
         if (md != null) {
-            if (!(md instanceof Map<?, ?> m)) { // safety: shard-index-metadata
+            Map<?, ?> m = md instanceof Map<?, ?> given ? given : null;
+            if (m == null) { // safety: shard-index-metadata
                 throw CheckpointException.at(Kind.MALFORMED, record, -1, "the index's \"metadata\" is "
                         + show(md) + ", not an object");
             }

@@ -25,14 +25,17 @@ import java.util.Set;
 
 /**
  * A Hugging Face sharded checkpoint read as one: the shards an index names, each a checkpoint of
- * its own (a {@code torch.save} of a dict of tensors), merged into one dict of every tensor.
+ * its own (a {@code torch.save} of a dict of tensors, or a safetensors file), merged into one
+ * dict of every tensor. The shards' own metadata (a safetensors shard's {@code {"format": "pt"}})
+ * is not kept; {@link Unpickled#metadata()} is the index's.
  *
  * <p><b>Order.</b> Shards in the sorted order of their names ({@link ShardIndex#shards()}, as
  * transformers loads them), each shard's tensors in the shard's own order. For shards written by
  * {@code huggingface_hub} this is the order of the {@code weight_map} and of the saved state_dict.
  *
- * <p><b>Laziness.</b> Opening reads each shard's zip index and pickle (what names, dtypes and
- * shapes need); tensor data are mapped on first use, as for a single file.
+ * <p><b>Laziness.</b> Opening reads each shard's header (a zip index and pickle, or a safetensors
+ * header: what names, dtypes and shapes need); tensor data are mapped on first use, as for a
+ * single file.
  *
  * <p><b>Checks against the index.</b> Every tensor the index names must be in the shard it names;
  * a name may be in one shard only; {@code metadata.total_size}, where given, must equal the bytes
@@ -44,7 +47,11 @@ public final class Shards implements CheckpointFormat {
     private final ShardIndex index;
     private final List<Shard> shards;
 
+    /** One shard file: a torch.save zip (with its index) or a safetensors file ({@code zip} null). */
     private record Shard(String name, MappedFile file, ZipContainer zip) {
+        CheckpointFormat format() {
+            return zip == null ? new Safetensors(file) : new TorchZip(file, zip);
+        }
     }
 
     private Shards(ShardIndex index, List<Shard> shards) {
@@ -73,6 +80,10 @@ public final class Shards implements CheckpointFormat {
             }
             owned.add(file);
             FileKind.Diagnosis kind = FileKind.sniff(file);
+            if (kind.kind() == FileKind.SAFETENSORS) {
+                shards.add(new Shard(name, file, null));
+                continue;
+            }
             if (kind.kind() != FileKind.ZIP) {
                 throw CheckpointException.at(kind.refusal().kind(), name, -1, "this shard is not read: "
                         + kind.message());
@@ -99,7 +110,7 @@ public final class Shards implements CheckpointFormat {
         for (Shard s : shards) {
             Unpickled u;
             try {
-                u = new TorchZip(s.file, s.zip).unpickle(options, allowTrailing);
+                u = s.format().unpickle(options, allowTrailing);
             } catch (CheckpointException e) {
                 throw CheckpointException.at(e.kind(), s.name, -1, "in this shard: " + e.getMessage()).withCause(e);
             }
@@ -111,7 +122,8 @@ public final class Shards implements CheckpointFormat {
                 unreadable = u.unreadableTensor();
             }
             Object root = u.takeRoot();
-            if (!(root instanceof RawDict dict)) { // safety: shard-is-dict
+            RawDict dict = root instanceof RawDict d ? d : null;
+            if (dict == null) { // safety: shard-is-dict
                 throw CheckpointException.at(Kind.MALFORMED, s.name, -1, "this shard holds a "
                         + (root == null ? "None" : root.getClass().getSimpleName())
                         + ", not the dict of tensors a shard is");
