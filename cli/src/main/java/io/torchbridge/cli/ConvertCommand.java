@@ -55,6 +55,7 @@ final class ConvertCommand implements Callable<Integer> {
     static final java.util.List<ConvertTarget> TARGETS = java.util.List.of(
             new ShardsTarget(io.torchbridge.writer.ShardedWriter.Kind.TORCH),
             new ShardsTarget(io.torchbridge.writer.ShardedWriter.Kind.SAFETENSORS),
+            new DcpTarget(),
             new TorchSaveTarget());
 
     /** The names {@code --to} takes. */

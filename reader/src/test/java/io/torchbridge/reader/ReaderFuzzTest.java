@@ -86,6 +86,24 @@ class ReaderFuzzTest {
         readEverything(f);
     }
 
+    /**
+     * A DCP {@code .metadata} pickle beside the real data files of fixtures/dcp/two_ranks.dcp (two
+     * ranks, chunks in both files), the directory opened as one checkpoint. Seeds: that
+     * metadata, and a few of fixtures/dcp-hostile ({@code dcp-*}).
+     */
+    @FuzzTest(maxDuration = "2m")
+    void dcpMetadata(byte[] data) throws IOException {
+        Path dir = SCRATCH.resolve("dcp-" + Thread.currentThread().getId() + ".dcp");
+        if (!Files.isDirectory(dir)) {
+            Files.createDirectories(dir);
+            Path good = Repo.fixtures().resolve("dcp/two_ranks.dcp");
+            Files.copy(good.resolve("__0_0.distcp"), dir.resolve("__0_0.distcp"));
+            Files.copy(good.resolve("__1_0.distcp"), dir.resolve("__1_0.distcp"));
+        }
+        Files.write(dir.resolve(".metadata"), data);
+        readEverything(dir);
+    }
+
     private static String firstCode(Map<String, byte[]> records) {
         return records.keySet().stream().filter(n -> n.startsWith("code/") && n.endsWith(".py")).findFirst()
                 .orElseThrow();

@@ -98,7 +98,7 @@ final class AtomicFile {
     }
 
     /** Makes the rename durable: on Linux a directory can be opened and forced. */
-    private static void syncDirectory(Path dir) {
+    static void syncDirectory(Path dir) {
         try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
             d.force(true);
         } catch (IOException | UnsupportedOperationException e) {

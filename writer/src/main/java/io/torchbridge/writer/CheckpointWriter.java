@@ -12,6 +12,7 @@ import io.torchbridge.writer.internal.StorageSource;
 import io.torchbridge.writer.internal.TensorView;
 import io.torchbridge.writer.internal.TorchZipWriter;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.IdentityHashMap;
@@ -57,26 +58,32 @@ public final class CheckpointWriter {
         Pickler pickler = new Pickler(o -> view(o, mapped));
         byte[] pkl = pickler.dump(obj);
 
-        AtomicFile.write(abs, options.fsync(), ch -> {
-            TorchZipWriter zip = new TorchZipWriter(ch, archive, 64, options.progress());
-            // torch/serialization.py, _save: this order, storages in key order.
-            zip.record("data.pkl", pkl);
-            zip.record(".format_version", ascii("1"));
-            zip.record(".storage_alignment", ascii("64"));
-            zip.record("byteorder", ascii("little"));
-            List<StorageSource> storages = pickler.storages();
-            for (int i = 0; i < storages.size(); i++) {
-                StorageSource s = storages.get(i);
-                if (s.stored() != null) {
-                    zip.copy("data/" + i, s.stored());
-                } else {
-                    zip.record("data/" + i, s.nbytes(), s::writeTo);
-                }
+        AtomicFile.write(abs, options.fsync(), ch -> writeArchive(ch, archive, pkl, pickler.storages(), options));
+    }
+
+    /**
+     * One torch.save archive, from the channel's position on (its offsets count from there, as
+     * torch.save's into a stream): {@code data.pkl} and the storages the pickler met.
+     */
+    static void writeArchive(FileChannel ch, String archive, byte[] pkl, List<StorageSource> storages,
+                             WriteOptions options) throws IOException {
+        TorchZipWriter zip = new TorchZipWriter(ch, archive, 64, options.progress());
+        // torch/serialization.py, _save: this order, storages in key order.
+        zip.record("data.pkl", pkl);
+        zip.record(".format_version", ascii("1"));
+        zip.record(".storage_alignment", ascii("64"));
+        zip.record("byteorder", ascii("little"));
+        for (int i = 0; i < storages.size(); i++) {
+            StorageSource s = storages.get(i);
+            if (s.stored() != null) {
+                zip.copy("data/" + i, s.stored());
+            } else {
+                zip.record("data/" + i, s.nbytes(), s::writeTo);
             }
-            zip.record("version", ascii("3\n"));
-            zip.record(".data/serialization_id", ascii(zip.serializationId()));
-            zip.finish();
-        });
+        }
+        zip.record("version", ascii("3\n"));
+        zip.record(".data/serialization_id", ascii(zip.serializationId()));
+        zip.finish();
     }
 
     /** torch names the archive folder after the file, without its last extension. */
@@ -86,7 +93,7 @@ public final class CheckpointWriter {
         return dot < 0 ? base : base.substring(0, dot);
     }
 
-    private static TensorView view(Object o, Map<StorageInfo, StorageSource> mapped) {
+    static TensorView view(Object o, Map<StorageInfo, StorageSource> mapped) {
         if (o instanceof NewTensor t) {
             return t.toView();
         }
@@ -110,6 +117,11 @@ public final class CheckpointWriter {
 
     private static TensorView.Quantized quantized(Quantization.PerChannel p) {
         return new TensorView.Quantized(p.scheme(), 0, 0, p.scales(), p.zeroPoints(), p.axis());
+    }
+
+    /** Makes a rename durable (see {@link AtomicFile}); DcpWriter's folder commit uses it too. */
+    static void syncDirectory(Path dir) {
+        AtomicFile.syncDirectory(dir);
     }
 
     private static byte[] ascii(String s) {

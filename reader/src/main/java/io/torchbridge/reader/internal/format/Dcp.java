@@ -139,11 +139,11 @@ public final class Dcp implements CheckpointFormat, AutoCloseable {
             throw CheckpointException.of(Kind.IO, "cannot read " + p + ": " + e).withCause(e);
         }
         Object root = PickleReader.forDcpMetadata(options, METADATA).read(bytes, false);
-        if (!(root instanceof RawObject o) || !isClass(o, "Metadata")) { // safety: dcp-metadata-root
+        if (!(root instanceof RawObject) || !isClass((RawObject) root, "Metadata")) { // safety: dcp-metadata-root
             throw malformed("the pickle holds a " + typeName(root) + ", not a torch.distributed.checkpoint "
                     + "Metadata object");
         }
-        return o;
+        return (RawObject) root;
     }
 
     /** storage_data as (fqn, chunk offsets or null) to the _StorageInfo's fields. */
@@ -164,7 +164,8 @@ public final class Dcp implements CheckpointFormat, AutoCloseable {
                 throw malformed("storage_data of '" + fqn + "' is a " + typeName(e.getValue())
                         + ", not the _StorageInfo of torch's FileSystemWriter");
             }
-            if (out.put(key, fields(v, fqn, "_StorageInfo")) != null) { // safety: dcp-storage-key-unique
+            Map<String, Object> before = out.put(key, fields(v, fqn, "_StorageInfo"));
+            if (before != null) { // safety: dcp-storage-key-unique
                 throw malformed("storage_data names the item " + key + " twice");
             }
         }
@@ -258,19 +259,63 @@ public final class Dcp implements CheckpointFormat, AutoCloseable {
             }
             covered = Checked.add(covered, Layout.numel(b[1]), METADATA, "chunk elements of '" + fqn + "'");
         }
-        for (int i = 0; i < boxes.size(); i++) {
-            for (int j = i + 1; j < boxes.size(); j++) {
-                if (overlap(boxes.get(i), boxes.get(j))) { // safety: dcp-chunks-disjoint
-                    throw malformed("chunks of '" + fqn + "' overlap: offsets " + Arrays.toString(boxes.get(i)[0])
-                            + " sizes " + Arrays.toString(boxes.get(i)[1]) + " and offsets "
-                            + Arrays.toString(boxes.get(j)[0]) + " sizes " + Arrays.toString(boxes.get(j)[1]));
-                }
-            }
+        long[][][] overlapping = overlapping(shape, boxes);
+        if (overlapping != null) { // safety: dcp-chunks-disjoint
+            throw malformed("chunks of '" + fqn + "' overlap: offsets " + Arrays.toString(overlapping[0][0])
+                    + " sizes " + Arrays.toString(overlapping[0][1]) + " and offsets "
+                    + Arrays.toString(overlapping[1][0]) + " sizes " + Arrays.toString(overlapping[1][1]));
         }
         if (covered != numel) { // safety: dcp-chunks-cover
             throw malformed("the chunks of '" + fqn + "' hold " + covered + " elements, the tensor of size "
                     + Arrays.toString(shape) + " has " + numel + ": part of it is in no chunk");
         }
+    }
+
+    /** The most chunks of one tensor compared pair by pair (where they are not all split along one dimension). */
+    static final int MAX_PAIRWISE_CHUNKS = 4096;
+
+    /**
+     * Two chunks that overlap, or null. Chunks that all span every dimension but one (a 1-D mesh:
+     * Shard(d), FSDP) are sorted along it and compared with their neighbour; any others pair by
+     * pair, at most {@link #MAX_PAIRWISE_CHUNKS} of them.
+     */
+    private static long[][][] overlapping(long[] shape, List<long[][]> boxes) throws CheckpointException {
+        int along = -1;
+        boolean oneDimension = true;
+        for (long[][] b : boxes) {
+            for (int d = 0; d < shape.length && oneDimension; d++) {
+                if (b[0][d] != 0 || b[1][d] != shape[d]) {
+                    if (along >= 0 && along != d) {
+                        oneDimension = false;
+                    }
+                    along = d;
+                }
+            }
+        }
+        if (oneDimension) {
+            int d = Math.max(along, 0);
+            List<long[][]> sorted = new ArrayList<>(boxes);
+            sorted.removeIf(b -> Layout.numel(b[1]) == 0);
+            sorted.sort((a, b) -> shape.length == 0 ? 0 : Long.compare(a[0][d], b[0][d]));
+            for (int i = 1; i < sorted.size(); i++) {
+                if (overlap(sorted.get(i - 1), sorted.get(i))) {
+                    return new long[][][] {sorted.get(i - 1), sorted.get(i)};
+                }
+            }
+            return null;
+        }
+        if (boxes.size() > MAX_PAIRWISE_CHUNKS) {
+            throw CheckpointException.at(Kind.LIMIT_EXCEEDED, METADATA, -1, "a tensor in " + boxes.size()
+                    + " chunks split along several dimensions; at most " + MAX_PAIRWISE_CHUNKS + " are checked");
+        }
+        for (int i = 0; i < boxes.size(); i++) {
+            for (int j = i + 1; j < boxes.size(); j++) {
+                if (overlap(boxes.get(i), boxes.get(j))) {
+                    return new long[][][] {boxes.get(i), boxes.get(j)};
+                }
+            }
+        }
+        return null;
     }
 
     private static boolean overlap(long[][] a, long[][] b) {
