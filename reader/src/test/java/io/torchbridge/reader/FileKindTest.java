@@ -50,13 +50,15 @@ class FileKindTest {
 
     /**
      * The reader reads it (a kind it reads: a zip checkpoint, the legacy stream, the legacy tar, a
-     * TorchScript archive, a safetensors file, each as its Format of the same label) or names its kind with the next
+     * TorchScript archive, a safetensors file, a DCP directory or its .metadata, each as its Format of the same label) or names its kind with the next
      * step; the scan names the same kind.
      */
     private static void assertDiagnosed(Path sample, FileKind kind) throws IOException {
         assertEquals(kind.label(), Scan.scan(sample).format(), "scan's format");
+        boolean dcpWhole = kind == FileKind.DCP && (Files.isDirectory(sample)
+                || sample.getFileName().toString().equals(".metadata")); // a data file alone stays refused
         if (kind == FileKind.ZIP || kind == FileKind.LEGACY || kind == FileKind.TAR || kind == FileKind.TORCHSCRIPT
-                || kind == FileKind.SAFETENSORS) {
+                || kind == FileKind.SAFETENSORS || dcpWhole) {
             try (Checkpoint c = Checkpoint.open(sample)) {
                 assertEquals(kind.label(), c.format().label());
             }
