@@ -37,16 +37,27 @@ if [ ! -x "$python" ]; then
 fi
 sdir="$dir/shards"
 mkdir -p "$sdir"
-hf="$sdir/hf_${gib}g"
 free_gib() { df -BG --output=avail "$sdir" | tail -1 | tr -dc 0-9; }
-if [ ! -f "$hf/model.safetensors.index.json" ]; then
-  need=$((2 * gib + 2))
+make_hf() { # GIB: the sharded checkpoint of GIB GiB, once
+  local g=$1 d="$sdir/hf_$1g"
+  [ -f "$d/model.safetensors.index.json" ] && return 0
+  local need=$((2 * g + 2))
   if [ "$(free_gib)" -lt "$need" ]; then
-    log "making $hf needs about $need GiB free on $sdir (scratch + shards); $(free_gib) GiB free"
+    log "making $d needs about $need GiB free on $sdir (scratch + shards); $(free_gib) GiB free"
     exit 1
   fi
-  log "making $hf with huggingface_hub's save_torch_state_dict (once)"
-  nice -n 10 "$python" bench/torch_shards.py make-hf "$gib" $((gib * 250000000)) "$sdir/scratch.bin" "$hf"
+  log "making $d with huggingface_hub's save_torch_state_dict (once)"
+  nice -n 10 "$python" bench/torch_shards.py make-hf "$g" $((g * 250000000)) "$sdir/scratch.bin" "$d"
+  rm -f "$sdir/scratch.bin"
+}
+make_hf "$gib"
+# A 2 GiB pair beside a bigger run, so the open times show (in)dependence on the data size.
+if [ "$gib" != 2 ]; then
+  make_hf 2
+  if [ ! -f "$sdir/dcp_2g/.metadata" ]; then
+    log "making $sdir/dcp_2g with torch.distributed.checkpoint, 2 ranks (once)"
+    nice -n 10 "$python" bench/torch_shards.py make-dcp "$sdir/hf_2g" "$sdir/dcp_2g" > /dev/null
+  fi
 fi
 rm -f "$sdir/scratch.bin"
 
