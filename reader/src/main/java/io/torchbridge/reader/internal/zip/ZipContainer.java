@@ -432,7 +432,9 @@ public final class ZipContainer implements AutoCloseable {
         int n = c.localHeader.length;
         int[] order = byLocalHeader(c.localHeader);
         long[] dataOffset = new long[n];
-        byte[] buf = new byte[WINDOW];
+        // Sized by what is read (grown, at least doubling, up to WINDOW): a small archive, such as
+        // each of a DCP file's thousands of items, needs a few hundred bytes, not 64 KiB.
+        byte[] buf = new byte[0];
         int bufLength = 0;
         long bufStart = 0;
         for (int k = 0; k < n; k++) {
@@ -453,7 +455,8 @@ public final class ZipContainer implements AutoCloseable {
                 // A crafted header may reach into the directory: it is refused when its turn comes.
                 bufLength = (int) (Math.min(readEnd, cdOffset) - at);
                 if (bufLength > buf.length) {
-                    buf = new byte[bufLength]; // one header with a long name: WINDOW bounds only the gathering
+                    // WINDOW bounds only the gathering: one header with a long name may need more
+                    buf = new byte[Math.max(bufLength, Math.min(2 * buf.length, WINDOW))];
                 }
                 file.read(at, buf, bufLength);
                 bufStart = at;
