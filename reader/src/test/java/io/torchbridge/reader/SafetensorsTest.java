@@ -88,6 +88,24 @@ class SafetensorsTest {
         }
     }
 
+    /** scan: a safetensors file holds no pickle, so it is clean when it reads, and unreadable when its header is bad. */
+    @Test
+    void scanReadsTheHeader() throws IOException {
+        Path good = write("{\"a\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]}}", new byte[1]);
+        io.torchbridge.reader.scan.Scan.Report r = io.torchbridge.reader.scan.Scan.scan(good);
+        assertEquals(io.torchbridge.reader.scan.Scan.Verdict.CLEAN, r.verdict());
+        assertTrue(r.readsByDefault());
+        Path bad = Files.write(dir.resolve("gap.safetensors"), file("{\"a\":{\"dtype\":\"U8\",\"shape\":[1],"
+                + "\"data_offsets\":[1,2]}}", new byte[2]));
+        io.torchbridge.reader.scan.Scan.Report b = io.torchbridge.reader.scan.Scan.scan(bad);
+        assertEquals(io.torchbridge.reader.scan.Scan.Verdict.UNREADABLE, b.verdict());
+        assertTrue(b.error().contains("tensor 'a'"), b.error());
+        // formats without metadata of their own have none
+        try (Checkpoint z = Checkpoint.open(io.torchbridge.testing.Repo.fixture("2.14.1", "module_linear.pt"))) {
+            assertEquals(Map.of(), z.metadata());
+        }
+    }
+
     @Test
     void emptyTensorsNamesWithEscapesAndAnEmptyHeader() throws IOException {
         String h = "{\"e\":{\"dtype\":\"F16\",\"shape\":[0,3],\"data_offsets\":[0,0]},"
