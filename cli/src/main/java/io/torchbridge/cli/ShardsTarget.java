@@ -68,7 +68,11 @@ final class ShardsTarget implements ConvertTarget {
             folder = out.toAbsolutePath().getParent();
         }
         Files.createDirectories(folder);
-        ShardedWriter.save(stateDict(in, settings), folder, max, kind, Map.of(), settings.writeOptions());
+        ShardedWriter.Written w = ShardedWriter.save(stateDict(in, settings), folder, max, kind, Map.of(),
+                settings.writeOptions());
+        // huggingface_hub's rule, said plainly: a tied name is written once and recorded in the index's metadata
+        w.removed().forEach((left, kept) -> System.err.println("convert: " + left + " shares " + kept
+                + "'s memory: written once as " + kept + ", recorded in the metadata (huggingface_hub's rule)"));
     }
 
     /**

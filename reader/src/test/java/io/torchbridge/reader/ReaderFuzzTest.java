@@ -104,6 +104,24 @@ class ReaderFuzzTest {
         readEverything(dir);
     }
 
+    /**
+     * A Hugging Face shard index: the bytes are {@code model.bin.index.json} in a folder beside
+     * the torch.save shards of fixtures/shards/pieces, and the folder is opened. Seeds: a valid
+     * index over those shards and a few hostile ones ({@code shardIndex/}).
+     */
+    @FuzzTest(maxDuration = "2m")
+    void shardIndex(byte[] data) throws IOException {
+        Path dir = SCRATCH.resolve("shards-" + Thread.currentThread().getId());
+        if (!Files.isDirectory(dir)) {
+            Files.createDirectories(dir);
+            for (String p : List.of("a.bin", "b.bin", "c.bin", "list.bin", "mixed.bin")) {
+                Files.copy(Repo.fixtures().resolve("shards").resolve("pieces").resolve(p), dir.resolve(p));
+            }
+        }
+        Files.write(dir.resolve("model.bin.index.json"), data);
+        readEverything(dir);
+    }
+
     private static String firstCode(Map<String, byte[]> records) {
         return records.keySet().stream().filter(n -> n.startsWith("code/") && n.endsWith(".py")).findFirst()
                 .orElseThrow();

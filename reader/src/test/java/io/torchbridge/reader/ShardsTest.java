@@ -101,8 +101,12 @@ class ShardsTest {
 
     @Test
     void anIndexLargerThanThePickleLimitIsNotRead() throws IOException {
-        Path p = folder("{\"weight_map\": {\"x\": \"a.bin\"}}" + " ".repeat(100), "a.bin");
-        ReadOptions small = new ReadOptions(Set.of(), 64, ReadOptions.defaults().maxMemo(),
+        // a limit the shard's own pickle fits in, and an index (valid JSON) one byte over it
+        Path p = folder("{\"weight_map\": {\"x\": \"a.bin\"}}" + " ".repeat(4097 - 30), "a.bin");
+        try (Checkpoint c = Checkpoint.open(p)) {
+            assertEquals(List.of("x"), c.names());
+        }
+        ReadOptions small = new ReadOptions(Set.of(), 4096, ReadOptions.defaults().maxMemo(),
                 ReadOptions.defaults().maxStack(), ReadOptions.defaults().maxNesting(),
                 ReadOptions.defaults().maxTreeNodes(), false);
         CheckpointException e = assertThrows(CheckpointException.class, () -> Checkpoint.open(p, small).close());

@@ -46,6 +46,10 @@ import java.util.regex.Pattern;
  *
  * <p><b>.bin shards</b> ({@link Kind#TORCH}) are {@code torch.save} of a plain dict of the shard's
  * tensors, written by {@link CheckpointWriter}; tensors that share a storage stay shared.
+ * <b>safetensors shards</b> ({@link Kind#SAFETENSORS}) are {@code save_file} of the shard's
+ * tensors with {@code {"format": "pt"}} ({@link SafetensorsWriter}), after huggingface_hub's
+ * {@code _clean_state_dict_for_safetensors}: of tensors sharing memory one is kept and the others
+ * are recorded in the metadata ({@link #removeDuplicateNames}); views are written contiguous.
  *
  * <p><b>Crash safety.</b> Every file is first written under a temporary name in the folder (each
  * atomically, see {@link CheckpointWriter}); only when all are written are they renamed into place,
@@ -83,10 +87,15 @@ public final class ShardedWriter {
         }
     }
 
-    /** What a save wrote: the shard files in order, and the index (null for a single file). */
-    public record Written(List<Path> shards, Path index) {
+    /**
+     * What a save wrote: the shard files in order, the index (null for a single file), and for
+     * safetensors shards the names left out as duplicates of a tensor sharing their storage,
+     * each with the name kept (also in the metadata, as huggingface_hub records them).
+     */
+    public record Written(List<Path> shards, Path index, Map<String, String> removed) {
         public Written {
             shards = List.copyOf(shards);
+            removed = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(removed));
         }
     }
 
@@ -171,10 +180,7 @@ public final class ShardedWriter {
             sd.put(e.getKey(), checkTensor(e.getKey(), e.getValue()));
         }
         Map<String, String> meta = new LinkedHashMap<>(metadata);
-        if (kind == Kind.SAFETENSORS) {
-            throw new UnsupportedOperationException("safetensors shards need the safetensors writer, which this "
-                    + "version does not have yet; write .bin shards (Kind.TORCH)");
-        }
+        Map<String, String> removed = kind == Kind.SAFETENSORS ? removeDuplicateNames(sd, meta) : Map.of();
         if (sd.isEmpty()) {
             throw new IllegalArgumentException("the state_dict has no tensors; huggingface_hub writes no file for it");
         }
@@ -193,10 +199,23 @@ public final class ShardedWriter {
                 Path target = folder.resolve(shard.getKey());
                 Path tmp = stagingName(folder, shard.getKey());
                 staged.add(tmp);
-                // torch.save of the shard's dict ({tensor: state_dict[tensor] for tensor in tensors});
-                // the archive folder is named after the final file, as torch names it
-                CheckpointWriter.save(new PyDict(PyDict.DICT, tensors, Map.of()), tmp,
-                        options.withArchiveName(CheckpointWriter.archiveName(target)));
+                if (kind == Kind.TORCH) {
+                    // torch.save of the shard's dict ({tensor: state_dict[tensor] for tensor in tensors});
+                    // the archive folder is named after the final file, as torch names it
+                    CheckpointWriter.save(new PyDict(PyDict.DICT, tensors, Map.of()), tmp,
+                            options.withArchiveName(CheckpointWriter.archiveName(target)));
+                } else {
+                    // save_file(shard, path, metadata={"format": "pt"} (+ metadata when not sharded));
+                    // force_contiguous=True: a complete view is written as its contiguous copy
+                    Map<String, String> fileMeta = new LinkedHashMap<>();
+                    fileMeta.put("format", "pt");
+                    if (split.files.size() == 1) {
+                        fileMeta.putAll(meta);
+                    }
+                    Map<String, Object> named = new LinkedHashMap<>();
+                    tensors.forEach((k, v) -> named.put((String) k, v));
+                    SafetensorsWriter.save(named, fileMeta, tmp, options, true);
+                }
                 finals.add(target);
             }
             Path index = null;
@@ -222,7 +241,7 @@ public final class ShardedWriter {
             }
             committed = true;
             removeStale(folder, kind, finals);
-            return new Written(index == null ? finals : finals.subList(0, finals.size() - 1), index);
+            return new Written(index == null ? finals : finals.subList(0, finals.size() - 1), index, removed);
         } finally {
             if (!committed) {
                 for (Path p : staged) {
@@ -234,6 +253,138 @@ public final class ShardedWriter {
                 }
             }
         }
+    }
+
+    /**
+     * {@code _clean_state_dict_for_safetensors} ({@code huggingface_hub/serialization/_torch.py}):
+     * of tensors whose bytes overlap in one storage ({@code _find_shared_tensors},
+     * {@code _filter_shared_not_shared}) one is kept, the first by name of those that cover their
+     * whole storage ({@code _is_complete}); the others leave the state_dict and go into the
+     * metadata as {@code removed: kept} (where the caller's metadata has no such key). A group
+     * with no complete tensor, such as a lone slice of a larger storage, is refused, as there.
+     */
+    static Map<String, String> removeDuplicateNames(Map<String, Object> sd, Map<String, String> metadata) {
+        // groups by storage, in the order each storage is first met; storages of no bytes are never shared
+        Map<Object, List<String>> groups = new LinkedHashMap<>();
+        for (Map.Entry<String, Object> e : sd.entrySet()) {
+            if (storageBytes(e.getValue()) != 0) {
+                groups.computeIfAbsent(new Identity(storage(e.getValue())), k -> new ArrayList<>()).add(e.getKey());
+            }
+        }
+        Map<String, List<String>> toRemove = new LinkedHashMap<>();
+        for (List<String> group : groups.values()) {
+            for (List<String> run : overlapping(sd, group)) {
+                List<String> complete = new ArrayList<>();
+                for (String n : run) {
+                    if (isComplete(sd.get(n))) {
+                        complete.add(n);
+                    }
+                }
+                if (complete.isEmpty()) {
+                    throw new IllegalArgumentException("none of " + run + " covers its whole storage, so "
+                            + "huggingface_hub refuses to save them as safetensors (it would store more memory than "
+                            + "needed); save a copy (contiguous tensors of their own) or write .bin shards");
+                }
+                complete.sort(null);
+                String keep = complete.get(0);
+                List<String> sorted = new ArrayList<>(run);
+                sorted.sort(null);
+                for (String n : sorted) {
+                    if (!n.equals(keep)) {
+                        toRemove.computeIfAbsent(keep, k -> new ArrayList<>()).add(n);
+                    }
+                }
+            }
+        }
+        Map<String, String> removed = new LinkedHashMap<>();
+        toRemove.forEach((kept, names) -> {
+            for (String r : names) {
+                metadata.putIfAbsent(r, kept);
+                sd.remove(r);
+                removed.put(r, kept);
+            }
+        });
+        return removed;
+    }
+
+    /**
+     * {@code _filter_shared_not_shared}: a storage's tensors as runs whose byte ranges overlap,
+     * sorted by (start, end, name); a group of one is one run.
+     */
+    private static List<List<String>> overlapping(Map<String, Object> sd, List<String> group) {
+        if (group.size() < 2) {
+            return List.of(group);
+        }
+        record Area(long start, long stop, String name) {
+        }
+        List<Area> areas = new ArrayList<>();
+        for (String n : group) {
+            long[] r = byteRange(sd.get(n));
+            areas.add(new Area(r[0], r[1], n));
+        }
+        areas.sort(java.util.Comparator.comparingLong(Area::start).thenComparingLong(Area::stop)
+                .thenComparing(Area::name));
+        List<List<String>> runs = new ArrayList<>();
+        long lastStop = areas.get(0).stop;
+        runs.add(new ArrayList<>(List.of(areas.get(0).name)));
+        for (Area a : areas.subList(1, areas.size())) {
+            if (a.start >= lastStop) {
+                runs.add(new ArrayList<>(List.of(a.name)));
+            } else {
+                runs.get(runs.size() - 1).add(a.name);
+            }
+            lastStop = a.stop;
+        }
+        return runs;
+    }
+
+    /**
+     * {@code (data_ptr, _end_ptr)} relative to the storage: the first element's byte and the byte
+     * after the last element in flattened order ({@code view(-1)[-1]}); an empty tensor ends where it starts.
+     */
+    private static long[] byteRange(Object tensor) {
+        long[] shape = shape(tensor);
+        long[] stride = stride(tensor);
+        long item = itemSize(tensor);
+        long start = Math.multiplyExact(offset(tensor), item);
+        long last = offset(tensor);
+        long numel = 1;
+        for (int i = 0; i < shape.length; i++) {
+            numel = Math.multiplyExact(numel, shape[i]);
+            if (shape[i] > 0) {
+                last = Math.addExact(last, Math.multiplyExact(shape[i] - 1, stride[i]));
+            }
+        }
+        return new long[] {start, numel == 0 ? start : Math.addExact(Math.multiplyExact(last, item), item)};
+    }
+
+    /** {@code _is_complete}: starts at the storage's start and has as many bytes as the storage. */
+    private static boolean isComplete(Object tensor) {
+        long numel = 1;
+        for (long d : shape(tensor)) {
+            numel = Math.multiplyExact(numel, d);
+        }
+        return offset(tensor) == 0 && Math.multiplyExact(numel, itemSize(tensor)) == storageBytes(tensor);
+    }
+
+    private static Object storage(Object t) {
+        return t instanceof NewTensor n ? n.toView().storage() : ((Tensor) t).info().storage();
+    }
+
+    private static long[] shape(Object t) {
+        return t instanceof NewTensor n ? n.shape().toArray() : ((Tensor) t).shape().toArray();
+    }
+
+    private static long[] stride(Object t) {
+        return t instanceof NewTensor n ? n.stride().toArray() : ((Tensor) t).info().stride().toArray();
+    }
+
+    private static long offset(Object t) {
+        return t instanceof NewTensor n ? n.storageOffset() : ((Tensor) t).info().storageOffset();
+    }
+
+    private static long itemSize(Object t) {
+        return t instanceof NewTensor n ? n.dtype().itemSize() : ((Tensor) t).dtype().itemSize();
     }
 
     /** The shards and index of a split, as {@code StateDictSplit} holds them. */
@@ -308,7 +459,7 @@ public final class ShardedWriter {
         if (storageBytes(tensor) == 0) {
             return EMPTY_STORAGE;
         }
-        return new Identity(tensor instanceof NewTensor n ? n.toView().storage() : ((Tensor) tensor).info().storage());
+        return new Identity(storage(tensor));
     }
 
     private static final Object EMPTY_STORAGE = new Object();

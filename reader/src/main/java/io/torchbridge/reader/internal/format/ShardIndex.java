@@ -71,22 +71,16 @@ public record ShardIndex(Path index, Map<String, String> weightMap, List<String>
     public static ShardIndex read(Path path, ReadOptions options) throws CheckpointException {
         String record = String.valueOf(path.getFileName());
         byte[] bytes;
-        long size;
-        try {
-            size = Files.size(path);
-        } catch (IOException e) {
-            throw CheckpointException.of(Kind.IO, "cannot read " + path + ": " + e).withCause(e);
-        }
-        if (size > options.maxPickleBytes()) { // safety: shard-index-size
-            throw CheckpointException.at(Kind.LIMIT_EXCEEDED, record, -1, "the index has " + size
-                    + " bytes, more than the " + options.maxPickleBytes() + " read into memory "
-                    + "(ReadOptions.maxPickleBytes)");
-        }
+        long limit = Math.min(Integer.MAX_VALUE - 9, options.maxPickleBytes());
         try (java.io.InputStream in = Files.newInputStream(path)) {
-            // at most the limit: the file may have grown since its size was taken
-            bytes = in.readNBytes((int) Math.min(Integer.MAX_VALUE - 8, options.maxPickleBytes() + 1));
+            // one byte past the limit tells a file over it, without reading (or allocating) more
+            bytes = in.readNBytes((int) limit + 1);
         } catch (IOException e) {
             throw CheckpointException.of(Kind.IO, "cannot read " + path + ": " + e).withCause(e);
+        }
+        if (bytes.length > limit) { // safety: shard-index-size
+            throw CheckpointException.at(Kind.LIMIT_EXCEEDED, record, -1, "the index has more than " + limit
+                    + " bytes, the most read into memory (ReadOptions.maxPickleBytes)");
         }
         String text;
         try {
