@@ -68,7 +68,7 @@ class DcpCompatTest {
         ArrayNode tensors = out.putArray("tensors");
         ArrayNode values = out.putArray("values");
         walk("", c.root(), tensors, values);
-        return out;
+        return MAPPER.readTree(out.toString()); // numbers as a parsed manifest holds them (IntNode, not LongNode)
     }
 
     private static void walk(String path, Object v, ArrayNode tensors, ArrayNode values) throws Exception {
@@ -174,5 +174,19 @@ class DcpCompatTest {
         assertEquals(0, Main.run("convert", fixture(name).toString(), pth.toString()));
         assertEquals(0, Main.run("convert", pth.toString(), out.toString()));
         assertEquals(withoutFileFields(manifest(name)), torch("describe", out.toString()), name + ": .pth -> .dcp");
+    }
+
+    @org.junit.jupiter.api.Test
+    void inspectReadsTheDirectoryAndRefusesADataFileAlone() {
+        CliRun dir = CliRun.of("inspect", fixture("two_ranks").toString());
+        assertEquals(0, dir.exit(), dir.err());
+        assertTrue(dir.out().contains("model.col"), dir.out());
+        for (String f : List.of("__0_0.distcp", "__1_0.distcp")) {
+            CliRun alone = CliRun.of("inspect", fixture("two_ranks").resolve(f).toString());
+            assertEquals(1, alone.exit(), alone.out());
+            assertTrue(alone.err().contains("open its directory " + fixture("two_ranks").toAbsolutePath()), alone.err());
+        }
+        CliRun one = CliRun.of("inspect", Repo.fixtures().resolve("kinds/samples/dcp_one/__0_0.distcp").toString());
+        assertEquals(1, one.exit(), "a data file of one archive (byte for byte a torch.save of one tensor): " + one.out());
     }
 }

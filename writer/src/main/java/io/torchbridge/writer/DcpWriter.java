@@ -235,11 +235,12 @@ public final class DcpWriter {
         for (int r = 0; r < ranks; r++) {
             plan.byRank.add(new ArrayList<>());
         }
+        // the metadata lists entries in the state dict's order (tensors put in their place below);
         // FileSystemWriter writes a file's bytes items before its tensors
         for (Item it : items) {
             plan.paths.put(it.fqn, it.path);
+            plan.entries.put(it.fqn, null);
             if (!isTensor(it.value)) {
-                plan.entries.put(it.fqn, null);
                 Map<StorageInfo, StorageSource> mapped = new IdentityHashMap<>();
                 Pickler p = new Pickler(o -> CheckpointWriter.view(o, mapped));
                 byte[] pkl = p.dump(it.value);

@@ -245,7 +245,9 @@ public enum FileKind {
             return null;
         }
         if (Files.isRegularFile(path.resolve(".metadata"))) {
-            return new Diagnosis(DCP, "a DCP directory: .metadata and " + count(path, "*.distcp") + " .distcp files");
+            return new Diagnosis(DCP, "a DCP directory: .metadata and " + count(path, "*.distcp") + " .distcp files",
+                    "it opens as one checkpoint (Checkpoint.open, torchbridge inspect, convert) with its metadata read "
+                            + "inertly");
         }
         List<String> inside = new ArrayList<>();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(path, "*.{pt,pth,bin,ckpt,safetensors,tar}")) {
