@@ -72,6 +72,13 @@ class ConvertShardsTest {
     }
 
     @Test
+    void inspectShowsTheFolderAsOneCheckpoint() {
+        CliRun r = CliRun.of("inspect", MLP.toString());
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(r.out().contains("sharded") && r.out().contains("head.weight") && r.out().contains("big"), r.out());
+    }
+
+    @Test
     void aSizeHuggingFaceHubWouldNotParseIsAnError() throws Exception {
         CliRun r = CliRun.of("convert", MLP.toString(), tmp.resolve("x").toString(), "--max-shard-size", "5GiB");
         assertEquals(1, r.exit());

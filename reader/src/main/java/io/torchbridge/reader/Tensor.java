@@ -43,6 +43,16 @@ import java.util.function.Consumer;
  * {@link #storageChunks()} throw {@link IllegalStateException}; the copying methods
  * ({@link #stream}, {@link #copyTo(ByteBuffer)}, {@code to*Array()}) give the dense values
  * (PyTorch's {@code to_dense()}; for a nested tensor its components' values concatenated).
+ *
+ * <p><b>Tensors of a DCP checkpoint in several chunks</b> (saved by several ranks) are
+ * contiguous tensors whose values lie in the chunks' storages, maybe in several files; nothing
+ * is copied at open. Split along the first dimension (DTensor's {@code Shard(0)}, FSDP), the
+ * chunks are consecutive runs of the values: {@link #dataChunks()} and {@link #storageChunks()}
+ * give their views one after another, zero-copy ({@link #data()} where there is one view).
+ * Split along a later dimension ({@code Shard(1)}), every row interleaves the chunks, so those
+ * three throw {@link IllegalStateException}; {@link #stream}, {@code copyTo} and
+ * {@code to*Array()} gather the values in row-major order for every split. A tensor in one chunk
+ * is that chunk's storage, like any other tensor.
  */
 public final class Tensor {
     static {

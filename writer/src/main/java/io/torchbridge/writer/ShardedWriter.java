@@ -41,7 +41,7 @@ import java.util.regex.Pattern;
  *
  * <p><b>The index</b> {@code pytorch_model.bin.index.json} / {@code model.safetensors.index.json}:
  * {@code {"metadata": {"total_size": N, ...metadata}, "weight_map": {name: shard, ...}}} as
- * Python's {@code json.dump(index, f, indent=2)} writes it (ASCII, non-ASCII as {@code \\uXXXX},
+ * Python's {@code json.dump(index, f, indent=2)} writes it (ASCII only, other characters as JSON u-escapes,
  * no newline at the end); the weight_map lists shard by shard, each in its own order.
  *
  * <p><b>.bin shards</b> ({@link Kind#TORCH}) are {@code torch.save} of a plain dict of the shard's

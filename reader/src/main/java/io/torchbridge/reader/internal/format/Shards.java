@@ -112,7 +112,9 @@ public final class Shards implements CheckpointFormat {
             try {
                 u = s.format().unpickle(options, allowTrailing);
             } catch (CheckpointException e) {
-                throw CheckpointException.at(e.kind(), s.name, -1, "in this shard: " + e.getMessage()).withCause(e);
+                CheckpointException inShard = CheckpointException.at(e.kind(), s.name, -1, "in this shard: "
+                        + e.getMessage()).withCause(e);
+                throw e.tensorName().isPresent() ? inShard.forTensor(e.tensorName().get()) : inShard;
             }
             if (s == shards.get(0)) {
                 version = u.version();
