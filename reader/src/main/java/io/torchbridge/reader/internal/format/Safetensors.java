@@ -101,9 +101,10 @@ public final class Safetensors implements CheckpointFormat {
         long dataStart = 8 + n;
         Map<String, String> metadata = Map.of();
         List<Entry> entries = new ArrayList<>(header.size());
+        Utf8Offsets offsets = new Utf8Offsets(text);
         for (Map.Entry<?, ?> e : header.entrySet()) {
             String name = (String) e.getKey();
-            long at = 8 + utf8Length(text, keyAt.getOrDefault(name, 0));
+            long at = 8 + offsets.at(keyAt.getOrDefault(name, 0));
             if (name.equals(METADATA_KEY)) {
                 metadata = metadata(e.getValue(), at);
             } else {
@@ -279,8 +280,46 @@ public final class Safetensors implements CheckpointFormat {
                 : o instanceof Boolean ? "boolean" : o instanceof List ? "array" : "object";
     }
 
-    /** Bytes that the first {@code chars} chars of {@code s} take in UTF-8. */
-    private static long utf8Length(String s, int chars) {
-        return s.substring(0, Math.min(chars, s.length())).getBytes(StandardCharsets.UTF_8).length;
+    /**
+     * Bytes that the first {@code chars} chars of a string take in UTF-8, for positions asked in
+     * increasing order (the header's keys, in its order), counted on from the last one asked: the
+     * header's length in all, not once per key (encoding the prefix before each key made an open
+     * quadratic in the tensor count: 551 keys of a 60 KB header encoded 17 MB). A position before
+     * the last one asked counts from the start again. The text was decoded from valid UTF-8, so
+     * it has no unpaired surrogate (such a char would count 1, as {@code getBytes} writes '?').
+     */
+    private static final class Utf8Offsets {
+        private final String s;
+        private int chars;
+        private long bytes;
+
+        Utf8Offsets(String s) {
+            this.s = s;
+        }
+
+        long at(int position) {
+            int end = Math.min(position, s.length());
+            if (end < chars) {
+                chars = 0;
+                bytes = 0;
+            }
+            while (chars < end) {
+                char c = s.charAt(chars);
+                if (c < 0x80) {
+                    bytes += 1;
+                } else if (c < 0x800) {
+                    bytes += 2;
+                } else if (Character.isHighSurrogate(c) && chars + 1 < end && Character.isLowSurrogate(s.charAt(chars + 1))) {
+                    bytes += 4;
+                    chars++;
+                } else if (Character.isSurrogate(c)) {
+                    bytes += 1;
+                } else {
+                    bytes += 3;
+                }
+                chars++;
+            }
+            return bytes;
+        }
     }
 }
