@@ -29,6 +29,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeSet;
+import java.util.function.Supplier;
 
 /**
  * A torch.distributed.checkpoint (DCP) directory, as {@code FileSystemWriter} writes it
@@ -118,7 +119,7 @@ public final class Dcp implements CheckpointFormat, AutoCloseable {
                         + ", not a TensorStorageMetadata or BytesStorageMetadata");
             }
             Object path = paths.get(fqn);
-            setElement(root, path == null ? List.of(fqn) : sequence(path, "planner_data['" + fqn + "']"), value,
+            setElement(root, path == null ? List.of(fqn) : sequence(path, () -> "planner_data['" + fqn + "']"), value,
                     fqn, entries.size());
         }
         return new Unpickled(Format.DCP, root, version, ByteOrder.LITTLE_ENDIAN, null);
@@ -158,9 +159,10 @@ public final class Dcp implements CheckpointFormat, AutoCloseable {
                 throw malformed("a MetadataIndex has no str fqn");
             }
             Object offset = index.get("offset");
-            Key key = new Key(fqn, offset == null ? null : dims(offset, "MetadataIndex('" + fqn + "').offset"));
+            Key key = new Key(fqn, offset == null ? null : dims(offset, () -> "MetadataIndex('" + fqn + "').offset"));
             if (!(e.getValue() instanceof RawObject v)
-                    || !v.callable.fullName().equals("torch.distributed.checkpoint.filesystem._StorageInfo")) {
+                    || !v.callable.module().equals("torch.distributed.checkpoint.filesystem")
+                    || !v.callable.name().equals("_StorageInfo")) {
                 throw malformed("storage_data of '" + fqn + "' is a " + typeName(e.getValue())
                         + ", not the _StorageInfo of torch's FileSystemWriter");
             }
@@ -172,22 +174,46 @@ public final class Dcp implements CheckpointFormat, AutoCloseable {
         return out;
     }
 
-    /** A MetadataIndex as the reader looks items up: by name and, for a chunk, its offsets. */
-    private record Key(String fqn, List<Long> offsets) {
+    /**
+     * A MetadataIndex as the reader looks items up: by name and, for a chunk, its offsets (null for
+     * a bytes item). Offsets as a long[] with the hash computed once: an open looks up thousands.
+     */
+    private static final class Key {
+        final String fqn;
+        final long[] offsets;
+        private final int hash;
+
         Key(String fqn, long[] offsets) {
-            this(fqn, offsets == null ? null : Arrays.stream(offsets).boxed().toList());
+            this.fqn = fqn;
+            this.offsets = offsets;
+            this.hash = fqn.hashCode() * 31 + (offsets == null ? -1 : Arrays.hashCode(offsets));
+        }
+
+        String fqn() {
+            return fqn;
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Key k && k.hash == hash && k.fqn.equals(fqn) && (offsets == null
+                    ? k.offsets == null : k.offsets != null && Arrays.equals(k.offsets, offsets));
+        }
+
+        @Override
+        public int hashCode() {
+            return hash;
         }
 
         @Override
         public String toString() {
-            return "'" + fqn + "'" + (offsets == null ? "" : " at " + offsets);
+            return "'" + fqn + "'" + (offsets == null ? "" : " at " + Arrays.toString(offsets));
         }
     }
 
     private Object tensor(String fqn, Map<String, Object> meta, Map<Key, Map<String, Object>> storage,
                           ReadOptions options) throws CheckpointException {
         DType dtype = dtype(fqn, meta.get("properties"));
-        long[] shape = dims(meta.get("size"), "the size of '" + fqn + "'");
+        long[] shape = dims(meta.get("size"), () -> "the size of '" + fqn + "'");
         long numel;
         try {
             numel = Layout.numel(shape);
@@ -204,8 +230,8 @@ public final class Dcp implements CheckpointFormat, AutoCloseable {
                 throw malformed("a chunk of '" + fqn + "' is a " + typeName(c) + ", not a ChunkStorageMetadata");
             }
             Map<String, Object> f = fields(o, fqn, "ChunkStorageMetadata");
-            boxes.add(new long[][] {dims(f.get("offsets"), "a chunk's offsets of '" + fqn + "'"),
-                dims(f.get("sizes"), "a chunk's sizes of '" + fqn + "'")});
+            boxes.add(new long[][] {dims(f.get("offsets"), () -> "a chunk's offsets of '" + fqn + "'"),
+                dims(f.get("sizes"), () -> "a chunk's sizes of '" + fqn + "'")});
         }
         requireChunksTile(fqn, shape, numel, boxes);
         List<Assembly.Piece> pieces = new ArrayList<>();
@@ -347,7 +373,7 @@ public final class Dcp implements CheckpointFormat, AutoCloseable {
     /** A bytes item: the object its torch.save archive holds (DCP loads it with torch.load). */
     private Object bytesItem(String fqn, Map<Key, Map<String, Object>> storage, ReadOptions options)
             throws CheckpointException {
-        Key key = new Key(fqn, (List<Long>) null);
+        Key key = new Key(fqn, null);
         Map<String, Object> info = storage.get(key);
         if (info == null) { // safety: dcp-bytes-has-storage
             throw malformed("bytes item '" + fqn + "' has no entry in storage_data, so no data file holds it");
@@ -360,8 +386,8 @@ public final class Dcp implements CheckpointFormat, AutoCloseable {
         if (!(info.get("relative_path") instanceof String rel)) {
             throw malformed("the _StorageInfo of " + key + " has no str relative_path");
         }
-        long offset = integer(info.get("offset"), "the offset of " + key);
-        long length = integer(info.get("length"), "the length of " + key);
+        long offset = integer(info.get("offset"), () -> "the offset of " + key);
+        long length = integer(info.get("length"), () -> "the length of " + key);
         Object transforms = info.get("transform_descriptors");
         if (transforms instanceof List<?> l && !l.isEmpty()) { // safety: dcp-no-transforms
             throw CheckpointException.at(Kind.UNSUPPORTED, rel, offset, "item " + key + " was written through "
@@ -481,19 +507,18 @@ public final class Dcp implements CheckpointFormat, AutoCloseable {
         throw malformed("tensor '" + fqn + "' has no torch dtype in its properties");
     }
 
-    /** The field dict that BUILD gave a dataclass object. */
+    /**
+     * The field dict that BUILD gave a dataclass object, as it is (no copy: a DCP directory has a
+     * few such objects per item, and copying each was a tenth of an open). Only looked up by str
+     * field names, so keys of other types never answer.
+     */
+    @SuppressWarnings("unchecked")
     private static Map<String, Object> fields(RawObject o, String where, String what) throws CheckpointException {
         if (!(o.state instanceof RawDict d)) {
             throw malformed("a " + what + " (" + where + ") has a state of a " + typeName(o.state)
                     + ", not its field dict");
         }
-        Map<String, Object> out = new HashMap<>();
-        for (Map.Entry<Object, Object> e : d.items.entrySet()) {
-            if (e.getKey() instanceof String k) {
-                out.put(k, e.getValue());
-            }
-        }
-        return out;
+        return (Map<String, Object>) (Map<?, ?>) d.items;
     }
 
     private static boolean isClass(RawObject o, String name) {
@@ -507,32 +532,35 @@ public final class Dcp implements CheckpointFormat, AutoCloseable {
         throw malformed(what + " is a " + typeName(o) + ", not a dict");
     }
 
-    private static List<Object> sequence(Object o, String what) throws CheckpointException {
+    // The "what" of these checks names the value in messages: built only when one fails (an open
+    // checks tens of thousands of values, and building each name up front was a tenth of its garbage).
+
+    private static List<Object> sequence(Object o, Supplier<String> what) throws CheckpointException {
         if (o instanceof PyTuple t) {
             return t.items();
         } else if (o instanceof List<?> l) {
             return new ArrayList<>(l);
         }
-        throw malformed(what + " is a " + typeName(o) + ", not a tuple");
+        throw malformed(what.get() + " is a " + typeName(o) + ", not a tuple");
     }
 
-    private static long[] dims(Object o, String what) throws CheckpointException {
+    private static long[] dims(Object o, Supplier<String> what) throws CheckpointException {
         List<Object> items = sequence(o, what);
         long[] out = new long[items.size()];
         for (int i = 0; i < out.length; i++) {
             out[i] = integer(items.get(i), what);
             if (out[i] < 0) {
-                throw CheckpointException.at(Kind.OUT_OF_RANGE, METADATA, -1, what + " holds " + out[i]);
+                throw CheckpointException.at(Kind.OUT_OF_RANGE, METADATA, -1, what.get() + " holds " + out[i]);
             }
         }
         return out;
     }
 
-    private static long integer(Object o, String what) throws CheckpointException {
+    private static long integer(Object o, Supplier<String> what) throws CheckpointException {
         if (o instanceof Long l) {
             return l;
         }
-        throw malformed(what + " is a " + typeName(o) + ", not an int of 64 bits");
+        throw malformed(what.get() + " is a " + typeName(o) + ", not an int of 64 bits");
     }
 
     /** {@code Metadata.version}, "1.0.0" since torch 2.4: its major number, 0 where it is absent. */
