@@ -141,8 +141,12 @@ public final class ZipContainer implements AutoCloseable {
     private static final long MAX32 = 0xFFFFFFFFL;
     /** At most how many bytes one read of local headers takes in (records of small tensors lie close together). */
     private static final int WINDOW = 64 * 1024;
-    /** The tail read first when looking for the end records (see {@link #index}). */
-    private static final int SHORT_TAIL = 4 * 1024;
+    /**
+     * The tail read first when looking for the end records (see {@link #index}): a torch.save
+     * archive of one tensor (a DCP item) ends in about 560 bytes of central directory and end
+     * records, so 1 KiB holds them; a larger directory is read on its own after it either way.
+     */
+    private static final int SHORT_TAIL = 1024;
     /**
      * The most bytes between two local headers that one read takes in too, rather than reading
      * the next one on its own: copying a few KiB costs about what a system call does, and reading
@@ -194,7 +198,7 @@ public final class ZipContainer implements AutoCloseable {
     private static ZipContainer index(Window file, boolean keepFirstDuplicate) throws IOException {
         long fileSize = file.size();
         // A short tail first: torch.save writes no comment, so the end records (and the central
-        // directory of a small archive) lie in its last few KiB. Reading the longest tail a
+        // directory of a small archive) lie in its last KiB. Reading the longest tail a
         // comment allows (64 KiB) for every archive cost a DCP directory of 4,806 items (each a
         // torch.save archive) 300 MB of copies and of garbage per open. The search is the same
         // backward scan either way, so where the short tail holds an end record with room for the
