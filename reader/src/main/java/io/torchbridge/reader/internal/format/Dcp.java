@@ -251,6 +251,7 @@ public final class Dcp implements CheckpointFormat, AutoCloseable {
             spec.parameter = false;
             if (boxes.size() == 1 && Arrays.equals(box[1], shape)) {
                 whole = spec;
+                continue; // no piece: the spec is the tensor
             }
             pieces.add(new Assembly.Piece(spec.storage.region(), new Layout(spec.dtype, spec.shape, spec.stride,
                     spec.offset, spec.conj, spec.neg, spec.storage.region().order() != ByteOrder.LITTLE_ENDIAN), box[0]));
