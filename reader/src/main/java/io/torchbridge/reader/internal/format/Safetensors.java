@@ -51,10 +51,17 @@ public final class Safetensors implements CheckpointFormat {
     public static final String METADATA_KEY = "__metadata__";
 
     private final MappedFile file;
+    private final String keyPrefix;
 
     /** Reads {@code file}, which stays the caller's to close. */
     public Safetensors(MappedFile file) {
+        this(file, "");
+    }
+
+    /** As {@link #Safetensors(MappedFile)}, each storage key after {@code keyPrefix} (see {@link TorchZip}). */
+    public Safetensors(MappedFile file, String keyPrefix) {
         this.file = file;
+        this.keyPrefix = keyPrefix;
     }
 
     /** One header entry, checked. */
@@ -143,7 +150,7 @@ public final class Safetensors implements CheckpointFormat {
         for (Entry t : ordered) {
             DType dtype = t.code.dtype();
             long nbytes = t.end - t.begin;
-            StorageRef storage = new StorageRef(new StorageInfo(Integer.toString(index++), dtype.storageName(), "cpu",
+            StorageRef storage = new StorageRef(new StorageInfo(keyPrefix + index++, dtype.storageName(), "cpu",
                     nbytes), dtype, file.region(dataStart + t.begin, nbytes, ByteOrder.LITTLE_ENDIAN), null);
             root.items.put(t.name, TensorSpec.contiguous(storage, dtype, torchShape(t)));
         }
