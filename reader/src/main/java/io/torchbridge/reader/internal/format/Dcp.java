@@ -103,7 +103,10 @@ public final class Dcp implements CheckpointFormat, AutoCloseable {
         Map<Object, Object> entries = dict(fields.get("state_dict_metadata"), "Metadata.state_dict_metadata");
         Object plannerData = fields.get("planner_data");
         Map<Object, Object> paths = plannerData == null ? Map.of() : dict(plannerData, "Metadata.planner_data");
-        Map<Key, Map<String, Object>> storage = storageData(fields.get("storage_data"));
+        Map<Key, Stored> storage = storageData(fields.get("storage_data"));
+        // The raw storage_data (two objects with a field dict each, per item) is not needed past
+        // here: dropped, so that the collector does not keep copying it while the items are read.
+        fields.remove("storage_data");
         RawDict root = RawDict.dict();
         for (Map.Entry<Object, Object> e : entries.entrySet()) {
             if (!(e.getKey() instanceof String fqn)) {
@@ -148,8 +151,8 @@ public final class Dcp implements CheckpointFormat, AutoCloseable {
     }
 
     /** storage_data as (fqn, chunk offsets or null) to the _StorageInfo's fields. */
-    private Map<Key, Map<String, Object>> storageData(Object raw) throws CheckpointException {
-        Map<Key, Map<String, Object>> out = new HashMap<>();
+    private Map<Key, Stored> storageData(Object raw) throws CheckpointException {
+        Map<Key, Stored> out = new HashMap<>();
         for (Map.Entry<Object, Object> e : dict(raw, "Metadata.storage_data").entrySet()) {
             if (!(e.getKey() instanceof RawObject k) || !isClass(k, "MetadataIndex")) {
                 throw malformed("storage_data has a key that is a " + typeName(e.getKey()) + ", not a MetadataIndex");
@@ -166,7 +169,9 @@ public final class Dcp implements CheckpointFormat, AutoCloseable {
                 throw malformed("storage_data of '" + fqn + "' is a " + typeName(e.getValue())
                         + ", not the _StorageInfo of torch's FileSystemWriter");
             }
-            Map<String, Object> before = out.put(key, fields(v, fqn, "_StorageInfo"));
+            Map<String, Object> f = fields(v, fqn, "_StorageInfo");
+            Stored before = out.put(key, new Stored(f.get("relative_path"), f.get("offset"), f.get("length"),
+                    f.get("transform_descriptors")));
             if (before != null) { // safety: dcp-storage-key-unique
                 throw malformed("storage_data names the item " + key + " twice");
             }
@@ -210,7 +215,14 @@ public final class Dcp implements CheckpointFormat, AutoCloseable {
         }
     }
 
-    private Object tensor(String fqn, Map<String, Object> meta, Map<Key, Map<String, Object>> storage,
+    /**
+     * A _StorageInfo's fields as the pickle gave them, unchecked: {@link #item} checks them when
+     * it reads the item, in the order it always has.
+     */
+    private record Stored(Object relativePath, Object offset, Object length, Object transforms) {
+    }
+
+    private Object tensor(String fqn, Map<String, Object> meta, Map<Key, Stored> storage,
                           ReadOptions options) throws CheckpointException {
         DType dtype = dtype(fqn, meta.get("properties"));
         long[] shape = dims(meta.get("size"), () -> "the size of '" + fqn + "'");
@@ -238,7 +250,7 @@ public final class Dcp implements CheckpointFormat, AutoCloseable {
         TensorSpec whole = null;
         for (long[][] box : boxes) {
             Key key = new Key(fqn, box[0]);
-            Map<String, Object> info = storage.get(key);
+            Stored info = storage.get(key);
             if (info == null) { // safety: dcp-chunk-has-storage
                 throw malformed("chunk " + key + " has no entry in storage_data, so no data file holds it");
             }
@@ -372,10 +384,10 @@ public final class Dcp implements CheckpointFormat, AutoCloseable {
     }
 
     /** A bytes item: the object its torch.save archive holds (DCP loads it with torch.load). */
-    private Object bytesItem(String fqn, Map<Key, Map<String, Object>> storage, ReadOptions options)
+    private Object bytesItem(String fqn, Map<Key, Stored> storage, ReadOptions options)
             throws CheckpointException {
         Key key = new Key(fqn, null);
-        Map<String, Object> info = storage.get(key);
+        Stored info = storage.get(key);
         if (info == null) { // safety: dcp-bytes-has-storage
             throw malformed("bytes item '" + fqn + "' has no entry in storage_data, so no data file holds it");
         }
@@ -383,13 +395,13 @@ public final class Dcp implements CheckpointFormat, AutoCloseable {
     }
 
     /** The raw object of one item: its torch.save archive read in place, in its data file. */
-    private Object item(Key key, Map<String, Object> info, ReadOptions options) throws CheckpointException {
-        if (!(info.get("relative_path") instanceof String rel)) {
+    private Object item(Key key, Stored info, ReadOptions options) throws CheckpointException {
+        if (!(info.relativePath() instanceof String rel)) {
             throw malformed("the _StorageInfo of " + key + " has no str relative_path");
         }
-        long offset = integer(info.get("offset"), () -> "the offset of " + key);
-        long length = integer(info.get("length"), () -> "the length of " + key);
-        Object transforms = info.get("transform_descriptors");
+        long offset = integer(info.offset(), () -> "the offset of " + key);
+        long length = integer(info.length(), () -> "the length of " + key);
+        Object transforms = info.transforms();
         if (transforms instanceof List<?> l && !l.isEmpty()) { // safety: dcp-no-transforms
             throw CheckpointException.at(Kind.UNSUPPORTED, rel, offset, "item " + key + " was written through "
                     + "storage transforms " + l + " (a StorageWriter extension such as compression), which are not "
