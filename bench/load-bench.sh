@@ -31,6 +31,11 @@ out="$ldir/last-run.txt"
 # multiple of -Xmx (maxPhysicalBytes counts the whole RSS), which a 64 MiB heap beside GiBs of
 # libtorch tensors trips at once; 0 lifts the caps (a libtorch program with a small heap needs that).
 jflags=(-Xmx64m -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -Dorg.bytedeco.javacpp.maxBytes=0)
+# LoadBench is compiled once, not run as a source file: the source launcher compiles it inside
+# the timed JVM, and the JIT's work on javac itself would still run during the load.
+classes="$ldir/classes"
+rm -rf "$classes" && mkdir -p "$classes"
+javac -cp "$jar" -d "$classes" bench/LoadBench.java
 cases_torch=(mmap mmap-warm nommap assign assign+touch)
 cases_java=(copy copy-warm assign assign-warm assign+touch)
 for size in "${sizes[@]}"; do
@@ -50,7 +55,7 @@ for size in "${sizes[@]}"; do
     done
     for c in "${cases_java[@]}"; do
       log "size $size run $r: java $c"
-      echo "$size $(stat -c %s "$f") $("$java" "${jflags[@]}" -cp "$jar" bench/LoadBench.java "$c" "$f" "$layers" | tail -1)" >>"$out"
+      echo "$size $(stat -c %s "$f") $("$java" "${jflags[@]}" -cp "$jar:$classes" LoadBench "$c" "$f" "$layers" | tail -1)" >>"$out"
     done
   done
 done

@@ -1,6 +1,7 @@
 package io.torchbridge.libtorch;
 
 import io.torchbridge.libtorch.LoadReport.Mismatch;
+import io.torchbridge.libtorch.internal.MappedCopies;
 import io.torchbridge.libtorch.internal.ModuleTree;
 import io.torchbridge.libtorch.internal.ScalarTypes;
 import io.torchbridge.reader.Checkpoint;
@@ -182,7 +183,19 @@ public final class StateDictLoader {
             throw new StateDictException(shown.errorMessage(), report);
         }
         try (NoGradGuard noGrad = new NoGradGuard()) {
+            // Checkpoint tensors into CPU tensors go straight from the mapping (MappedCopies);
+            // the rest (casts, CUDA, other layouts, libtorch values) through copy_.
+            // The others after them, in key order, so that of two values for one tensor (tied
+            // parameters) the last is the one kept, as in Python.
+            MappedCopies direct = new MappedCopies();
+            List<String> others = new ArrayList<>();
             for (String key : loadable) {
+                if (!direct.add(model.get(key), sd.get(key))) {
+                    others.add(key);
+                }
+            }
+            direct.run();
+            for (String key : others) {
                 copyInto(model.get(key), sd.get(key));
             }
         }
