@@ -48,7 +48,9 @@ import org.bytedeco.pytorch.Tensor;
  * <p>Keys are rewritten before matching, in the order the rules were added. Values are copied
  * from the file mapping (or from the given libtorch tensors) into the module's own tensors on
  * whatever device they are, so a CUDA-saved file loads into a CPU module without a
- * {@code map_location}. Immutable and reusable.
+ * {@code map_location}. Into CPU tensors of the same dtype the values go by {@code memcpy}
+ * straight from the mapping, spread over a few threads; the module's tensors keep their own
+ * memory. Immutable and reusable.
  */
 public final class StateDictLoader {
     private static final LoadOptions SOURCE = LoadOptions.defaults().withMapLocation(MapLocation.to("cpu"));
