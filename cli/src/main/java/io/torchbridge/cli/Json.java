@@ -20,7 +20,7 @@ final class Json {
             sb.append("null");
         } else if (v instanceof String s) {
             string(sb, s);
-        } else if (v instanceof Number || v instanceof Boolean) {
+        } else if (v instanceof Number || v instanceof Boolean || v instanceof ValueJson.Raw) {
             sb.append(v);
         } else if (v instanceof long[] a) {
             sb.append('[');
@@ -53,6 +53,26 @@ final class Json {
         } else {
             string(sb, v.toString());
         }
+    }
+
+    /**
+     * A finite double as Python's {@code repr} writes it ({@code 0.001}, {@code 1e-05}, {@code 1.0}),
+     * which is also valid JSON and keeps a float apart from an int.
+     */
+    static String pythonFloat(double d) {
+        if (d == 0) {
+            return (1 / d < 0) ? "-0.0" : "0.0";
+        }
+        java.math.BigDecimal v = new java.math.BigDecimal(Double.toString(Math.abs(d))).stripTrailingZeros();
+        String digits = v.unscaledValue().toString();
+        int exp = digits.length() - 1 - v.scale();
+        String sign = d < 0 ? "-" : "";
+        if (exp >= -5 && exp < 16) {
+            String plain = v.toPlainString();
+            return sign + (plain.contains(".") ? plain : plain + ".0");
+        }
+        String mant = digits.length() == 1 ? digits : digits.charAt(0) + "." + digits.substring(1);
+        return sign + mant + "e" + (exp < 0 ? "-" : "+") + String.format(java.util.Locale.ROOT, "%02d", Math.abs(exp));
     }
 
     private static void string(StringBuilder sb, String s) {

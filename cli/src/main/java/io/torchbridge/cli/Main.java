@@ -17,6 +17,8 @@ public final class Main implements Runnable {
         SUBCOMMANDS.put("inspect", InspectCommand::new);
         SUBCOMMANDS.put("convert", ConvertCommand::new);
         SUBCOMMANDS.put("scan", ScanCommand::new);
+        SUBCOMMANDS.put("diff", DiffCommand::new);
+        SUBCOMMANDS.put("export", ExportCommand::new);
         SUBCOMMANDS.put("demo", DemoCommand::new);
     }
 

@@ -13,7 +13,11 @@ public enum Format {
      * object and whose {@code code/} declares which attributes are parameters and buffers; or the
      * torch 1.0-1.2 layout ({@code model.json}, {@code tensors/N}). Read as its {@code state_dict()}.
      */
-    TORCHSCRIPT("torchscript");
+    TORCHSCRIPT("torchscript"),
+    /** A NumPy array file ({@code numpy.save}): one array, the checkpoint's root, named "". */
+    NPY("npy"),
+    /** A NumPy archive ({@code numpy.savez}): a zip of {@code NAME.npy} records, a dict of arrays by NAME. */
+    NPZ("npz");
 
     private final String label;
 

@@ -55,7 +55,8 @@ class FileKindTest {
      */
     private static void assertDiagnosed(Path sample, FileKind kind) throws IOException {
         assertEquals(kind.label(), Scan.scan(sample).format(), "scan's format");
-        if (kind == FileKind.ZIP || kind == FileKind.LEGACY || kind == FileKind.TAR || kind == FileKind.TORCHSCRIPT) {
+        if (kind == FileKind.ZIP || kind == FileKind.LEGACY || kind == FileKind.TAR || kind == FileKind.TORCHSCRIPT
+                || kind == FileKind.NPY || kind == FileKind.NPZ) {
             try (Checkpoint c = Checkpoint.open(sample)) {
                 assertEquals(kind.label(), c.format().label());
             }

@@ -152,7 +152,7 @@ public final class CheckpointWriter {
      * stays within the 255 bytes file systems allow), with the target's permissions when it exists
      * so that replacing a private file does not expose it.
      */
-    private static Path createTemp(Path dir, Path target) throws IOException {
+    static Path createTemp(Path dir, Path target) throws IOException {
         String name = target.getFileName().toString();
         while (name.getBytes(StandardCharsets.UTF_8).length > 255 - 22) {
             name = name.substring(0, name.length() - 1);
@@ -180,7 +180,7 @@ public final class CheckpointWriter {
     }
 
     /** Makes the rename durable: on Linux a directory can be opened and forced. */
-    private static void syncDirectory(Path dir) {
+    static void syncDirectory(Path dir) {
         try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
             d.force(true);
         } catch (IOException | UnsupportedOperationException e) {

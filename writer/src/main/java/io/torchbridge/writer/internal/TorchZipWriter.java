@@ -104,7 +104,8 @@ public final class TorchZipWriter {
     }
 
     private byte[] fullName(String name) {
-        return (archive + "/" + name).getBytes(StandardCharsets.UTF_8);
+        // "" for archives whose records sit at the top (numpy.savez's .npz)
+        return (archive.isEmpty() ? name : archive + "/" + name).getBytes(StandardCharsets.UTF_8);
     }
 
     /** The local header, with the padding that aligns the data; returns the header's offset. */

@@ -16,4 +16,9 @@ public final class RawDict {
     RawDict(String pythonClass) {
         this.pythonClass = pythonClass;
     }
+
+    /** An empty dict of class {@code pythonClass}, for a container format that builds its root itself (.npz). */
+    public static RawDict of(String pythonClass) {
+        return new RawDict(pythonClass);
+    }
 }

@@ -48,6 +48,14 @@ public final class TensorSpec {
     /** What the value tree made of this spec, once it has: a tensor reached twice is made once. */
     public Object frozen;
 
+    /**
+     * A strided tensor a container format describes outside any pickle (a {@code .npy} array); its
+     * caller has checked that the view fits its storage.
+     */
+    public static TensorSpec strided(StorageRef storage, DType dtype, long[] shape, long[] stride, long offset) {
+        return new TensorSpec(storage, dtype, shape.clone(), stride.clone(), offset, null);
+    }
+
     TensorSpec(StorageRef storage, DType dtype, long[] shape, long[] stride, long offset,
                CheckpointException refusal) {
         this.storage = storage;

@@ -77,8 +77,21 @@ public final class ZipContainer implements AutoCloseable {
      * after {@code file} was opened.
      */
     public static ZipContainer open(MappedFile file, boolean keepFirstDuplicate) throws CheckpointException {
+        return open(file, keepFirstDuplicate, false);
+    }
+
+    /**
+     * Opens an archive whose records sit at the top, in no folder ({@code numpy.savez}'s
+     * {@code .npz}): every zip rule holds as for a checkpoint, except the archive folder;
+     * {@link #archiveName()} is "".
+     */
+    public static ZipContainer openFlat(MappedFile file) throws CheckpointException {
+        return open(file, false, true);
+    }
+
+    private static ZipContainer open(MappedFile file, boolean keepFirstDuplicate, boolean flat) throws CheckpointException {
         try {
-            return index(file, keepFirstDuplicate);
+            return index(file, keepFirstDuplicate, flat);
         } catch (CheckpointException e) {
             throw e;
         } catch (IOException e) {
@@ -164,7 +177,7 @@ public final class ZipContainer implements AutoCloseable {
         }
     }
 
-    private static ZipContainer index(MappedFile file, boolean keepFirstDuplicate) throws IOException {
+    private static ZipContainer index(MappedFile file, boolean keepFirstDuplicate, boolean flat) throws IOException {
         long fileSize = file.size();
         int tailLength = (int) Math.min(fileSize, EOCD_SIZE + MAX_COMMENT + ZIP64_LOCATOR_SIZE + ZIP64_EOCD_SIZE);
         long tailStart = fileSize - tailLength;
@@ -181,7 +194,7 @@ public final class ZipContainer implements AutoCloseable {
             cdStart = 0;
         }
         int count = (int) dir.count(); // at most size / 46 (requireCountFitsCentralDirectory), so an int
-        Central c = central(cd, cdStart, (int) dir.size(), count, dir.offset());
+        Central c = central(cd, cdStart, (int) dir.size(), count, dir.offset(), flat);
         long[] dataOffset = dataOffsets(file, c, cd, dir.offset());
         // The directory's bytes are not kept: the entries hold what is needed.
 
@@ -213,7 +226,7 @@ public final class ZipContainer implements AutoCloseable {
             names.add(name);
         }
         requireNoOverlap(spans);
-        return new ZipContainer(c.folder.substring(0, c.folder.length() - 1), entries, storageRecords, names,
+        return new ZipContainer(flat ? "" : c.folder.substring(0, c.folder.length() - 1), entries, storageRecords, names,
                 duplicates);
     }
 
@@ -291,7 +304,7 @@ public final class ZipContainer implements AutoCloseable {
      * read it; torch.save writes ASCII names) and the zip64 values of its saturated fields.
      * Nothing else is decoded: no timestamps, no other extra fields.
      */
-    private static Central central(byte[] cd, int start, int length, int count, long cdOffset)
+    private static Central central(byte[] cd, int start, int length, int count, long cdOffset, boolean flat)
             throws CheckpointException {
         Central c = new Central(count);
         int end = start + length;
@@ -304,7 +317,10 @@ public final class ZipContainer implements AutoCloseable {
             int next = at + CENTRAL_SIZE + nameLength + extraLength + uint16(cd, at + CENTRAL_COMMENT_LENGTH);
             requireCentralEntryInside(next, end, cdOffset + at - start);
             int nameAt = at + CENTRAL_SIZE;
-            if (prefix == null) {
+            if (prefix == null && flat) {
+                c.folder = "";
+                prefix = new byte[0];
+            } else if (prefix == null) {
                 c.folder = requireArchiveFolder(new String(cd, nameAt, nameLength, StandardCharsets.UTF_8));
                 prefix = Arrays.copyOfRange(cd, nameAt, nameAt + folderBytes(cd, nameAt));
             }
