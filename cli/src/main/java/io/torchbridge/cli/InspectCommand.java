@@ -120,6 +120,7 @@ final class InspectCommand implements Callable<Integer> {
                 err.put("kind", kind);
                 err.put("message", e.getMessage());
                 Map<String, Object> line = new LinkedHashMap<>();
+                line.put("schema", SCHEMA);
                 line.put("file", label);
                 line.put("error", err);
                 out.println(Json.write(line));

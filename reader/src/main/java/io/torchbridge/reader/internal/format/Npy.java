@@ -13,6 +13,7 @@ import io.torchbridge.reader.internal.pickle.TensorSpec;
 import java.io.IOException;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -40,7 +41,8 @@ public final class Npy implements CheckpointFormat {
 
     @Override
     public Unpickled unpickle(ReadOptions options, boolean allowTrailing) throws CheckpointException {
-        Array a = array(file, 0, file.size(), "", "0");
+        Path name = file.path().getFileName();
+        Array a = array(file, 0, file.size(), name == null ? "npy" : name.toString(), "0");
         return new Unpickled(Format.NPY, a.spec(), a.major(), a.order(), null);
     }
 
@@ -50,11 +52,11 @@ public final class Npy implements CheckpointFormat {
 
     /**
      * The array whose .npy bytes lie at {@code [start, start + length)} of {@code file};
-     * {@code record} names it in messages ("" for a whole .npy file), {@code key} its storage.
+     * {@code record} names it in messages (the file's or the record's name), {@code key} its storage.
      */
     static Array array(MappedFile file, long start, long length, String record, String key) throws CheckpointException {
         byte[] prefix = read(file, start, (int) Math.min(length, 12), record);
-        if (prefix.length < 10 || !java.util.Arrays.equals(prefix, 0, 6, MAGIC, 0, 6)) { // safety: npy-magic
+        if (prefix.length < 8 || !java.util.Arrays.equals(prefix, 0, 6, MAGIC, 0, 6)) { // safety: npy-magic
             throw CheckpointException.at(Kind.MALFORMED, record, 0, "not a .npy array: it does not start with "
                     + "\\x93NUMPY and a version");
         }
@@ -161,6 +163,14 @@ public final class Npy implements CheckpointFormat {
      * str, bool and tuple-of-int values): parsed, never evaluated; anything else is refused.
      */
     private static final class HeaderParser {
+        /** A structured descr (a list of fields), which is not read. */
+        private static final Object STRUCTURED = new Object() {
+            @Override
+            public String toString() {
+                return "a list of fields";
+            }
+        };
+
         private final String s;
         private final String record;
         private final long offset;
@@ -230,9 +240,24 @@ public final class Npy implements CheckpointFormat {
                     }
                 }
             } else if (c == '[') {
-                return "[structured]"; // a list descr: refused by the caller as not a plain type string
+                skipList(); // a structured descr: refused by the caller as not a plain type string
+                return STRUCTURED;
             }
             throw error("unexpected '" + c + "'");
+        }
+
+        /** Skips a bracketed list with its nested brackets and quoted strings. */
+        private void skipList() throws CheckpointException {
+            int depth = 0;
+            do {
+                char c = peek();
+                if (c == '\'' || c == '"') {
+                    string();
+                    continue;
+                }
+                depth += c == '[' || c == '(' ? 1 : c == ']' || c == ')' ? -1 : 0;
+                i++;
+            } while (depth > 0);
         }
 
         private Long integer() throws CheckpointException {
