@@ -63,7 +63,18 @@ final class Json {
         if (d == 0) {
             return (1 / d < 0) ? "-0.0" : "0.0";
         }
-        java.math.BigDecimal v = new java.math.BigDecimal(Double.toString(Math.abs(d))).stripTrailingZeros();
+        // the fewest significant digits that read back as d, rounded from its exact value: what
+        // Python's repr prints (Java 17's Double.toString is not always the shortest, e.g. 4.9E-324)
+        java.math.BigDecimal exact = new java.math.BigDecimal(Math.abs(d));
+        java.math.BigDecimal v = exact;
+        for (int p = 1; p <= 17; p++) {
+            java.math.BigDecimal r = exact.round(new java.math.MathContext(p, java.math.RoundingMode.HALF_EVEN));
+            if (r.doubleValue() == Math.abs(d)) {
+                v = r;
+                break;
+            }
+        }
+        v = v.stripTrailingZeros();
         String digits = v.unscaledValue().toString();
         int exp = digits.length() - 1 - v.scale();
         String sign = d < 0 ? "-" : "";

@@ -102,6 +102,9 @@ class NpyTest {
         // a shape whose byte count overflows
         CheckpointException e = refused(npy(1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904, 4), }", 0));
         assertEquals(Kind.OUT_OF_RANGE, e.kind(), e.getMessage());
+        // an empty array whose other sizes overflow when multiplied (its strides would)
+        e = refused(npy(1, "{'descr': '<f8', 'fortran_order': True, 'shape': (0, 4611686018427387904, 4), }", 0));
+        assertEquals(Kind.OUT_OF_RANGE, e.kind(), e.getMessage());
     }
 
     @Test
@@ -155,7 +158,8 @@ class NpyTest {
         Path other = dir.resolve("b.npz");
         try (TestZip z = new TestZip(other, "unused")) {
             z.addOutside("w.npy", npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 8));
-            z.addOutside("notes.txt", new byte[3]);
+            // a valid array under another name: not what numpy.load would list
+            z.addOutside("notes.txt", npy(1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }", 8));
         }
         assertEquals(Kind.MALFORMED, assertThrows(CheckpointException.class, () -> Checkpoint.open(other).close()).kind());
         Path garbage = dir.resolve("g.npz");

@@ -83,16 +83,19 @@ public final class Npy implements CheckpointFormat {
         byte[] h = read(file, start + 8 + lenBytes, (int) headerLength, record);
         String text = new String(h, major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
         Map<String, Object> dict = new HeaderParser(text, record, 8 + lenBytes).dict();
-        if (!(dict.get("descr") instanceof String descr)) { // safety: npy-descr
+        if (!(dict.get("descr") instanceof String)) { // safety: npy-descr
             throw CheckpointException.at(Kind.UNSUPPORTED, record, 8 + lenBytes, "descr is " + dict.get("descr")
                     + ", not a plain type string: structured arrays are not read");
         }
-        if (!(dict.get("fortran_order") instanceof Boolean fortran)) { // safety: npy-fortran-order
+        if (!(dict.get("fortran_order") instanceof Boolean)) { // safety: npy-fortran-order
             throw CheckpointException.at(Kind.MALFORMED, record, 8 + lenBytes, "the header has no fortran_order True/False");
         }
-        if (!(dict.get("shape") instanceof List<?> dims)) { // safety: npy-shape
+        if (!(dict.get("shape") instanceof List<?>)) { // safety: npy-shape
             throw CheckpointException.at(Kind.MALFORMED, record, 8 + lenBytes, "the header has no shape tuple");
         }
+        String descr = (String) dict.get("descr");
+        boolean fortran = (Boolean) dict.get("fortran_order");
+        List<?> dims = (List<?>) dict.get("shape");
         ByteOrder order = descr.startsWith(">") ? ByteOrder.BIG_ENDIAN : ByteOrder.LITTLE_ENDIAN;
         DType dtype = dtype(descr, record, 8 + lenBytes);
         long[] shape = new long[dims.size()];
@@ -112,7 +115,8 @@ public final class Npy implements CheckpointFormat {
         for (int k = 0; k < shape.length; k++) {
             int i = fortran ? k : shape.length - 1 - k; // Fortran order: the first axis varies fastest
             stride[i] = step;
-            step *= Math.max(1, shape[i]); // no overflow: the product of the sizes was checked above
+            // exact: with a size 0 the element count above is 0 whatever the other sizes multiply to
+            step = Checked.multiply(step, Math.max(1, shape[i]), record, "stride");
         }
         StorageInfo info = new StorageInfo(key, dtype.storageName(), "cpu", nbytes);
         StorageRef ref = new StorageRef(info, dtype, file.region(start + dataStart, nbytes, order), null);
@@ -194,9 +198,10 @@ public final class Npy implements CheckpointFormat {
                 String key = string();
                 expect(':');
                 Object v = value();
-                if (out.put(key, v) != null) { // safety: npy-header-key-once
+                if (out.containsKey(key)) { // safety: npy-header-key-once
                     throw error("key '" + key + "' appears twice");
                 }
+                out.put(key, v);
                 skip();
                 if (peek() == ',') {
                     i++;
