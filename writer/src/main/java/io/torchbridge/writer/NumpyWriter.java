@@ -60,7 +60,7 @@ public final class NumpyWriter {
             headers.put(e.getKey(), header(e.getValue(), rawBits)); // refuse before any file exists
         }
         atomically(target, ch -> {
-            TorchZipWriter zip = new TorchZipWriter(ch, "", ALIGN, n -> { });
+            TorchZipWriter zip = TorchZipWriter.flat(ch, ALIGN, n -> { });
             for (Map.Entry<String, Tensor> e : arrays.entrySet()) {
                 byte[] h = headers.get(e.getKey());
                 Tensor t = e.getValue();
