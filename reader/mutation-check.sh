@@ -53,6 +53,8 @@ guess() {
     zip|zip64) echo ZipIndexTest,ZipInvariantsTest,ZipLimitsTest,ErrorKindTest ;;
     pickle|operand) echo OpcodeTest,ErrorKindTest ;;
     npy|npz) echo NpyTest,ErrorKindTest ;;
+    shard) echo ShardsTest,ErrorKindTest ;;
+    st) echo SafetensorsTest,ErrorKindTest ;;
     *) echo ErrorKindTest,RefusedTensorTreeTest ;;
   esac
 }

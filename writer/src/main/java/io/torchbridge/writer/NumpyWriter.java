@@ -10,10 +10,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.Map;
 
 /**
@@ -188,28 +185,6 @@ public final class NumpyWriter {
     }
 
     private static void atomically(Path target, Body body) throws IOException {
-        Path abs = target.toAbsolutePath();
-        if (Files.isSymbolicLink(abs)) {
-            abs = abs.toRealPath();
-        }
-        Path dir = abs.getParent();
-        if (dir == null || !Files.isDirectory(dir)) {
-            throw new java.nio.file.NoSuchFileException(target.toString(), null, "its folder does not exist");
-        }
-        Path tmp = CheckpointWriter.createTemp(dir, abs);
-        boolean done = false;
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-                body.write(ch);
-                ch.force(true);
-            }
-            Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            done = true;
-            CheckpointWriter.syncDirectory(dir);
-        } finally {
-            if (!done) {
-                Files.deleteIfExists(tmp);
-            }
-        }
+        AtomicFile.write(target, true, body::write);
     }
 }
