@@ -7,8 +7,9 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The {@code torchbridge} command line. */
-@Command(name = "torchbridge", mixinStandardHelpOptions = true, version = "torchbridge 0.1.0",
-        description = "Read and write PyTorch checkpoints without Python.")
+@Command(name = "torchbridge", mixinStandardHelpOptions = true, versionProvider = Version.class,
+        description = "Read and write PyTorch checkpoints without Python.",
+        subcommands = CommandLine.HelpCommand.class)
 public final class Main implements Runnable {
     /** The subcommands, in the order the usage lists them. */
     private static final Map<String, Supplier<Object>> SUBCOMMANDS = new LinkedHashMap<>();
@@ -17,7 +18,7 @@ public final class Main implements Runnable {
         SUBCOMMANDS.put("inspect", InspectCommand::new);
         SUBCOMMANDS.put("convert", ConvertCommand::new);
         SUBCOMMANDS.put("scan", ScanCommand::new);
-        SUBCOMMANDS.put("demo", DemoCommand::new);
+        SUBCOMMANDS.put("demo", NativeCommands::demo);
     }
 
     @CommandLine.Spec
@@ -46,7 +47,7 @@ public final class Main implements Runnable {
         } else {
             SUBCOMMANDS.forEach((name, make) -> cl.addSubcommand(name, make.get()));
         }
-        return cl;
+        return Conventions.apply(cl);
     }
 
     @Override
