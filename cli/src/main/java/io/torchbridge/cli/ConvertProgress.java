@@ -57,7 +57,7 @@ final class ConvertProgress implements LongConsumer, AutoCloseable {
                 return;
             }
             bar = new ProgressBarBuilder().setTaskName("convert").setInitialMax(Math.max(total, written))
-                    .setStyle(ProgressBarStyle.ASCII).setUnit("MiB", 1L << 20).showSpeed()
+                    .setStyle(ProgressBarStyle.ASCII).setUnit(" MiB", 1L << 20).showSpeed()
                     .setConsumer(width > 0 ? new ConsoleProgressBarConsumer(err, width) : new ConsoleProgressBarConsumer(err))
                     .build();
         }
