@@ -23,8 +23,9 @@ final class Conventions {
     private Conventions() {
     }
 
-    /** Applies the conventions to {@code cl} and every subcommand it has now. */
+    /** Applies the conventions to {@code cl} and every subcommand it has now, and adds {@code help [COMMAND]} last. */
     static CommandLine apply(CommandLine cl) {
+        cl.addSubcommand("help", new CommandLine.HelpCommand());
         version(cl);
         cl.setParameterExceptionHandler(Conventions::usageError);
         cl.setExecutionExceptionHandler(Conventions::failed);

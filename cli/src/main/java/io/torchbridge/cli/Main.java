@@ -8,8 +8,7 @@ import picocli.CommandLine.Command;
 
 /** The {@code torchbridge} command line. */
 @Command(name = "torchbridge", mixinStandardHelpOptions = true, versionProvider = Version.class,
-        description = "Read and write PyTorch checkpoints without Python.",
-        subcommands = CommandLine.HelpCommand.class)
+        description = "Read and write PyTorch checkpoints without Python.")
 public final class Main implements Runnable {
     /** The subcommands, in the order the usage lists them. */
     private static final Map<String, Supplier<Object>> SUBCOMMANDS = new LinkedHashMap<>();
