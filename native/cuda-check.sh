@@ -4,7 +4,8 @@
 # on the GPU, CUDA tensors back to the writer tagged cuda:0 or cpu, state dicts and optimizer
 # state of a module on the GPU) and the demo on cuda:0 (Python's weights into libtorch modules on
 # the GPU, inference against Python's outputs, training, export, the next step against Python's or
-# against Java on the CPU when there is no Python). A run where CUDA is missing FAILS: it sets
+# against Java on the CPU when there is no Python), and TorchScript archives from torch 2.14 run and
+# reloaded with new weights on cuda:0 against torch's outputs (ScriptedModuleTest). A run where CUDA is missing FAILS: it sets
 # -Dtorchbridge.requireCuda=true, so nothing passes by being skipped.
 #
 #   native/cuda-check.sh               From the repository root, on the GPU machine, with JDK 17 and
@@ -91,13 +92,15 @@ bundle() {
     -DoutputDirectory="$out/lib"
   cp -r native/target/test-classes "$out/classes/native"
   cp -r compat-tests/target/test-classes "$out/classes/compat"
-  cp -r fixtures/torch-2.14.1 "$out/fixtures/"
+  cp -r fixtures/torch-2.14.1 fixtures/torchscript-2.14.1 "$out/fixtures/"
   cp fixtures/native_demo.py "$out/fixtures/"
   local py=${TORCHBRIDGE_PYTHON:-/var/cache/torchbridge/bin/python-torch-sid}
   if [ -x "$py" ] || command -v "$py" >/dev/null 2>&1; then
     echo "cuda-check: the demo's Python half (train) with $py ..."
     # From the repository root: fixtures/torch-matrix.sh's chroot wrapper sees it and /tmp.
     "$py" fixtures/native_demo.py train "$out/demo" >/dev/null
+    echo "cuda-check: TorchScript archives, inputs and torch's outputs with $py ..."
+    "$py" fixtures/native_torchscript.py "$out/torchscript" >/dev/null
   else
     echo "cuda-check: no python with torch here; the GPU machine must have one" >&2
   fi
@@ -112,6 +115,7 @@ setup_env
 java=${JAVA_HOME:+$JAVA_HOME/bin/}java
 rm -rf "$here/demo-work" && cp -r "$here/demo" "$here/demo-work"
 export TORCHBRIDGE_DEMO_DIR="$here/demo-work"
+export TORCHBRIDGE_TORCHSCRIPT_DIR="$here/torchscript"
 "$java" -version 2>&1 | head -1
 # TORCHBRIDGE_DEBUG=1 shows which native libraries JavaCPP finds and loads.
 exec "$java" -Dtorchbridge.repo="$here" -Dtorchbridge.requireCuda=true \
@@ -119,7 +123,10 @@ exec "$java" -Dtorchbridge.repo="$here" -Dtorchbridge.requireCuda=true \
   -cp "$here/classes/native:$here/classes/compat:$here/lib/*" \
   org.junit.platform.console.ConsoleLauncher execute --disable-banner --details=tree --fail-if-no-tests \
   --select-class=io.torchbridge.libtorch.CudaTest \
-  --select-method=io.torchbridge.compat.NativeDemoTest#theSameOnCuda
+  --select-method=io.torchbridge.compat.NativeDemoTest#theSameOnCuda \
+  --select-method=io.torchbridge.libtorch.ScriptedModuleTest#theSameOutputsOnCuda \
+  --select-method=io.torchbridge.compat.ScriptedModuleTest#everyArchiveRunsWithTorchsOutputsOnCuda \
+  --select-method=io.torchbridge.compat.ScriptedModuleTest#newWeightsLoadOnCuda
 EOF
   chmod +x "$out/run.sh"
   du -sh "$out"
@@ -134,4 +141,4 @@ fi
 
 setup_env
 exec ./mvnw -B -Pgpu -pl native,compat-tests -am verify -Dtorchbridge.requireCuda=true \
-  -Dtest='CudaTest,NativeDemoTest#theSameOnCuda' -Dsurefire.failIfNoSpecifiedTests=false
+  -Dtest='CudaTest,NativeDemoTest#theSameOnCuda,ScriptedModuleTest#*OnCuda' -Dsurefire.failIfNoSpecifiedTests=false

@@ -17,7 +17,9 @@ import picocli.CommandLine.Parameters;
                 "A protocol-2 file written by torch 2.14 comes out byte-identical when the file names match "
                         + "(the digits of .data/serialization_id aside).",
                 "A TorchScript archive (torch.jit.save) becomes its state_dict, as "
-                        + "torch.save(torch.jit.load(IN).state_dict(), OUT) would write it."})
+                        + "torch.save(torch.jit.load(IN).state_dict(), OUT) would write it.",
+                "An OUT named *.safetensors (or --to safetensors) is written as safetensors.torch.save_file writes "
+                        + "it; views and shared memory need --materialize, non-tensor values --drop-values."})
 final class ConvertCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "IN")
     Path in;
@@ -53,6 +55,10 @@ final class ConvertCommand implements Callable<Integer> {
 
     /** The outputs convert writes; the first whose {@link ConvertTarget#matches} claims OUT wins (torch.save, which claims every name, last). */
     static final java.util.List<ConvertTarget> TARGETS = java.util.List.of(
+            new ShardsTarget(io.torchbridge.writer.ShardedWriter.Kind.TORCH),
+            new ShardsTarget(io.torchbridge.writer.ShardedWriter.Kind.SAFETENSORS),
+            new SafetensorsTarget(),
+            new DcpTarget(),
             new TorchSaveTarget());
 
     /** The names {@code --to} takes. */

@@ -83,8 +83,32 @@ public final class StateDictLoader {
      * @throws StateDictException the state dict does not fit, with PyTorch's message
      */
     public LoadReport load(Module module, Checkpoint ckpt) {
-        Object sd = entry != null ? ckpt.value(entry) : ckpt.stateDict().map(d -> (Object) d).orElse(ckpt.root());
-        return load(module, sd);
+        return load(module, stateDictOf(ckpt));
+    }
+
+    /**
+     * Loads the state dict at the root of {@code ckpt} (or at {@link Builder#entry}) into a
+     * TorchScript module, as {@code torch.jit.load(archive).load_state_dict(torch.load(path))} does
+     * in Python: the same keys, rules, checks and report as for a module built in Java; Python's
+     * messages name the module {@code RecursiveScriptModule}.
+     *
+     * @throws StateDictException the state dict does not fit, with PyTorch's message
+     */
+    public LoadReport load(ScriptedModule module, Checkpoint ckpt) {
+        return load(module, stateDictOf(ckpt));
+    }
+
+    /**
+     * Loads {@code stateDict} (as for {@link #load(Module, Object)}) into a TorchScript module.
+     *
+     * @throws StateDictException the state dict does not fit, with PyTorch's message
+     */
+    public LoadReport load(ScriptedModule module, Object stateDict) {
+        return load(ModuleTree.walk(module.jit()), ModuleTree.SCRIPT_MODULE, stateDict);
+    }
+
+    private Object stateDictOf(Checkpoint ckpt) {
+        return entry != null ? ckpt.value(entry) : ckpt.stateDict().map(d -> (Object) d).orElse(ckpt.root());
     }
 
     /**
@@ -94,8 +118,16 @@ public final class StateDictLoader {
      *
      * @throws StateDictException the state dict does not fit, with PyTorch's message
      */
-    @SuppressWarnings("try") // a scope guard (PointerScope, NoGradGuard), used for its lifetime alone
     public LoadReport load(Module module, Object stateDict) {
+        return load(ModuleTree.walk(module), ModuleTree.pythonName(module), stateDict);
+    }
+
+    /**
+     * The one load_state_dict of this layer, over a module tree in Python's order (a module built
+     * in Java, or a TorchScript module): key rules, checks, the report, then the copies.
+     */
+    @SuppressWarnings("try") // a scope guard (PointerScope, NoGradGuard), used for its lifetime alone
+    private LoadReport load(List<ModuleTree.Node> tree, String moduleName, Object stateDict) {
         Map<?, ?> items;
         PyDict metadata = null;
         if (stateDict instanceof PyDict d) {
@@ -111,7 +143,6 @@ public final class StateDictLoader {
         Map<String, Object> sd = rewriteKeys(items);
         Map<String, Long> versions = versions(metadata);
 
-        List<ModuleTree.Node> tree = ModuleTree.walk(module);
         Map<String, Tensor> model = ModuleTree.stateDict(tree);
         List<String> missing = new ArrayList<>();
         List<Mismatch> mismatches = new ArrayList<>();
@@ -142,7 +173,7 @@ public final class StateDictLoader {
             }
         }
         List<String> unexpected = unexpected(tree, sd);
-        LoadReport report = new LoadReport(ModuleTree.pythonName(module), missing, unexpected, mismatches, casts,
+        LoadReport report = new LoadReport(moduleName, missing, unexpected, mismatches, casts,
                 List.of());
         boolean fails = !errors.isEmpty() || (strict && (!missing.isEmpty() || !unexpected.isEmpty()));
         if (fails) {

@@ -3,7 +3,8 @@
  * as libtorch tensors and back ({@link io.torchbridge.libtorch.NativeTensors}, placed by a
  * {@link io.torchbridge.libtorch.MapLocation}), {@code load_state_dict} into modules built in Java
  * ({@link io.torchbridge.libtorch.StateDictLoader}, {@link io.torchbridge.libtorch.LoadReport}),
- * {@code state_dict()} out of them ({@link io.torchbridge.libtorch.StateDictExporter}), and
+ * {@code state_dict()} out of them ({@link io.torchbridge.libtorch.StateDictExporter}), TorchScript
+ * archives run and given new weights ({@link io.torchbridge.libtorch.ScriptedModule}), and
  * Adam/AdamW/SGD state in PyTorch's layout ({@link io.torchbridge.libtorch.OptimizerStates}).
  *
  * <p>Ownership: a {@link io.torchbridge.libtorch.NativeTensor} owns one libtorch handle and

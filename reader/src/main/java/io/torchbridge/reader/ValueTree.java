@@ -280,6 +280,9 @@ final class ValueTree {
         tensorCount++;
         TensorInfo info = new TensorInfo(t.dtype, shape(t.shape), shape(t.stride), t.offset,
                 t.requiresGrad, t.parameter, t.conj, t.neg, t.storage.info(), t.layout);
+        if (t.assembly != null) {
+            return new Tensor(info, t.assembly);
+        }
         if (t.parts == null && t.quant == null) {
             return new Tensor(info, t.storage.region(), t.storage.stored());
         }

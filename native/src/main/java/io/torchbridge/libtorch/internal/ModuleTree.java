@@ -6,10 +6,19 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import org.bytedeco.pytorch.JitModule;
 import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.NamedJitModule;
+import org.bytedeco.pytorch.NamedTensor;
 import org.bytedeco.pytorch.StringSharedModuleDict;
 import org.bytedeco.pytorch.StringTensorDict;
 import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.named_buffer_iterator;
+import org.bytedeco.pytorch.named_buffer_list;
+import org.bytedeco.pytorch.named_module_iterator;
+import org.bytedeco.pytorch.named_module_list;
+import org.bytedeco.pytorch.named_parameter_iterator;
+import org.bytedeco.pytorch.named_parameter_list;
 
 /**
  * A libtorch module tree in the order Python's {@code state_dict()} walks an {@code nn.Module}:
@@ -57,6 +66,55 @@ public final class ModuleTree {
             out.add(node(item.key().getString() + ".", item.value(), null));
         }
         return out;
+    }
+
+    /**
+     * The same walk over a TorchScript module. Python sees every scripted submodule as a
+     * {@code RecursiveScriptModule} whose {@code _version} is 1, BatchNorm included (the class's
+     * own {@code _load_from_state_dict} is not kept by scripting), so every node gets that kind.
+     * Its buffers are the archive's buffer attributes, which include the eager module's
+     * non-persistent buffers: scripting makes them persistent, and Python's
+     * {@code state_dict()} of the loaded module lists them too.
+     */
+    public static List<Node> walk(JitModule root) {
+        List<Node> out = new ArrayList<>();
+        walk("", root, out);
+        return out;
+    }
+
+    /** Python's class name for every scripted module ({@code torch.jit.RecursiveScriptModule}). */
+    public static final String SCRIPT_MODULE = "RecursiveScriptModule";
+
+    private static void walk(String prefix, JitModule m, List<Node> out) {
+        Map<String, JitModule> children = new LinkedHashMap<>();
+        named_module_list list = m.named_children();
+        for (named_module_iterator it = list.begin(); it.notEquals(list.end()); it.increment()) {
+            NamedJitModule c = it.access();
+            children.put(c.name().getString(), new JitModule(c.value()));
+        }
+        Map<String, Tensor> params = new LinkedHashMap<>();
+        named_parameter_list ps = m.named_parameters(false);
+        for (named_parameter_iterator it = ps.begin(); it.notEquals(ps.end()); it.increment()) {
+            put(params, it.access());
+        }
+        Map<String, Tensor> buffers = new LinkedHashMap<>();
+        named_buffer_list bs = m.named_buffers(false);
+        for (named_buffer_iterator it = bs.begin(); it.notEquals(bs.end()); it.increment()) {
+            put(buffers, it.access());
+        }
+        java.lang.ref.Reference.reachabilityFence(list);
+        java.lang.ref.Reference.reachabilityFence(ps);
+        java.lang.ref.Reference.reachabilityFence(bs);
+        out.add(new Node(prefix, SCRIPT_MODULE, params, buffers, children.keySet()));
+        children.forEach((name, child) -> walk(prefix + name + ".", child, out));
+    }
+
+    /** A handle of its own on the named tensor (the iterator's item is a temporary). */
+    private static void put(Map<String, Tensor> into, NamedTensor item) {
+        Tensor t = item.value();
+        if (t != null && t.defined()) {
+            into.put(item.name().getString(), new Tensor(t));
+        }
     }
 
     private static Node node(String prefix, Module m, Module javaObject) {

@@ -77,8 +77,22 @@ public final class ZipContainer implements AutoCloseable {
      * after {@code file} was opened.
      */
     public static ZipContainer open(MappedFile file, boolean keepFirstDuplicate) throws CheckpointException {
+        return open(file, 0, file.size(), keepFirstDuplicate);
+    }
+
+    /**
+     * Opens the archive that fills bytes {@code [start, start + length)} of {@code file} (one
+     * {@code torch.save} output among several, as in a DCP {@code .distcp} file): every offset the
+     * archive declares counts from {@code start}, as the writer counted them, and every record must
+     * lie inside the window. The entries' {@link Entry#dataOffset()} are offsets in the file.
+     */
+    public static ZipContainer open(MappedFile file, long start, long length, boolean keepFirstDuplicate)
+            throws CheckpointException {
+        if (start < 0 || length < 0 || !Checked.fits(start, length, file.size())) {
+            throw new IllegalArgumentException("window [" + start + ", +" + length + ") outside the file");
+        }
         try {
-            return index(file, keepFirstDuplicate);
+            return index(new Window(file, start, length), keepFirstDuplicate);
         } catch (CheckpointException e) {
             throw e;
         } catch (IOException e) {
@@ -164,7 +178,18 @@ public final class ZipContainer implements AutoCloseable {
         }
     }
 
-    private static ZipContainer index(MappedFile file, boolean keepFirstDuplicate) throws IOException {
+    /** The bytes an archive fills: a whole file, or a window of one; offsets count from its start. */
+    private record Window(MappedFile file, long start, long size) {
+        byte[] read(long position, int length) throws IOException {
+            return file.read(start + position, length);
+        }
+
+        void read(long position, byte[] into, int length) throws IOException {
+            file.read(start + position, into, length);
+        }
+    }
+
+    private static ZipContainer index(Window file, boolean keepFirstDuplicate) throws IOException {
         long fileSize = file.size();
         int tailLength = (int) Math.min(fileSize, EOCD_SIZE + MAX_COMMENT + ZIP64_LOCATOR_SIZE + ZIP64_EOCD_SIZE);
         long tailStart = fileSize - tailLength;
@@ -198,7 +223,7 @@ public final class ZipContainer implements AutoCloseable {
             long dataEnd = Checked.add(offset, csize, name, "record data end");
             requireBeforeCentralDirectory(name, c.localHeader[i], dataEnd, dir.offset());
             spans.add(new Span(c.localHeader[i], dataEnd));
-            Entry e = new Entry(name, offset, c.size[i], csize, c.method[i], c.crc[i]);
+            Entry e = new Entry(name, file.start() + offset, c.size[i], csize, c.method[i], c.crc[i]);
             int number = storageNumber(name, count);
             boolean known = number >= 0 ? storageRecords[number] != null : entries.containsKey(name);
             if (number >= 0 && !known) {
@@ -223,7 +248,7 @@ public final class ZipContainer implements AutoCloseable {
      * locator and record where the locator is present (torch.save always writes them): their
      * values replace the classic ones, which are saturated past 65535 records or 4 GiB.
      */
-    private static Directory directory(MappedFile file, byte[] tail, long tailStart) throws IOException {
+    private static Directory directory(Window file, byte[] tail, long tailStart) throws IOException {
         int eocd = endRecord(tail);
         requireEndRecord(eocd, file.size());
         long count = uint16(tail, eocd + EOCD_ENTRIES);
@@ -388,7 +413,7 @@ public final class ZipContainer implements AutoCloseable {
      * follow while they lie close ({@link #GAP}) and within {@link #WINDOW} bytes: records of
      * small tensors cost no read each, records of large ones a read of their header alone.
      */
-    private static long[] dataOffsets(MappedFile file, Central c, byte[] cd, long cdOffset) throws IOException {
+    private static long[] dataOffsets(Window file, Central c, byte[] cd, long cdOffset) throws IOException {
         int n = c.localHeader.length;
         int[] order = byLocalHeader(c.localHeader);
         long[] dataOffset = new long[n];
