@@ -244,4 +244,30 @@ class ShardsTest {
             }
         }
     }
+
+    /**
+     * Every shard numbers its storages from 0 (torch.save's keys "0", "1", ...; a safetensors
+     * file's own order), so keys must be made unique across shards, or inspect counts a few
+     * hundred MiB in a few storages where there are GiBs in hundreds. The distinct storages'
+     * bytes must add up to huggingface_hub's total_size, which counts each storage once.
+     */
+    @Test
+    void distinctStoragesAddUpToHuggingFaceTotalSize() throws IOException {
+        try (Stream<Path> s = Files.list(Repo.fixtures().resolve("shards"))) {
+            for (Path folder : s.filter(p -> !p.getFileName().toString().equals("pieces") && Files.isDirectory(p))
+                    .toList()) {
+                String manifest = Files.readString(folder.resolve("manifest.json"));
+                java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"total_size\": (\\d+)").matcher(manifest);
+                assertTrue(m.find(), folder + ": manifest without total_size");
+                try (Checkpoint c = Checkpoint.open(folder)) {
+                    Map<String, Long> storages = new java.util.HashMap<>();
+                    for (TensorEntry e : c.entries()) {
+                        storages.put(e.tensor().info().storage().key(), e.tensor().info().storage().nbytes());
+                    }
+                    assertEquals(Long.parseLong(m.group(1)),
+                            storages.values().stream().mapToLong(Long::longValue).sum(), folder.toString());
+                }
+            }
+        }
+    }
 }

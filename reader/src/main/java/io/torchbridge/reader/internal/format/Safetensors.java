@@ -51,10 +51,17 @@ public final class Safetensors implements CheckpointFormat {
     public static final String METADATA_KEY = "__metadata__";
 
     private final MappedFile file;
+    private final String keyPrefix;
 
     /** Reads {@code file}, which stays the caller's to close. */
     public Safetensors(MappedFile file) {
+        this(file, "");
+    }
+
+    /** As {@link #Safetensors(MappedFile)}, each storage key after {@code keyPrefix} (see {@link TorchZip}). */
+    public Safetensors(MappedFile file, String keyPrefix) {
         this.file = file;
+        this.keyPrefix = keyPrefix;
     }
 
     /** One header entry, checked. */
@@ -101,9 +108,10 @@ public final class Safetensors implements CheckpointFormat {
         long dataStart = 8 + n;
         Map<String, String> metadata = Map.of();
         List<Entry> entries = new ArrayList<>(header.size());
+        Utf8Offsets offsets = new Utf8Offsets(text);
         for (Map.Entry<?, ?> e : header.entrySet()) {
             String name = (String) e.getKey();
-            long at = 8 + utf8Length(text, keyAt.getOrDefault(name, 0));
+            long at = 8 + offsets.at(keyAt.getOrDefault(name, 0));
             if (name.equals(METADATA_KEY)) {
                 metadata = metadata(e.getValue(), at);
             } else {
@@ -142,7 +150,7 @@ public final class Safetensors implements CheckpointFormat {
         for (Entry t : ordered) {
             DType dtype = t.code.dtype();
             long nbytes = t.end - t.begin;
-            StorageRef storage = new StorageRef(new StorageInfo(Integer.toString(index++), dtype.storageName(), "cpu",
+            StorageRef storage = new StorageRef(new StorageInfo(keyPrefix + index++, dtype.storageName(), "cpu",
                     nbytes), dtype, file.region(dataStart + t.begin, nbytes, ByteOrder.LITTLE_ENDIAN), null);
             root.items.put(t.name, TensorSpec.contiguous(storage, dtype, torchShape(t)));
         }
@@ -279,8 +287,46 @@ public final class Safetensors implements CheckpointFormat {
                 : o instanceof Boolean ? "boolean" : o instanceof List ? "array" : "object";
     }
 
-    /** Bytes that the first {@code chars} chars of {@code s} take in UTF-8. */
-    private static long utf8Length(String s, int chars) {
-        return s.substring(0, Math.min(chars, s.length())).getBytes(StandardCharsets.UTF_8).length;
+    /**
+     * Bytes that the first {@code chars} chars of a string take in UTF-8, for positions asked in
+     * increasing order (the header's keys, in its order), counted on from the last one asked: the
+     * header's length in all, not once per key (encoding the prefix before each key made an open
+     * quadratic in the tensor count: 551 keys of a 60 KB header encoded 17 MB). A position before
+     * the last one asked counts from the start again. The text was decoded from valid UTF-8, so
+     * it has no unpaired surrogate (such a char would count 1, as {@code getBytes} writes '?').
+     */
+    private static final class Utf8Offsets {
+        private final String s;
+        private int chars;
+        private long bytes;
+
+        Utf8Offsets(String s) {
+            this.s = s;
+        }
+
+        long at(int position) {
+            int end = Math.min(position, s.length());
+            if (end < chars) {
+                chars = 0;
+                bytes = 0;
+            }
+            while (chars < end) {
+                char c = s.charAt(chars);
+                if (c < 0x80) {
+                    bytes += 1;
+                } else if (c < 0x800) {
+                    bytes += 2;
+                } else if (Character.isHighSurrogate(c) && chars + 1 < end && Character.isLowSurrogate(s.charAt(chars + 1))) {
+                    bytes += 4;
+                    chars++;
+                } else if (Character.isSurrogate(c)) {
+                    bytes += 1;
+                } else {
+                    bytes += 3;
+                }
+                chars++;
+            }
+            return bytes;
+        }
     }
 }

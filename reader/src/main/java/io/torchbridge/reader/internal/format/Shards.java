@@ -48,7 +48,8 @@ public final class Shards implements CheckpointFormat {
     /** One shard file: a torch.save zip (with its index) or a safetensors file ({@code zip} null). */
     private record Shard(String name, MappedFile file, ZipContainer zip) {
         CheckpointFormat format() {
-            return zip == null ? new Safetensors(file) : new TorchZip(file, zip);
+            // each shard numbers its storages from 0: keys made unique by the shard's name
+            return zip == null ? new Safetensors(file, name + "/") : new TorchZip(file, zip, name + "/");
         }
     }
 
