@@ -97,7 +97,8 @@ final class InspectCommand implements Callable<Integer> {
         for (String g : allowGlobals) {
             int dot = g.lastIndexOf('.');
             if (dot <= 0) {
-                throw new IllegalArgumentException("--allow-global takes MODULE.NAME, got '" + g + "'");
+                throw new UsageError("--allow-global takes MODULE.NAME (a dotted name such as "
+                        + "collections.OrderedDict), got '" + g + "'");
             }
             b.allowGlobal(g.substring(0, dot), g.substring(dot + 1));
         }
