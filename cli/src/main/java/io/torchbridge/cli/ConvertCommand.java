@@ -17,7 +17,9 @@ import picocli.CommandLine.Parameters;
                 "A protocol-2 file written by torch 2.14 comes out byte-identical when the file names match "
                         + "(the digits of .data/serialization_id aside).",
                 "A TorchScript archive (torch.jit.save) becomes its state_dict, as "
-                        + "torch.save(torch.jit.load(IN).state_dict(), OUT) would write it."})
+                        + "torch.save(torch.jit.load(IN).state_dict(), OUT) would write it.",
+                "An OUT named *.safetensors (or --to safetensors) is written as safetensors.torch.save_file writes "
+                        + "it; views and shared memory need --materialize, non-tensor values --drop-values."})
 final class ConvertCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "IN")
     Path in;
@@ -53,6 +55,10 @@ final class ConvertCommand implements Callable<Integer> {
 
     /** The outputs convert writes; the first whose {@link ConvertTarget#matches} claims OUT wins (torch.save, which claims every name, last). */
     static final java.util.List<ConvertTarget> TARGETS = java.util.List.of(
+            new ShardsTarget(io.torchbridge.writer.ShardedWriter.Kind.TORCH),
+            new ShardsTarget(io.torchbridge.writer.ShardedWriter.Kind.SAFETENSORS),
+            new SafetensorsTarget(),
+            new DcpTarget(),
             new TorchSaveTarget());
 
     /** The names {@code --to} takes. */
@@ -65,13 +71,9 @@ final class ConvertCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (Checkpoint ckpt = Checkpoint.open(in, InspectCommand.options(allowGlobals, false))) {
-            long total = java.nio.file.Files.size(in);
-            WriteOptions options = WriteOptions.defaults();
-            if (total >= 64L << 20) {
-                Progress p = new Progress(total);
-                options = options.withProgress(p::report);
-            }
+        try (Checkpoint ckpt = Checkpoint.open(in, InspectCommand.options(allowGlobals, false));
+             ConvertProgress progress = ConvertProgress.onTerminal(java.nio.file.Files.size(in))) {
+            WriteOptions options = WriteOptions.defaults().withProgress(progress);
             Settings settings = new Settings(options, maxShardSize, materialize, dropValues);
             ConvertTarget target = target(settings);
             if (target == null) {
@@ -80,15 +82,13 @@ final class ConvertCommand implements Callable<Integer> {
                 return 2;
             }
             target.write(ckpt, out, settings);
-            if (total >= 64L << 20) {
-                System.err.println();
-            }
             return 0;
         } catch (CheckpointException e) {
             System.err.println("torchbridge: " + in + ": " + e.kind() + ": " + e.getMessage());
             return 1;
         } catch (IOException | IllegalArgumentException e) {
-            System.err.println("torchbridge: cannot write " + out + ": " + e.getMessage());
+            System.err.println("torchbridge: cannot write " + out + ": "
+                    + (e instanceof IOException io ? Conventions.describe(io) : e.getMessage()));
             return 1;
         }
     }
@@ -100,24 +100,5 @@ final class ConvertCommand implements Callable<Integer> {
             }
         }
         return null;
-    }
-
-    /** A one-line progress report on stderr, redrawn at most every percent. */
-    private static final class Progress {
-        private final long total;
-        private int lastPercent = -1;
-
-        Progress(long total) {
-            this.total = total;
-        }
-
-        void report(long written) {
-            int pct = (int) Math.min(100, written * 100 / Math.max(1, total));
-            if (pct != lastPercent) {
-                lastPercent = pct;
-                System.err.printf("\rconvert: %3d%% (%s of ~%s)", pct, InspectCommand.bytes(written),
-                        InspectCommand.bytes(total));
-            }
-        }
     }
 }

@@ -61,18 +61,16 @@ class FileKindCliTest {
     @Test
     void inspectGivesTheReadersDiagnosisAndReadsStandardInput() throws Exception {
         CliRun st = CliRun.of("inspect", SAMPLES.resolve("model.safetensors").toString());
-        assertEquals(1, st.exit());
-        assertTrue(st.err().contains(": UNSUPPORTED: this is a safetensors file; safetensors is not read yet (issue 11)"),
-                st.err());
+        assertEquals(0, st.exit(), st.err()); // read since issue 11
         CliRun in = CliRun.withInput(Files.readAllBytes(CLEAN), "inspect", "--json", "-");
         assertEquals(0, in.exit(), in.err());
         JsonNode line = JSON.readTree(in.out());
         assertEquals("(standard input)", line.get("file").asText());
         assertEquals(2, line.get("tensors").size());
         CliRun npy = CliRun.withInput(Files.readAllBytes(SAMPLES.resolve("array.npy")), "inspect", "-");
-        assertEquals(1, npy.exit());
-        assertTrue(npy.err().startsWith("torchbridge: (standard input): UNSUPPORTED: this is a NumPy array file"),
-                npy.err());
+        // read since issue 12 (Format.NPY): one tensor, the array
+        assertEquals(0, npy.exit(), npy.err());
+        assertTrue(npy.out().contains("  format    npy, version 1"), npy.out());
     }
 
     @Test
@@ -102,8 +100,7 @@ class FileKindCliTest {
         CliRun clean = CliRun.of("scan", root.toString());
         assertEquals(0, clean.exit(), clean.out());
         assertEquals(List.of(root.resolve("a.pt") + ": clean (zip)",
-                sub.resolve("b.safetensors") + ": clean (safetensors): this is a safetensors file; safetensors is not "
-                        + "read yet (issue 11); in Python, torch.save(safetensors.torch.load_file(path), new_path)",
+                sub.resolve("b.safetensors") + ": clean (safetensors): this is a safetensors file",
                 root + ": 2 files: 2 clean, 0 NOT CLEAN, 0 UNREADABLE"), List.of(clean.out().split("\n")));
 
         Files.write(sub.resolve("c.pt"), new byte[0]);

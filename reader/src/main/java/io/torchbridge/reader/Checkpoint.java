@@ -3,10 +3,16 @@ package io.torchbridge.reader;
 import io.torchbridge.reader.CheckpointException.Kind;
 import io.torchbridge.reader.internal.data.MappedFile;
 import io.torchbridge.reader.internal.format.CheckpointFormat;
+import io.torchbridge.reader.internal.format.Dcp;
 import io.torchbridge.reader.internal.format.LegacyStream;
 import io.torchbridge.reader.internal.format.LegacyTar;
+import io.torchbridge.reader.internal.format.Npy;
+import io.torchbridge.reader.internal.format.Npz;
+import io.torchbridge.reader.internal.format.Safetensors;
 import io.torchbridge.reader.internal.format.TorchScript;
 import io.torchbridge.reader.internal.format.FileKind;
+import io.torchbridge.reader.internal.format.ShardIndex;
+import io.torchbridge.reader.internal.format.Shards;
 import io.torchbridge.reader.internal.format.TorchZip;
 import io.torchbridge.reader.internal.format.Unpickled;
 import io.torchbridge.reader.internal.zip.ZipContainer;
@@ -67,9 +73,10 @@ public final class Checkpoint implements Closeable {
     private final ByteOrder byteOrder;
     private final int version;
     private final PyDict stateDict;
+    private final Map<String, String> metadata;
 
     private Checkpoint(Path path, List<AutoCloseable> owned, String archiveName, List<String> records, Format format, Object root,
-                       ValueTree tree, ByteOrder byteOrder, int version, PyDict stateDict) {
+                       ValueTree tree, ByteOrder byteOrder, int version, PyDict stateDict, Map<String, String> metadata) {
         this.path = path;
         this.owned = List.copyOf(owned);
         this.archiveName = archiveName;
@@ -83,6 +90,7 @@ public final class Checkpoint implements Closeable {
         this.byteOrder = byteOrder;
         this.version = version;
         this.stateDict = stateDict;
+        this.metadata = metadata;
     }
 
     /** Opens {@code path} with the default {@link ReadOptions}. */
@@ -97,8 +105,17 @@ public final class Checkpoint implements Closeable {
      *                             kind and message say why and where
      */
     public static Checkpoint open(Path path, ReadOptions options) throws IOException {
+        if (java.nio.file.Files.isDirectory(path)) {
+            Path index = ShardIndex.find(path);
+            if (index != null) {
+                return openShards(path, index, options);
+            }
+        }
         FileKind.Diagnosis directory = FileKind.ofDirectory(path);
         if (directory != null) {
+            if (directory.kind() == FileKind.DCP) {
+                return openDcp(path, options);
+            }
             throw directory.refusal();
         }
         MappedFile file;
@@ -110,10 +127,15 @@ public final class Checkpoint implements Closeable {
         ZipContainer zip = null;
         try {
             FileKind.Diagnosis kind = FileKind.sniff(file);
+            boolean npz = false;
             if (kind.kind() == FileKind.ZIP) {
                 ZipContainer index = openZip(file);
                 zip = index;
+                npz = index.archiveName().isEmpty(); // only a .npz opens without an archive folder (openZip)
                 kind = FileKind.ofZip(path, n -> index.entry(n).isPresent());
+            }
+            if (npz) {
+                return read(file, zip, new Npz(file, zip), zip.names(), options);
             }
             // One case per format this version reads; every other kind is named with its next step.
             switch (kind.kind()) {
@@ -121,14 +143,27 @@ public final class Checkpoint implements Closeable {
                     return read(file, zip, new TorchZip(file, zip), zip.names(), options);
                 case TORCHSCRIPT:
                     return read(file, zip, new TorchScript(file, zip), zip.names(), options);
+                case NPY:
+                    return read(file, null, new Npy(file), List.of(), options);
                 case LEGACY:
                     return read(file, null, new LegacyStream(file), LegacyStream.PARTS, options);
+                case SAFETENSORS:
+                    return read(file, null, new Safetensors(file), List.of(), options);
                 case TAR:
                     if (!LegacyTar.matches(file)) {
                         throw kind.refusal(); // a tar, but not torch's (no sys_info, pickle, storages, tensors)
                     }
                     LegacyTar tar = LegacyTar.open(file);
                     return read(file, null, tar, tar.members(), options);
+                case SHARD_INDEX:
+                    file.close(); // the index is read as text; its shards are what stays open
+                    return openShards(path, path, options);
+                case DCP:
+                    if (!Dcp.isMetadataFile(path)) {
+                        throw kind.refusal(); // a .distcp data file: the message names its directory
+                    }
+                    closeQuietly(file);
+                    return openDcp(Dcp.directoryOf(path), options);
                 default:
                     throw kind.refusal();
             }
@@ -139,12 +174,49 @@ public final class Checkpoint implements Closeable {
         }
     }
 
-    /** The zip's index; a zip the index refuses is named instead where its content says what it is (.npz, .distcp). */
+    /**
+     * A sharded checkpoint ({@link Format#SHARDED}): the index, then every shard it names; the
+     * checkpoint owns every shard file, and a failed open closes those it opened.
+     */
+    private static Checkpoint openShards(Path path, Path index, ReadOptions options) throws IOException {
+        List<AutoCloseable> owned = new ArrayList<>();
+        try {
+            Shards shards = Shards.open(ShardIndex.read(index, options), owned);
+            return read(path, owned, "", shards, shards::names, options);
+        } catch (IOException | RuntimeException | Error e) {
+            for (int i = owned.size() - 1; i >= 0; i--) {
+                closeQuietly(owned.get(i));
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * A DCP directory (given as the directory or its .metadata): one checkpoint over every data
+     * file its metadata names, all owned by it (through the {@link Dcp} that opened them).
+     */
+    private static Checkpoint openDcp(Path dir, ReadOptions options) throws IOException {
+        Dcp dcp = new Dcp(dir);
+        try {
+            return read(dir, List.of(dcp), "", dcp, dcp::records, options);
+        } catch (IOException | RuntimeException | Error e) {
+            closeQuietly(dcp);
+            throw e;
+        }
+    }
+
+    /**
+     * The zip's index; a {@code .npz} gets its flat index (records in no folder); any other zip the
+     * index refuses is named instead where its content says what it is (.distcp).
+     */
     private static ZipContainer openZip(MappedFile file) throws IOException {
         try {
             return ZipContainer.open(file);
         } catch (CheckpointException e) {
             FileKind.Diagnosis other = FileKind.ofUnreadableZip(file, ZipContainer.leadingBytes(file));
+            if (other != null && other.kind() == FileKind.NPZ) {
+                return ZipContainer.openFlat(file); // numpy.savez: .npy records at the top, no folder
+            }
             throw other == null ? e : other.refusal().withCause(e);
         }
     }
@@ -152,7 +224,7 @@ public final class Checkpoint implements Closeable {
     private static Checkpoint read(MappedFile file, ZipContainer zip, CheckpointFormat format, List<String> records,
                                    ReadOptions options) throws IOException {
         List<AutoCloseable> owned = zip == null ? List.of(file) : List.of(file, zip);
-        return read(file.path(), owned, zip == null ? "" : zip.archiveName(), format, records, options);
+        return read(file.path(), owned, zip == null ? "" : zip.archiveName(), format, () -> records, options);
     }
 
     /**
@@ -161,7 +233,8 @@ public final class Checkpoint implements Closeable {
      * several files passes every file it opened and its logical path (index or folder).
      */
     private static Checkpoint read(Path path, List<AutoCloseable> owned, String archiveName, CheckpointFormat format,
-                                   List<String> records, ReadOptions options) throws IOException {
+                                   java.util.function.Supplier<List<String>> records, ReadOptions options)
+            throws IOException {
         Unpickled u = format.unpickle(options, false);
         ValueTree tree = new ValueTree(options, "data.pkl");
         Object root = tree.build(u::takeRoot, u.names());
@@ -177,7 +250,20 @@ public final class Checkpoint implements Closeable {
             stateDict = new PyDict(PyDict.ORDERED_DICT, tree.tensors,
                     Map.of("_metadata", new PyDict(PyDict.ORDERED_DICT, metadata, Map.of())));
         }
-        return new Checkpoint(path, owned, archiveName, records, u.format(), root, tree, u.byteOrder(), u.version(), stateDict);
+        return new Checkpoint(path, owned, archiveName, records.get(), u.format(), root, tree, u.byteOrder(), u.version(), stateDict,
+                u.metadata());
+    }
+
+    /**
+     * The container's own string metadata: a safetensors header's {@code __metadata__} (what
+     * {@code safe_open(path, "pt").metadata()} returns, such as {@code {"format": "pt"}}), in the
+     * header's order; for a sharded checkpoint, its index's {@code metadata} ({@code total_size}
+     * in decimal, and what else the writer put there, such as the names {@code huggingface_hub}
+     * dropped as shared). Empty for formats that have none (torch.save's zip, the legacy formats,
+     * TorchScript). Unmodifiable.
+     */
+    public Map<String, String> metadata() {
+        return metadata;
     }
 
     /** The container format. */
@@ -194,7 +280,8 @@ public final class Checkpoint implements Closeable {
     }
 
     /**
-     * The archive's record names, in the archive's order. For the legacy stream, its parts
+     * The archive's record names, in the archive's order; for a sharded checkpoint, its shard
+     * files in the order read (sorted). For the legacy stream, its parts
      * ({@code magic_number}, {@code protocol_version}, {@code sys_info}, {@code pickle},
      * {@code storage_keys}, {@code storages}); for a legacy tar, its members.
      */
@@ -375,6 +462,19 @@ public final class Checkpoint implements Closeable {
             throw new NoSuchElementException("no value '" + path + "' in " + path + hint(path));
         }
         return v;
+    }
+
+    /**
+     * Every non-tensor value by its path, in order: the leaves of the saved object that are not
+     * tensors ({@code epoch}, {@code optimizer.param_groups.0.lr}, {@code config.layers.1}). Dicts,
+     * lists, tuples and an object's attributes are walked, so each entry is a plain value:
+     * {@link String}, {@link Long}/{@link java.math.BigInteger}, {@link Double}, {@link Boolean},
+     * {@code null}, {@code byte[]}, {@link PyComplex}, a {@link Set}, {@link PyGlobal}, a
+     * {@link PyObject} without attributes, or an empty dict, list or tuple. Keys are those
+     * {@link #value(String)} takes; a path that two walks give keeps its first value, as there.
+     */
+    public Map<String, Object> values() {
+        return Collections.unmodifiableMap(ValueTree.values(root));
     }
 
     /** Whether {@link #value(String)} has {@code path}. */

@@ -13,7 +13,28 @@ public enum Format {
      * object and whose {@code code/} declares which attributes are parameters and buffers; or the
      * torch 1.0-1.2 layout ({@code model.json}, {@code tensors/N}). Read as its {@code state_dict()}.
      */
-    TORCHSCRIPT("torchscript");
+    TORCHSCRIPT("torchscript"),
+    /**
+     * A safetensors file: a JSON header naming each tensor's dtype, shape and byte range, then the
+     * data. Read as a dict of its tensors in file order, with the header's {@code __metadata__}
+     * in {@link Checkpoint#metadata()}.
+     */
+    SAFETENSORS("safetensors"),
+    /**
+     * A Hugging Face sharded checkpoint: an {@code *.index.json} whose {@code weight_map} names
+     * the shard file of each tensor, read as one dict of every tensor across the shards.
+     */
+    SHARDED("sharded"),
+    /**
+     * A torch.distributed.checkpoint directory: a {@code .metadata} pickle and {@code .distcp}
+     * data files holding each tensor in chunks (maybe of several ranks). Read as what
+     * {@code dcp_to_torch_save} saves: the nested state dict.
+     */
+    DCP("dcp"),
+    /** A NumPy array file ({@code numpy.save}): one array, the checkpoint's root, named "". */
+    NPY("npy"),
+    /** A NumPy archive ({@code numpy.savez}): a zip of {@code NAME.npy} records, a dict of arrays by NAME. */
+    NPZ("npz");
 
     private final String label;
 

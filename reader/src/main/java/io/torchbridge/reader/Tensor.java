@@ -1,5 +1,6 @@
 package io.torchbridge.reader;
 
+import io.torchbridge.reader.internal.data.Assembly;
 import io.torchbridge.reader.internal.data.Layout;
 import io.torchbridge.reader.internal.data.LogicalBytes;
 import io.torchbridge.reader.internal.data.MappedRegion;
@@ -42,6 +43,16 @@ import java.util.function.Consumer;
  * {@link #storageChunks()} throw {@link IllegalStateException}; the copying methods
  * ({@link #stream}, {@link #copyTo(ByteBuffer)}, {@code to*Array()}) give the dense values
  * (PyTorch's {@code to_dense()}; for a nested tensor its components' values concatenated).
+ *
+ * <p><b>Tensors of a DCP checkpoint in several chunks</b> (saved by several ranks) are
+ * contiguous tensors whose values lie in the chunks' storages, maybe in several files; nothing
+ * is copied at open. Split along the first dimension (DTensor's {@code Shard(0)}, FSDP), the
+ * chunks are consecutive runs of the values: {@link #dataChunks()} and {@link #storageChunks()}
+ * give their views one after another, zero-copy ({@link #data()} where there is one view).
+ * Split along a later dimension ({@code Shard(1)}), every row interleaves the chunks, so those
+ * three throw {@link IllegalStateException}; {@link #stream}, {@code copyTo} and
+ * {@code to*Array()} gather the values in row-major order for every split. A tensor in one chunk
+ * is that chunk's storage, like any other tensor.
  */
 public final class Tensor {
     static {
@@ -50,7 +61,13 @@ public final class Tensor {
     }
 
     private final TensorInfo info;
+    /** The storage's bytes; null for a tensor assembled from pieces ({@link #assembly}). */
     private final MappedRegion region;
+    /**
+     * Where the values lie in pieces of several storages and files (a DCP tensor saved in chunks
+     * by several ranks), else null: its info is a contiguous view from 0 of a storage of its size.
+     */
+    private final Assembly assembly;
     private final StoredRecord stored;
     private final boolean swap;
     private final Quantization quantization;
@@ -64,10 +81,23 @@ public final class Tensor {
         this(info, region, stored, null, Map.of(), false);
     }
 
+    /** A tensor whose values {@code assembly} gathers from its pieces. */
+    Tensor(TensorInfo info, Assembly assembly) {
+        this.info = info;
+        this.region = null;
+        this.assembly = assembly;
+        this.stored = null;
+        this.swap = false;
+        this.quantization = null;
+        this.components = Map.of();
+        this.coalesced = false;
+    }
+
     Tensor(TensorInfo info, MappedRegion region, StoredRecord stored, Quantization quantization,
            Map<String, Tensor> components, boolean coalesced) {
         this.info = info;
         this.region = region;
+        this.assembly = null;
         this.stored = stored;
         this.swap = region.order() != ByteOrder.LITTLE_ENDIAN;
         this.quantization = quantization;
@@ -153,6 +183,16 @@ public final class Tensor {
      */
     public ByteBuffer data() {
         requireStrided("data");
+        if (assembly != null) {
+            List<ByteBuffer> views = assembledViews("data");
+            if (views.size() == 1) {
+                return views.get(0);
+            } else if (views.isEmpty()) {
+                return ByteBuffer.allocate(0).order(ByteOrder.LITTLE_ENDIAN).asReadOnlyBuffer();
+            }
+            throw new IllegalStateException("tensor '" + name + "' is assembled from " + assembly.pieceCount()
+                    + " chunks, which no single view holds; use dataChunks() or stream()");
+        }
         long start = firstByte();
         long len = reachableBytes();
         if (len > MappedRegion.CHUNK) {
@@ -173,6 +213,9 @@ public final class Tensor {
     /** Like {@link #data()}, for any size: consecutive read-only views of at most 1 GiB each. */
     public List<ByteBuffer> dataChunks() {
         requireStrided("dataChunks");
+        if (assembly != null) {
+            return assembledViews("dataChunks");
+        }
         long start = firstByte();
         long len = reachableBytes();
         return region.views(start, len);
@@ -185,6 +228,9 @@ public final class Tensor {
      */
     public List<ByteBuffer> storageChunks() {
         requireStrided("storageChunks");
+        if (assembly != null) {
+            return assembledViews("storageChunks"); // its storage is its values, contiguous from 0
+        }
         return region.views(0, region.length());
     }
 
@@ -193,15 +239,17 @@ public final class Tensor {
      * pieces; each piece is valid only during the call. Works for any size.
      */
     public void stream(Consumer<ByteBuffer> sink) {
-        region.file().acquire();
+        acquire();
         try {
-            if (info.layout() != TensorLayout.STRIDED) {
+            if (assembly != null) {
+                assembly.stream(sink::accept);
+            } else if (info.layout() != TensorLayout.STRIDED) {
                 DenseValues.stream(this, sink);
             } else {
                 LogicalBytes.stream(region, viewLayout(), sink::accept);
             }
         } finally {
-            region.file().release();
+            release();
         }
     }
 
@@ -226,7 +274,7 @@ public final class Tensor {
 
     /** The values as floats: float32 exactly, and the narrower float kinds widened exactly. */
     public float[] toFloatArray() {
-        region.file().acquire();
+        acquire();
         try {
             if (info.dtype() != DType.FLOAT32 && (info.dtype().family() != DType.Family.FLOAT
                     || info.dtype() == DType.FLOAT64)) {
@@ -247,7 +295,7 @@ public final class Tensor {
             }
             return out;
         } finally {
-            region.file().release();
+            release();
         }
     }
 
@@ -256,7 +304,7 @@ public final class Tensor {
      * the cheapest way to refill the same arrays (a new array must be zeroed first).
      */
     public void copyTo(float[] dst, int offset) {
-        region.file().acquire();
+        acquire();
         try {
             if (info.dtype() != DType.FLOAT32) {
                 throw wrongType("copyTo(float[])", "a float32");
@@ -268,13 +316,13 @@ public final class Tensor {
             }
             logical().asFloatBuffer().get(dst, offset, n);
         } finally {
-            region.file().release();
+            release();
         }
     }
 
     /** The values as doubles: any real float dtype, widened exactly. */
     public double[] toDoubleArray() {
-        region.file().acquire();
+        acquire();
         try {
             if (info.dtype() == DType.FLOAT64) {
                 ByteBuffer b = logical();
@@ -292,13 +340,13 @@ public final class Tensor {
             }
             return out;
         } finally {
-            region.file().release();
+            release();
         }
     }
 
     /** The values as longs: any integer dtype or bool (uint64 as its two's-complement bits). */
     public long[] toLongArray() {
-        region.file().acquire();
+        acquire();
         try {
             DType.Family f = info.dtype().family();
             boolean quantized = info.dtype() == DType.QINT8 || info.dtype() == DType.QUINT8 || info.dtype() == DType.QINT32;
@@ -319,13 +367,13 @@ public final class Tensor {
             }
             return out;
         } finally {
-            region.file().release();
+            release();
         }
     }
 
     /** The values as ints: int32 and every narrower integer dtype or bool. */
     public int[] toIntArray() {
-        region.file().acquire();
+        acquire();
         try {
             DType d = info.dtype();
             if (d == DType.INT32) {
@@ -345,13 +393,13 @@ public final class Tensor {
             }
             return out;
         } finally {
-            region.file().release();
+            release();
         }
     }
 
     /** The values of a bool tensor. */
     public boolean[] toBooleanArray() {
-        region.file().acquire();
+        acquire();
         try {
             if (info.dtype() != DType.BOOL) {
                 throw wrongType("toBooleanArray", "bool");
@@ -363,7 +411,7 @@ public final class Tensor {
             }
             return out;
         } finally {
-            region.file().release();
+            release();
         }
     }
 
@@ -380,12 +428,45 @@ public final class Tensor {
         if (quantization == null) {
             throw wrongType("toDequantizedFloatArray", "a quantized");
         }
-        region.file().acquire();
+        acquire();
         try {
             return DenseValues.dequantize(this, quantization);
         } finally {
+            release();
+        }
+    }
+
+    /** A lease of the file (of every file, for an assembled tensor); pair with {@link #release()}. */
+    private void acquire() {
+        if (assembly != null) {
+            assembly.acquire();
+        } else {
+            region.file().acquire();
+        }
+    }
+
+    private void release() {
+        if (assembly != null) {
+            assembly.release();
+        } else {
             region.file().release();
         }
+    }
+
+    /**
+     * An assembled tensor's values as zero-copy views: where its chunks are consecutive row ranges
+     * (DCP's Shard(0), FSDP), the chunks one after another; else (a Shard(1) split, whose rows
+     * interleave chunks) refused, since its values exist nowhere in one piece.
+     */
+    private List<ByteBuffer> assembledViews(String method) {
+        List<ByteBuffer> views = assembly.views();
+        if (views == null) {
+            throw new IllegalStateException(method + "(): tensor '" + name + "' is assembled from "
+                    + assembly.pieceCount() + " chunks that are not consecutive row ranges (split along a later "
+                    + "dimension), so its values lie in no views one after another; use stream(), copyTo() or "
+                    + "to*Array(), which gather them");
+        }
+        return views;
     }
 
     /** For a sparse or nested tensor, which has no single storage view. */
@@ -412,7 +493,7 @@ public final class Tensor {
      */
     private ByteBuffer logical() {
         int n = arrayLength(info.nbytes());
-        if (info.layout() == TensorLayout.STRIDED && info.isContiguous() && !swap && !info.neg() && !(info.conj() && info.dtype().family() == DType.Family.COMPLEX)
+        if (assembly == null && info.layout() == TensorLayout.STRIDED && info.isContiguous() && !swap && !info.neg() && !(info.conj() && info.dtype().family() == DType.Family.COMPLEX)
                 && reachableBytes() <= MappedRegion.CHUNK) {
             List<ByteBuffer> parts = region.slices(firstByte(), reachableBytes()); // under the caller's lease
             if (parts.size() == 1) {

@@ -50,18 +50,27 @@ class FileKindTest {
 
     /**
      * The reader reads it (a kind it reads: a zip checkpoint, the legacy stream, the legacy tar, a
-     * TorchScript archive, each as its Format of the same label) or names its kind with the next
+     * TorchScript archive, a safetensors file, a DCP directory or its .metadata, each as its Format of the same label) or names its kind with the next
      * step; the scan names the same kind.
      */
     private static void assertDiagnosed(Path sample, FileKind kind) throws IOException {
         assertEquals(kind.label(), Scan.scan(sample).format(), "scan's format");
-        if (kind == FileKind.ZIP || kind == FileKind.LEGACY || kind == FileKind.TAR || kind == FileKind.TORCHSCRIPT) {
+        boolean dcpWhole = kind == FileKind.DCP && (Files.isDirectory(sample)
+                || sample.getFileName().toString().equals(".metadata")); // a data file alone stays refused
+        if (kind == FileKind.ZIP || kind == FileKind.LEGACY || kind == FileKind.TAR || kind == FileKind.TORCHSCRIPT
+                || kind == FileKind.SAFETENSORS || dcpWhole || kind == FileKind.NPY || kind == FileKind.NPZ) {
             try (Checkpoint c = Checkpoint.open(sample)) {
                 assertEquals(kind.label(), c.format().label());
             }
             return;
         }
         CheckpointException e = assertThrows(CheckpointException.class, () -> Checkpoint.open(sample).close());
+        if (kind == FileKind.SHARD_INDEX) {
+            // read as a sharded checkpoint (ShardsTest); a lone sample index names a shard that is not there
+            assertEquals(Kind.IO, e.kind(), e.getMessage());
+            assertTrue(e.record().orElseThrow().contains("-00001-of-00001."), e.getMessage());
+            return;
+        }
         assertTrue(e.detail().startsWith("this is " + kind.description()), e.getMessage());
         assertEquals(kind == FileKind.EMPTY ? Kind.TRUNCATED
                 : kind == FileKind.UNKNOWN || kind == FileKind.PICKLE ? Kind.MALFORMED : Kind.UNSUPPORTED,

@@ -86,6 +86,42 @@ class ReaderFuzzTest {
         readEverything(f);
     }
 
+    /**
+     * A DCP {@code .metadata} pickle beside the real data files of fixtures/dcp/two_ranks.dcp (two
+     * ranks, chunks in both files), the directory opened as one checkpoint. Seeds: that
+     * metadata, and a few of fixtures/dcp-hostile ({@code dcp-*}).
+     */
+    @FuzzTest(maxDuration = "2m")
+    void dcpMetadata(byte[] data) throws IOException {
+        Path dir = SCRATCH.resolve("dcp-" + Thread.currentThread().getId() + ".dcp");
+        if (!Files.isDirectory(dir)) {
+            Files.createDirectories(dir);
+            Path good = Repo.fixtures().resolve("dcp/two_ranks.dcp");
+            Files.copy(good.resolve("__0_0.distcp"), dir.resolve("__0_0.distcp"));
+            Files.copy(good.resolve("__1_0.distcp"), dir.resolve("__1_0.distcp"));
+        }
+        Files.write(dir.resolve(".metadata"), data);
+        readEverything(dir);
+    }
+
+    /**
+     * A Hugging Face shard index: the bytes are {@code model.bin.index.json} in a folder beside
+     * the torch.save shards of fixtures/shards/pieces, and the folder is opened. Seeds: a valid
+     * index over those shards and a few hostile ones ({@code shardIndex/}).
+     */
+    @FuzzTest(maxDuration = "2m")
+    void shardIndex(byte[] data) throws IOException {
+        Path dir = SCRATCH.resolve("shards-" + Thread.currentThread().getId());
+        if (!Files.isDirectory(dir)) {
+            Files.createDirectories(dir);
+            for (String p : List.of("a.bin", "b.bin", "c.bin", "list.bin", "mixed.bin")) {
+                Files.copy(Repo.fixtures().resolve("shards").resolve("pieces").resolve(p), dir.resolve(p));
+            }
+        }
+        Files.write(dir.resolve("model.bin.index.json"), data);
+        readEverything(dir);
+    }
+
     private static String firstCode(Map<String, byte[]> records) {
         return records.keySet().stream().filter(n -> n.startsWith("code/") && n.endsWith(".py")).findFirst()
                 .orElseThrow();

@@ -14,17 +14,10 @@ import io.torchbridge.writer.internal.TorchZipWriter;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.FileAttribute;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Saves an object tree as {@code torch.save} does (the layout of torch 2.7+), in a file that
@@ -57,11 +50,7 @@ public final class CheckpointWriter {
     }
 
     public static void save(Object obj, Path target, WriteOptions options) throws IOException {
-        Path abs = target.toAbsolutePath();
-        if (Files.isSymbolicLink(abs)) {
-            abs = abs.toRealPath(); // torch.save writes through a link; so do we, beside the real file
-        }
-        Path dir = abs.getParent();
+        Path abs = AtomicFile.resolve(target); // torch.save writes through a link; so do we, beside the real file
         String archive = options.archiveName() != null ? options.archiveName() : archiveName(abs);
 
         // Pickle first (small, in memory): this validates the whole tree before any file exists.
@@ -69,49 +58,32 @@ public final class CheckpointWriter {
         Pickler pickler = new Pickler(o -> view(o, mapped));
         byte[] pkl = pickler.dump(obj);
 
-        Path tmp = createTemp(dir, abs);
-        boolean done = false;
-        try {
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-                TorchZipWriter zip = new TorchZipWriter(ch, archive, 64, options.progress());
-                // torch/serialization.py, _save: this order, storages in key order.
-                zip.record("data.pkl", pkl);
-                zip.record(".format_version", ascii("1"));
-                zip.record(".storage_alignment", ascii("64"));
-                zip.record("byteorder", ascii("little"));
-                List<StorageSource> storages = pickler.storages();
-                for (int i = 0; i < storages.size(); i++) {
-                    StorageSource s = storages.get(i);
-                    if (s.stored() != null) {
-                        zip.copy("data/" + i, s.stored());
-                    } else {
-                        zip.record("data/" + i, s.nbytes(), s::writeTo);
-                    }
-                }
-                zip.record("version", ascii("3\n"));
-                zip.record(".data/serialization_id", ascii(zip.serializationId()));
-                zip.finish();
-                if (options.fsync()) {
-                    ch.force(true);
-                }
+        AtomicFile.write(abs, options.fsync(), ch -> writeArchive(ch, archive, pkl, pickler.storages(), options));
+    }
+
+    /**
+     * One torch.save archive, from the channel's position on (its offsets count from there, as
+     * torch.save's into a stream): {@code data.pkl} and the storages the pickler met.
+     */
+    static void writeArchive(FileChannel ch, String archive, byte[] pkl, List<StorageSource> storages,
+                             WriteOptions options) throws IOException {
+        TorchZipWriter zip = new TorchZipWriter(ch, archive, 64, options.progress());
+        // torch/serialization.py, _save: this order, storages in key order.
+        zip.record("data.pkl", pkl);
+        zip.record(".format_version", ascii("1"));
+        zip.record(".storage_alignment", ascii("64"));
+        zip.record("byteorder", ascii("little"));
+        for (int i = 0; i < storages.size(); i++) {
+            StorageSource s = storages.get(i);
+            if (s.stored() != null) {
+                zip.copy("data/" + i, s.stored());
+            } else {
+                zip.record("data/" + i, s.nbytes(), s::writeTo);
             }
-            // The commit point: a rename within one folder is atomic. There is deliberately no
-            // non-atomic fallback, which would delete the old file before the new one is in place.
-            Files.move(tmp, abs, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            done = true;
-            if (options.fsync()) {
-                syncDirectory(dir);
-            }
-        } catch (IOException | RuntimeException | Error e) {
-            if (!done) {
-                try {
-                    Files.deleteIfExists(tmp);
-                } catch (IOException cleanup) {
-                    e.addSuppressed(cleanup);
-                }
-            }
-            throw e;
         }
+        zip.record("version", ascii("3\n"));
+        zip.record(".data/serialization_id", ascii(zip.serializationId()));
+        zip.finish();
     }
 
     /** torch names the archive folder after the file, without its last extension. */
@@ -121,7 +93,7 @@ public final class CheckpointWriter {
         return dot < 0 ? base : base.substring(0, dot);
     }
 
-    private static TensorView view(Object o, Map<StorageInfo, StorageSource> mapped) {
+    static TensorView view(Object o, Map<StorageInfo, StorageSource> mapped) {
         if (o instanceof NewTensor t) {
             return t.toView();
         }
@@ -147,45 +119,9 @@ public final class CheckpointWriter {
         return new TensorView.Quantized(p.scheme(), 0, 0, p.scales(), p.zeroPoints(), p.axis());
     }
 
-    /**
-     * An empty temporary file beside {@code target}, named after it (shortened so that the name
-     * stays within the 255 bytes file systems allow), with the target's permissions when it exists
-     * so that replacing a private file does not expose it.
-     */
-    private static Path createTemp(Path dir, Path target) throws IOException {
-        String name = target.getFileName().toString();
-        while (name.getBytes(StandardCharsets.UTF_8).length > 255 - 22) {
-            name = name.substring(0, name.length() - 1);
-        }
-        FileAttribute<?>[] attrs = {};
-        if (Files.exists(target) && target.getFileSystem().supportedFileAttributeViews().contains("posix")) {
-            attrs = new FileAttribute<?>[] {PosixFilePermissions.asFileAttribute(Files.getPosixFilePermissions(target))};
-        }
-        for (int attempt = 0; ; attempt++) {
-            Path tmp = dir.resolve("." + name + "." + Long.toHexString(ThreadLocalRandom.current().nextLong()) + ".tmp");
-            try {
-                FileChannel.open(tmp, java.util.Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE), attrs)
-                        .close();
-                if (attrs.length > 0) {
-                    // the umask may have narrowed the mode given at creation
-                    Files.setPosixFilePermissions(tmp, Files.getPosixFilePermissions(target));
-                }
-                return tmp;
-            } catch (FileAlreadyExistsException e) {
-                if (attempt > 100) {
-                    throw e;
-                }
-            }
-        }
-    }
-
-    /** Makes the rename durable: on Linux a directory can be opened and forced. */
-    private static void syncDirectory(Path dir) {
-        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-            d.force(true);
-        } catch (IOException | UnsupportedOperationException e) {
-            // Some platforms cannot open directories; the file itself is already on disk.
-        }
+    /** Makes a rename durable (see {@link AtomicFile}); DcpWriter's folder commit uses it too. */
+    static void syncDirectory(Path dir) {
+        AtomicFile.syncDirectory(dir);
     }
 
     private static byte[] ascii(String s) {

@@ -43,7 +43,8 @@ public final class Scan {
      */
     public enum Verdict {
         /** Scanned, nothing found: the pickle names only what torch's weights_only loader admits and the file
-         *  reads; or a kind that holds no pickle at all (safetensors, GGUF, ONNX, JSON). Exit status 0. */
+         *  reads; or a kind that holds no pickle at all (a safetensors file whose header reads, GGUF, ONNX, JSON).
+         *  Exit status 0. */
         CLEAN(0),
         /** Something dangerous found: a global that runs code or is outside the allowlist, a pickle hidden
          *  behind the first, a record name used twice. Exit status 1; it wins over {@link #UNREADABLE}. */
@@ -177,7 +178,16 @@ public final class Scan {
                     pickle = file.read(0, (int) Math.min(file.size(), ReadOptions.defaults().maxPickleBytes()));
                     findings.add("a bare pickle, not a torch.save checkpoint: torch.load cannot read it safely");
                 }
-                case SAFETENSORS, GGUF, ONNX, SHARD_INDEX, JSON -> {
+                case SAFETENSORS -> {
+                    // no pickle, so nothing runs when it loads; it reads if its header passes the reader's checks
+                    try (Checkpoint c = Checkpoint.open(path)) {
+                        return new Report(path.toString(), format, List.of(), Map.of(), List.of(), false, true,
+                                kind.message(), Verdict.CLEAN);
+                    } catch (IOException e) {
+                        return unreadable(path, format, e);
+                    }
+                }
+                case GGUF, ONNX, SHARD_INDEX, JSON -> {
                     // formats without a pickle: nothing in them runs when their own library loads them
                     return new Report(path.toString(), format, List.of(), Map.of(), List.of(), false, false,
                             kind.message(), Verdict.CLEAN);

@@ -55,9 +55,24 @@ public final class Pickler {
     private final Map<StorageSource, DType> storageDtypes = new IdentityHashMap<>();
     private final List<StorageSource> storages = new ArrayList<>();
 
+    /** Globals admitted beyond torch's weights_only allowlist (none for a torch.save pickle). */
+    private final java.util.function.Predicate<PyGlobal> alsoAllowed;
+
     /** @param tensors turns a tensor object of the tree into its view, or returns null if it is none */
     public Pickler(Function<Object, TensorView> tensors) {
+        this(tensors, g -> false);
+    }
+
+    /**
+     * A pickler for a pickle that is not a torch.save checkpoint's (a DCP {@code .metadata}, which
+     * torch reads with plain {@code pickle.load}): {@code alsoAllowed} admits more globals, and a
+     * call of {@code copyreg.__newobj__} on an admitted class is written as CPython writes
+     * {@code cls.__new__(cls, *args)}, NEWOBJ (protocol 2, {@code save_reduce}), so that a dataclass
+     * is made without its {@code __init__} and its BUILD state sets its fields.
+     */
+    public Pickler(Function<Object, TensorView> tensors, java.util.function.Predicate<PyGlobal> alsoAllowed) {
         this.tensors = tensors;
+        this.alsoAllowed = alsoAllowed;
     }
 
     /** Pickles {@code obj}; returns the data.pkl bytes. */
@@ -129,6 +144,16 @@ public final class Pickler {
         } else if (o instanceof PyGlobal g) {
             requireAllowed(g, path);
             global(g.module(), g.name());
+        } else if (o instanceof PyObject p && p.callable().fullName().equals("copyreg.__newobj__")
+                && p.args().size() > 0 && p.args().get(0) instanceof PyGlobal cls && alsoAllowed.test(cls)) {
+            save(cls, path);
+            save(new PyTuple(p.args().items().subList(1, p.args().size())), path);
+            out.write(0x81); // NEWOBJ
+            memoize(o);
+            if (p.state() != null) {
+                save(p.state(), path);
+                out.write('b');
+            }
         } else if (o instanceof PyObject p) {
             requireAllowed(p.callable(), path);
             global(p.callable().module(), p.callable().name());
@@ -528,8 +553,8 @@ public final class Pickler {
         memoize(new Object());
     }
 
-    private static void requireAllowed(PyGlobal g, String path) {
-        if (Allowlist.isBlockedModule(g.module()) || !Allowlist.allowedByDefault(g.fullName())) {
+    private void requireAllowed(PyGlobal g, String path) {
+        if (Allowlist.isBlockedModule(g.module()) || !Allowlist.allowedByDefault(g.fullName()) && !alsoAllowed.test(g)) {
             throw new IllegalArgumentException("value '" + path + "' names " + g.fullName()
                     + ", which torch.load(weights_only=True) refuses; it cannot be written");
         }

@@ -78,6 +78,9 @@ public final class Sources {
      */
     public static StorageSource read(Tensor t, long nbytes, DType dtype) {
         MappedRegion region = TensorRegions.of(t);
+        if (region == null) {
+            return logical(t); // assembled from chunks (DCP): its values are its storage
+        }
         StoredRecord rec = TensorRegions.record(t);
         boolean asIs = dtype == null || dtype.itemSize() == 1 || region.order() == ByteOrder.LITTLE_ENDIAN;
         StoredRecord copy = rec != null && rec.size() == nbytes && asIs ? rec : null;
@@ -95,6 +98,27 @@ public final class Sources {
                 region.file().release();
             }
         }, copy);
+    }
+
+    /**
+     * A tensor's logical values (row-major, little-endian) as a storage of its size, streamed
+     * through {@link Tensor#stream} under its own leases: for a tensor whose values lie in pieces
+     * of several storages (a DCP tensor of several chunks), which has no storage to copy.
+     */
+    public static StorageSource logical(Tensor t) {
+        return new Fixed(t.dtype(), t.info().nbytes(), sink -> {
+            try {
+                t.stream(b -> {
+                    try {
+                        sink.write(b);
+                    } catch (IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
+            } catch (java.io.UncheckedIOException e) {
+                throw e.getCause();
+            }
+        }, null);
     }
 
     /** A source whose size is known up front and whose bytes a function writes. */

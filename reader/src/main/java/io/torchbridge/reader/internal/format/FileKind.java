@@ -41,23 +41,18 @@ public enum FileKind {
     TORCHSCRIPT("torchscript", "a TorchScript archive (torch.jit.save)",
             "TorchScript is not read yet; in Python, torch.save(torch.jit.load(path).state_dict(), new_path)"),
     /** A safetensors file: an 8-byte little-endian header length, a JSON header, the data. */
-    SAFETENSORS("safetensors", "a safetensors file",
-            "safetensors is not read yet (issue 11); in Python, "
-                    + "torch.save(safetensors.torch.load_file(path), new_path)"),
+    SAFETENSORS("safetensors", "a safetensors file", null),
     /** The JSON index of a sharded checkpoint ({@code weight_map}: tensor name to shard file). */
     SHARD_INDEX("shard-index", "the index of a sharded checkpoint (JSON whose weight_map names the shard file of "
-            + "each tensor)", "open the shard files its weight_map names instead"),
+            + "each tensor)", "Checkpoint.open reads it, or the folder holding it, as one checkpoint"),
     /** A torch.distributed.checkpoint directory, its {@code .metadata} or one of its {@code .distcp} files. */
     DCP("dcp", "part of a torch.distributed.checkpoint (DCP)",
-            "DCP is not read; in Python, torch.distributed.checkpoint.format_utils.dcp_to_torch_save(dcp_dir, "
-                    + "new_path) writes one torch.save checkpoint"),
-    /** {@code numpy.save}. */
-    NPY("npy", "a NumPy array file (numpy.save)",
-            "not a PyTorch checkpoint; in Python, torch.save({'x': torch.from_numpy(numpy.load(path))}, new_path)"),
-    /** {@code numpy.savez}: a zip of {@code .npy} records. */
-    NPZ("npz", "a NumPy archive (numpy.savez: a zip of .npy records)",
-            "not a PyTorch checkpoint; in Python, torch.save({k: torch.from_numpy(v) for k, v in "
-                    + "numpy.load(path).items()}, new_path)"),
+            "a DCP checkpoint is read as a whole: open its directory, the folder that holds .metadata and the "
+                    + ".distcp files"),
+    /** {@code numpy.save}; read as {@code Format.NPY}. */
+    NPY("npy", "a NumPy array file (numpy.save)", null),
+    /** {@code numpy.savez}: a zip of {@code .npy} records; read as {@code Format.NPZ}. */
+    NPZ("npz", "a NumPy archive (numpy.savez: a zip of .npy records)", null),
     /** An ONNX model: a protobuf {@code ModelProto}. */
     ONNX("onnx", "an ONNX model (a protobuf ModelProto)",
             "ONNX is not read; its weights are the graph's initializers (onnx.numpy_helper.to_array in Python)"),
@@ -247,7 +242,9 @@ public enum FileKind {
             return null;
         }
         if (Files.isRegularFile(path.resolve(".metadata"))) {
-            return new Diagnosis(DCP, "a DCP directory: .metadata and " + count(path, "*.distcp") + " .distcp files");
+            return new Diagnosis(DCP, "a DCP directory: .metadata and " + count(path, "*.distcp") + " .distcp files",
+                    "it opens as one checkpoint (Checkpoint.open, torchbridge inspect, convert) with its metadata read "
+                            + "inertly");
         }
         List<String> inside = new ArrayList<>();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(path, "*.{pt,pth,bin,ckpt,safetensors,tar}")) {
@@ -308,11 +305,10 @@ public enum FileKind {
             return new Diagnosis(JSON, null);
         }
         if (text.contains(".safetensors\"")) {
-            return new Diagnosis(SHARD_INDEX, "of safetensors shards", "safetensors is not read yet (issue 11)");
+            return new Diagnosis(SHARD_INDEX, "of safetensors shards");
         }
         boolean torch = text.contains(".bin\"") || text.contains(".pt\"") || text.contains(".pth\"");
-        return new Diagnosis(SHARD_INDEX, torch ? "of torch.save shards" : null, torch
-                ? "open each shard file its weight_map names (Checkpoint.open, torchbridge inspect)" : null);
+        return new Diagnosis(SHARD_INDEX, torch ? "of torch.save shards" : null);
     }
 
     /** DCP's layout: a {@code .metadata} pickle beside {@code .distcp} files. */
@@ -337,7 +333,7 @@ public enum FileKind {
             return new Diagnosis(TORCHSCRIPT, "constants.pkl, code/");
         }
         if (isDistcp(path)) {
-            return new Diagnosis(DCP, "one of its .distcp data files");
+            return new Diagnosis(DCP, "one of its .distcp data files", openDirectory(path));
         }
         return new Diagnosis(ZIP, null);
     }
@@ -368,9 +364,16 @@ public enum FileKind {
         if (leadingBytes > 0) {
             return new Diagnosis(DCP, isDistcp(file.path()) || isDcpMetadataBeside(file.path())
                     ? "one of its .distcp data files: torch.save archives one after another"
-                    : "zip archives one after another, as DCP writes its .distcp data files");
+                    : "zip archives one after another, as DCP writes its .distcp data files", openDirectory(file.path()));
         }
         return null;
+    }
+
+    /** The next step for a data file: open the directory it lies in (the checkpoint), named. */
+    private static String openDirectory(Path path) {
+        Path dir = path.toAbsolutePath().getParent();
+        return "a DCP checkpoint is read as a whole: open its directory" + (dir == null ? "" : " " + dir)
+                + " (the folder that holds .metadata) instead";
     }
 
     private static boolean isDcpMetadataBeside(Path path) {

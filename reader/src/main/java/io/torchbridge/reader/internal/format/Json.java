@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A strict JSON reader (RFC 8259) for one small document, {@code model.json}: objects become
+ * A strict JSON reader (RFC 8259) for one small document ({@code model.json}, a safetensors header): objects become
  * ordered maps, arrays lists, numbers {@link BigDecimal}, and the rest String, Boolean or null.
  * Nesting is bounded, a key given twice is refused, and so is anything after the value.
  */
@@ -17,16 +17,25 @@ final class Json {
     private final String s;
     private final String record;
     private final int maxDepth;
+    /** Where each key of the top-level object starts (a char index), for errors that name an entry; or null. */
+    private final Map<String, Integer> topKeys;
     private int p;
 
-    private Json(String s, String record, int maxDepth) {
+    private Json(String s, String record, int maxDepth, Map<String, Integer> topKeys) {
         this.s = s;
         this.record = record;
         this.maxDepth = maxDepth;
+        this.topKeys = topKeys;
     }
 
     static Object parse(String text, String record, int maxDepth) throws CheckpointException {
-        Json j = new Json(text, record, maxDepth);
+        return parse(text, record, maxDepth, null);
+    }
+
+    /** As above; where {@code topKeys} is not null, it gets the char index of each key of the top-level object. */
+    static Object parse(String text, String record, int maxDepth, Map<String, Integer> topKeys)
+            throws CheckpointException {
+        Json j = new Json(text, record, maxDepth, topKeys);
         j.space();
         Object v = j.value(0);
         j.space();
@@ -59,6 +68,7 @@ final class Json {
                     if (peek() != '"') {
                         throw error("expected a string key");
                     }
+                    int keyAt = p;
                     String k = string();
                     space();
                     expect(':');
@@ -68,6 +78,9 @@ final class Json {
                         throw error("key \"" + k + "\" appears twice in one object");
                     }
                     m.put(k, v);
+                    if (depth == 0 && topKeys != null) {
+                        topKeys.put(k, keyAt);
+                    }
                     space();
                     if (peek() == ',') {
                         p++;

@@ -14,6 +14,7 @@ import io.torchbridge.reader.internal.pickle.PickleReader;
 import io.torchbridge.reader.internal.pickle.StorageRef;
 import io.torchbridge.reader.internal.zip.ZipContainer;
 import java.nio.ByteOrder;
+import java.util.IdentityHashMap;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
@@ -26,11 +27,22 @@ import java.util.Map;
 public final class TorchZip implements CheckpointFormat {
     private final MappedFile file;
     private final ZipContainer zip;
+    private final String keyPrefix;
 
     /** Reads from {@code zip}, the index of {@code file}; both stay the caller's to close. */
     public TorchZip(MappedFile file, ZipContainer zip) {
+        this(file, zip, "");
+    }
+
+    /**
+     * As {@link #TorchZip(MappedFile, ZipContainer)}, with {@code keyPrefix} before every storage
+     * key: a checkpoint in several files (shards) numbers each file's storages from 0, and the
+     * keys must stay unique across them (inspect counts storages by key).
+     */
+    public TorchZip(MappedFile file, ZipContainer zip, String keyPrefix) {
         this.file = file;
         this.zip = zip;
+        this.keyPrefix = keyPrefix;
     }
 
     @Override
@@ -45,9 +57,13 @@ public final class TorchZip implements CheckpointFormat {
                 "the archive has no data.pkl record, so it holds no checkpoint (records: " + zip.names() + ")"));
         byte[] pickle = zip.read(file, pkl, options.maxPickleBytes());
         Storages storages = new Storages(zip.names().size());
-        PickleReader reader = new PickleReader(options, "data.pkl",
-                (type, dtype, key, location, numel) -> storage(file, zip, storages, order, type, dtype, key, location,
-                        numel));
+        Map<StorageRef, StorageRef> rekeyed = new IdentityHashMap<>(); // one ref per storage, sharing kept
+        PickleReader reader = new PickleReader(options, "data.pkl", (type, dtype, key, location, numel) -> {
+            StorageRef r = storage(file, zip, storages, order, type, dtype, key, location, numel);
+            return keyPrefix.isEmpty() ? r : rekeyed.computeIfAbsent(r, x -> new StorageRef(new StorageInfo(
+                    keyPrefix + x.info().key(), x.info().type(), x.info().location(), x.info().nbytes()), x.dtype(),
+                    x.region(), x.stored()));
+        });
         Object root = reader.read(pickle, allowTrailing);
         return new Unpickled(Format.ZIP, root, version, order, reader.unreadableTensor());
     }

@@ -20,6 +20,7 @@ public final class Unpickled {
     private final CheckpointException unreadableTensor;
     private java.util.List<java.util.Map.Entry<String, Object>> names;
     private java.util.List<String> modules;
+    private java.util.Map<String, String> metadata = java.util.Map.of();
 
     /**
      * @param root      the raw root as the pickle reader leaves it (raw containers, tensor specs)
@@ -57,6 +58,16 @@ public final class Unpickled {
     Unpickled withNames(java.util.List<java.util.Map.Entry<String, Object>> names, java.util.List<String> modules) {
         this.names = names;
         this.modules = modules;
+        return this;
+    }
+
+    /** The container's string metadata (a safetensors header's {@code __metadata__}, a shard index's {@code metadata}); empty where it has none. */
+    public java.util.Map<String, String> metadata() {
+        return metadata;
+    }
+
+    Unpickled withMetadata(java.util.Map<String, String> metadata) {
+        this.metadata = metadata;
         return this;
     }
 

@@ -83,6 +83,27 @@ public final class Allowlist {
         };
     }
 
+    /**
+     * Whether {@code module.name} is one of the classes a torch.distributed.checkpoint
+     * {@code .metadata} pickle is made of ({@code torch/distributed/checkpoint/metadata.py} and
+     * {@code filesystem.py}, {@code _StorageInfo}; {@code StorageMeta.checkpoint_id} may be a
+     * {@code pathlib} path), admitted in that pickle and nowhere else, as inert objects whose BUILD
+     * state is their field dict. torch itself reads the file with plain {@code pickle.load}.
+     */
+    public static boolean isDcpMetadataGlobal(String module, String name) {
+        return switch (module) {
+            case "torch.distributed.checkpoint.metadata" -> switch (name) {
+                case "Metadata", "TensorStorageMetadata", "BytesStorageMetadata", "ChunkStorageMetadata",
+                     "TensorProperties", "MetadataIndex", "StorageMeta", "_MEM_FORMAT_ENCODING" -> true;
+                default -> false;
+            };
+            case "torch.distributed.checkpoint.filesystem" -> name.equals("_StorageInfo");
+            case "pathlib" -> name.equals("PosixPath") || name.equals("WindowsPath") || name.equals("PurePosixPath")
+                    || name.equals("PureWindowsPath");
+            default -> false;
+        };
+    }
+
     /** Whether {@code torch.load(weights_only=True)} accepts {@code module.name} by default. */
     public static boolean allowedByDefault(String fullName) {
         return ALLOWED.contains(fullName);

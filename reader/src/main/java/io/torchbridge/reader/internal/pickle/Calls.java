@@ -35,7 +35,12 @@ final class Calls {
     private final List<TensorSpec> refused = new ArrayList<>();
     private final Composites composites;
 
-    Calls(PickleReader reader, ReadOptions options, StorageResolver storages, boolean torchScript) {
+    /** Reading a DCP {@code .metadata} pickle (see {@link #global}). */
+    private final boolean dcpMetadata;
+
+    Calls(PickleReader reader, ReadOptions options, StorageResolver storages, boolean torchScript,
+          boolean dcpMetadata) {
+        this.dcpMetadata = dcpMetadata;
         this.reader = reader;
         this.options = options;
         this.storages = storages;
@@ -54,12 +59,15 @@ final class Calls {
         if (torchScript && Allowlist.isTorchScriptGlobal(module, name)) {
             return new PyGlobal(module, name);
         }
+        if (dcpMetadata && Allowlist.isDcpMetadataGlobal(module, name)) {
+            return new PyGlobal(module, name);
+        }
         if (!Allowlist.allowedByDefault(full) && !options.admits(module, name)) { // safety: allowlist
             throw reader.error(Kind.DISALLOWED_GLOBAL, "global '" + full + "' is not allowed by default "
                     + "(PyTorch's torch.load(weights_only=True) refuses it too). If you trust this file, "
                     + "admit it as inert data with ReadOptions.builder().allowGlobal(\"" + module + "\", \""
                     + name + "\") or the CLI option --allow-global " + full + " (or read the whole file inertly: "
-                    + "ReadOptions.builder().inert(true), CLI --inert); it is never executed");
+                    + "ReadOptions.builder().inert(true), CLI: torchbridge inspect --inert); it is never executed");
         }
         return new PyGlobal(module, name);
     }
@@ -102,7 +110,7 @@ final class Calls {
             return noteRefused(composites.sparse(args.get(0), args.get(1), name));
         }
         if (!Allowlist.allowedByDefault(name)) {
-            return new RawObject(fn, args); // admitted by the caller's options: inert
+            return new RawObject(fn, args); // admitted by the caller's options (or DCP's metadata classes): inert
         }
         switch (name) {
             case "collections.OrderedDict", "collections.Counter" -> {

@@ -22,6 +22,8 @@ public final class PickleReader {
     private final ReadOptions options;
     private final String record;
     private final Calls calls;
+    /** Reading a DCP {@code .metadata} pickle: see {@link #forDcpMetadata}. */
+    private final boolean dcpMetadata;
     private OpcodeDecoder in;
     private Stack stack;
     private Memo memo;
@@ -38,9 +40,30 @@ public final class PickleReader {
      *                    never for a torch.save checkpoint, whose loader admits neither
      */
     public PickleReader(ReadOptions options, String record, StorageResolver storages, boolean torchScript) {
+        this(options, record, storages, torchScript, false);
+    }
+
+    private PickleReader(ReadOptions options, String record, StorageResolver storages, boolean torchScript,
+                         boolean dcpMetadata) {
         this.options = options;
         this.record = record;
-        this.calls = new Calls(this, options, storages, torchScript);
+        this.dcpMetadata = dcpMetadata;
+        this.calls = new Calls(this, options, storages, torchScript, dcpMetadata);
+    }
+
+    /**
+     * A reader for the {@code .metadata} pickle of a torch.distributed.checkpoint directory, and
+     * for nothing else: besides what {@code options} admit, the metadata classes of
+     * {@code torch.distributed.checkpoint} ({@link Allowlist#isDcpMetadataGlobal}) become inert
+     * objects, and such an object may be a dict key ({@code storage_data} is keyed by the frozen
+     * dataclass {@code MetadataIndex}; here by identity, the DCP reader checks keys itself).
+     * The pickle names no storages.
+     */
+    public static PickleReader forDcpMetadata(ReadOptions options, String record) {
+        return new PickleReader(options, record, (type, dtype, key, location, numel) -> {
+            throw CheckpointException.at(Kind.MALFORMED, record, -1, "a DCP .metadata pickle names a storage ('"
+                    + key + "'); torch writes tensor data to the .distcp files only");
+        }, false, true);
     }
 
     /**
@@ -406,6 +429,10 @@ public final class PickleReader {
                 }
             }
             return key;
+        }
+        if (dcpMetadata && key instanceof RawObject o && Allowlist.isDcpMetadataGlobal(o.callable.module(),
+                o.callable.name())) {
+            return key; // MetadataIndex, storage_data's key: by identity (see forDcpMetadata)
         }
         throw error(Kind.MALFORMED, op + ": a " + typeName(key) + " cannot be a dict key or set item");
     }

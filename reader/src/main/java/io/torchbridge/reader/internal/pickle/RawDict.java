@@ -13,7 +13,18 @@ public final class RawDict {
     public final LinkedHashMap<Object, Object> items = new LinkedHashMap<>();
     public final Map<String, Object> attributes = new LinkedHashMap<>();
 
-    RawDict(String pythonClass) {
+    /** An empty dict of this class (the unpickler's, and a reader that merges several pickles' dicts). */
+    public RawDict(String pythonClass) {
         this.pythonClass = pythonClass;
+    }
+
+    /** An empty dict of {@code pythonClass}, for a container that builds its tree without a pickle. */
+    public static RawDict of(String pythonClass) {
+        return new RawDict(pythonClass);
+    }
+
+    /** A plain {@code dict}, for a format that builds its object tree itself (DCP's nesting). */
+    public static RawDict dict() {
+        return new RawDict(io.torchbridge.reader.PyDict.DICT);
     }
 }

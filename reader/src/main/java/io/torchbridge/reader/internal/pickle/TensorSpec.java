@@ -47,6 +47,50 @@ public final class TensorSpec {
     }
     /** What the value tree made of this spec, once it has: a tensor reached twice is made once. */
     public Object frozen;
+    /**
+     * Where the values lie in pieces of several storages (a DCP tensor of several chunks), null
+     * otherwise; such a spec's {@link #storage} has no region, its view is contiguous from 0.
+     */
+    public io.torchbridge.reader.internal.data.Assembly assembly;
+
+    /**
+     * A contiguous tensor of {@code shape} whose values {@code assembly} gathers; {@code storage}
+     * names what stands for its storage (no region: the pieces have theirs).
+     */
+    public static TensorSpec assembled(StorageRef storage, DType dtype, long[] shape,
+                                       io.torchbridge.reader.internal.data.Assembly assembly) {
+        long[] stride = new long[shape.length];
+        long s = 1;
+        for (int d = shape.length - 1; d >= 0; d--) {
+            stride[d] = s;
+            s = Math.multiplyExact(s, Math.max(1, shape[d]));
+        }
+        TensorSpec t = new TensorSpec(storage, dtype, shape.clone(), stride, 0, null);
+        t.assembly = assembly;
+        return t;
+    }
+
+    /**
+     * A dense, row-major tensor filling {@code storage} from its start, as a container without a
+     * pickle (safetensors) describes one; the caller has checked that its bytes fit the storage.
+     */
+    public static TensorSpec contiguous(StorageRef storage, DType dtype, long[] shape) {
+        long[] stride = new long[shape.length];
+        long acc = 1;
+        for (int i = shape.length - 1; i >= 0; i--) {
+            stride[i] = acc;
+            acc = Math.multiplyExact(acc, Math.max(shape[i], 1)); // the caller checked this fits
+        }
+        return new TensorSpec(storage, dtype, shape.clone(), stride, 0, null);
+    }
+
+    /**
+     * A strided tensor a container format describes outside any pickle (a {@code .npy} array); its
+     * caller has checked that the view fits its storage.
+     */
+    public static TensorSpec strided(StorageRef storage, DType dtype, long[] shape, long[] stride, long offset) {
+        return new TensorSpec(storage, dtype, shape.clone(), stride.clone(), offset, null);
+    }
 
     TensorSpec(StorageRef storage, DType dtype, long[] shape, long[] stride, long offset,
                CheckpointException refusal) {

@@ -77,8 +77,36 @@ public final class ZipContainer implements AutoCloseable {
      * after {@code file} was opened.
      */
     public static ZipContainer open(MappedFile file, boolean keepFirstDuplicate) throws CheckpointException {
+        return open(file, 0, file.size(), keepFirstDuplicate);
+    }
+
+    /**
+     * Opens an archive whose records sit at the top, in no folder ({@code numpy.savez}'s
+     * {@code .npz}): every zip rule holds as for a checkpoint, except the archive folder;
+     * {@link #archiveName()} is "".
+     */
+    public static ZipContainer openFlat(MappedFile file) throws CheckpointException {
+        return open(file, 0, file.size(), false, true);
+    }
+
+    /**
+     * Opens the archive that fills bytes {@code [start, start + length)} of {@code file} (one
+     * {@code torch.save} output among several, as in a DCP {@code .distcp} file): every offset the
+     * archive declares counts from {@code start}, as the writer counted them, and every record must
+     * lie inside the window. The entries' {@link Entry#dataOffset()} are offsets in the file.
+     */
+    public static ZipContainer open(MappedFile file, long start, long length, boolean keepFirstDuplicate)
+            throws CheckpointException {
+        return open(file, start, length, keepFirstDuplicate, false);
+    }
+
+    private static ZipContainer open(MappedFile file, long start, long length, boolean keepFirstDuplicate, boolean flat)
+            throws CheckpointException {
+        if (start < 0 || length < 0 || !Checked.fits(start, length, file.size())) {
+            throw new IllegalArgumentException("window [" + start + ", +" + length + ") outside the file");
+        }
         try {
-            return index(file, keepFirstDuplicate);
+            return index(new Window(file, start, length), keepFirstDuplicate, flat);
         } catch (CheckpointException e) {
             throw e;
         } catch (IOException e) {
@@ -127,6 +155,8 @@ public final class ZipContainer implements AutoCloseable {
     private static final long MAX32 = 0xFFFFFFFFL;
     /** At most how many bytes one read of local headers takes in (records of small tensors lie close together). */
     private static final int WINDOW = 64 * 1024;
+    /** The tail read first when looking for the end records (see {@link #index}). */
+    private static final int SHORT_TAIL = 4 * 1024;
     /**
      * The most bytes between two local headers that one read takes in too, rather than reading
      * the next one on its own: copying a few KiB costs about what a system call does, and reading
@@ -164,11 +194,35 @@ public final class ZipContainer implements AutoCloseable {
         }
     }
 
-    private static ZipContainer index(MappedFile file, boolean keepFirstDuplicate) throws IOException {
+    /** The bytes an archive fills: a whole file, or a window of one; offsets count from its start. */
+    private record Window(MappedFile file, long start, long size) {
+        byte[] read(long position, int length) throws IOException {
+            return file.read(start + position, length);
+        }
+
+        void read(long position, byte[] into, int length) throws IOException {
+            file.read(start + position, into, length);
+        }
+    }
+
+    private static ZipContainer index(Window file, boolean keepFirstDuplicate, boolean flat) throws IOException {
         long fileSize = file.size();
-        int tailLength = (int) Math.min(fileSize, EOCD_SIZE + MAX_COMMENT + ZIP64_LOCATOR_SIZE + ZIP64_EOCD_SIZE);
-        long tailStart = fileSize - tailLength;
-        byte[] tail = file.read(tailStart, tailLength);
+        // A short tail first: torch.save writes no comment, so the end records (and the central
+        // directory of a small archive) lie in its last few KiB. Reading the longest tail a
+        // comment allows (64 KiB) for every archive cost a DCP directory of 4,806 items (each a
+        // torch.save archive) 300 MB of copies and of garbage per open. The search is the same
+        // backward scan either way, so where the short tail holds an end record with room for the
+        // zip64 locator and record before it, the long one would find that same record; else the
+        // long tail is read and searched as before.
+        int shortLength = (int) Math.min(fileSize, SHORT_TAIL);
+        long tailStart = fileSize - shortLength;
+        byte[] tail = file.read(tailStart, shortLength);
+        int found = endRecord(tail);
+        if (shortLength < fileSize && (found < 0 || found < ZIP64_LOCATOR_SIZE + ZIP64_EOCD_SIZE)) {
+            int tailLength = (int) Math.min(fileSize, EOCD_SIZE + MAX_COMMENT + ZIP64_LOCATOR_SIZE + ZIP64_EOCD_SIZE);
+            tailStart = fileSize - tailLength;
+            tail = file.read(tailStart, tailLength);
+        }
         Directory dir = directory(file, tail, tailStart);
 
         byte[] cd;
@@ -181,7 +235,7 @@ public final class ZipContainer implements AutoCloseable {
             cdStart = 0;
         }
         int count = (int) dir.count(); // at most size / 46 (requireCountFitsCentralDirectory), so an int
-        Central c = central(cd, cdStart, (int) dir.size(), count, dir.offset());
+        Central c = central(cd, cdStart, (int) dir.size(), count, dir.offset(), flat);
         long[] dataOffset = dataOffsets(file, c, cd, dir.offset());
         // The directory's bytes are not kept: the entries hold what is needed.
 
@@ -198,7 +252,7 @@ public final class ZipContainer implements AutoCloseable {
             long dataEnd = Checked.add(offset, csize, name, "record data end");
             requireBeforeCentralDirectory(name, c.localHeader[i], dataEnd, dir.offset());
             spans.add(new Span(c.localHeader[i], dataEnd));
-            Entry e = new Entry(name, offset, c.size[i], csize, c.method[i], c.crc[i]);
+            Entry e = new Entry(name, file.start() + offset, c.size[i], csize, c.method[i], c.crc[i]);
             int number = storageNumber(name, count);
             boolean known = number >= 0 ? storageRecords[number] != null : entries.containsKey(name);
             if (number >= 0 && !known) {
@@ -213,7 +267,7 @@ public final class ZipContainer implements AutoCloseable {
             names.add(name);
         }
         requireNoOverlap(spans);
-        return new ZipContainer(c.folder.substring(0, c.folder.length() - 1), entries, storageRecords, names,
+        return new ZipContainer(flat ? "" : c.folder.substring(0, c.folder.length() - 1), entries, storageRecords, names,
                 duplicates);
     }
 
@@ -223,7 +277,7 @@ public final class ZipContainer implements AutoCloseable {
      * locator and record where the locator is present (torch.save always writes them): their
      * values replace the classic ones, which are saturated past 65535 records or 4 GiB.
      */
-    private static Directory directory(MappedFile file, byte[] tail, long tailStart) throws IOException {
+    private static Directory directory(Window file, byte[] tail, long tailStart) throws IOException {
         int eocd = endRecord(tail);
         requireEndRecord(eocd, file.size());
         long count = uint16(tail, eocd + EOCD_ENTRIES);
@@ -291,7 +345,7 @@ public final class ZipContainer implements AutoCloseable {
      * read it; torch.save writes ASCII names) and the zip64 values of its saturated fields.
      * Nothing else is decoded: no timestamps, no other extra fields.
      */
-    private static Central central(byte[] cd, int start, int length, int count, long cdOffset)
+    private static Central central(byte[] cd, int start, int length, int count, long cdOffset, boolean flat)
             throws CheckpointException {
         Central c = new Central(count);
         int end = start + length;
@@ -304,7 +358,10 @@ public final class ZipContainer implements AutoCloseable {
             int next = at + CENTRAL_SIZE + nameLength + extraLength + uint16(cd, at + CENTRAL_COMMENT_LENGTH);
             requireCentralEntryInside(next, end, cdOffset + at - start);
             int nameAt = at + CENTRAL_SIZE;
-            if (prefix == null) {
+            if (prefix == null && flat) {
+                c.folder = "";
+                prefix = new byte[0];
+            } else if (prefix == null) {
                 c.folder = requireArchiveFolder(new String(cd, nameAt, nameLength, StandardCharsets.UTF_8));
                 prefix = Arrays.copyOfRange(cd, nameAt, nameAt + folderBytes(cd, nameAt));
             }
@@ -388,11 +445,13 @@ public final class ZipContainer implements AutoCloseable {
      * follow while they lie close ({@link #GAP}) and within {@link #WINDOW} bytes: records of
      * small tensors cost no read each, records of large ones a read of their header alone.
      */
-    private static long[] dataOffsets(MappedFile file, Central c, byte[] cd, long cdOffset) throws IOException {
+    private static long[] dataOffsets(Window file, Central c, byte[] cd, long cdOffset) throws IOException {
         int n = c.localHeader.length;
         int[] order = byLocalHeader(c.localHeader);
         long[] dataOffset = new long[n];
-        byte[] buf = new byte[WINDOW];
+        // Sized by what is read (grown, at least doubling, up to WINDOW): a small archive, such as
+        // each of a DCP file's thousands of items, needs a few hundred bytes, not 64 KiB.
+        byte[] buf = new byte[0];
         int bufLength = 0;
         long bufStart = 0;
         for (int k = 0; k < n; k++) {
@@ -413,7 +472,8 @@ public final class ZipContainer implements AutoCloseable {
                 // A crafted header may reach into the directory: it is refused when its turn comes.
                 bufLength = (int) (Math.min(readEnd, cdOffset) - at);
                 if (bufLength > buf.length) {
-                    buf = new byte[bufLength]; // one header with a long name: WINDOW bounds only the gathering
+                    // WINDOW bounds only the gathering: one header with a long name may need more
+                    buf = new byte[Math.max(bufLength, Math.min(2 * buf.length, WINDOW))];
                 }
                 file.read(at, buf, bufLength);
                 bufStart = at;

@@ -1,0 +1,62 @@
+package lstm;
+
+import common.Reference;
+import common.Weights;
+import io.torchbridge.libtorch.LoadReport;
+import io.torchbridge.libtorch.StateDictLoader;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import org.bytedeco.pytorch.NoGradGuard;
+
+/**
+ * The 2-layer LSTM language model with tied weights ({@link LstmLanguageModel}), with Python's
+ * weights, on Python's tokens and initial state: logits and the final {@code (h, c)} must be
+ * Python's within {@link Reference#TOLERANCE} relative.
+ *
+ * <p>The tied weight is in {@code lstm.pt} under both names (one storage); a
+ * {@code .safetensors} file or Hugging Face shards keep only one of them. So the load is not
+ * strict about those two names, and strict about everything else, as
+ * {@code safetensors.torch.load_model} is: nothing unexpected, no shape that differs, every other
+ * key present, and at least one of the two tied names.
+ *
+ * <pre>
+ *   python3 examples/lstm/lstm.py /tmp/lstm
+ *   java ... lstm.LstmExample /tmp/lstm [.pt] [.safetensors] [-shards]
+ * </pre>
+ */
+public final class LstmExample {
+    private static final Set<String> TIED = Set.of("encoder.weight", "decoder.weight");
+
+    private LstmExample() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Path dir = Path.of(args[0]);
+        boolean ok = true;
+        for (String suffix : Weights.suffixes(args)) {
+            LstmLanguageModel model = LstmLanguageModel.medium();
+            LoadReport r = Weights.load(System.out, model, dir.resolve("lstm" + suffix),
+                    StateDictLoader.builder().strict(false).build());
+            List<String> missing = r.missingKeys();
+            if (!r.unexpectedKeys().isEmpty() || !r.mismatches().isEmpty() || !TIED.containsAll(missing)
+                    || missing.size() == TIED.size()) {
+                throw new IllegalStateException("the weights do not fit: " + r);
+            }
+            System.out.println("tied weight: " + (missing.isEmpty()
+                    ? "in the file under both names, loaded twice into one tensor"
+                    : "in the file once, missing " + missing + " is the same tensor") + "; still tied: " + model.tied());
+            model.eval();
+            ok &= model.tied();
+            try (Reference ref = Reference.open(dir, "lstm"); NoGradGuard noGrad = new NoGradGuard()) {
+                LstmLanguageModel.Output out = model.forward(ref.tensor("tokens"), ref.tensor("h0"), ref.tensor("c0"));
+                ref.compare(System.out, "lstm logits (eval)", out.logits(), "logits");
+                ref.compare(System.out, "lstm final h", out.h(), "h");
+                ref.compare(System.out, "lstm final c", out.c(), "c");
+                ok &= ref.passed();
+            }
+        }
+        System.out.println(ok ? "PASS" : "FAIL");
+        System.exit(ok ? 0 : 1);
+    }
+}
