@@ -23,6 +23,9 @@ done
 if [ ! -x "$python" ] && ! command -v "$python" >/dev/null 2>&1; then
   log "no torch 2.14 interpreter at $python; run fixtures/torch-matrix.sh first"; exit 1
 fi
+# The CLI's jar is pure Java now; the demo's jar carries native/ and libtorch.
+TORCHBRIDGE_BUILD_ONLY=1 ./torchbridge demo
+jar="$here/demo/target/torchbridge-demo.jar"
 ldir="$dir/load"
 mkdir -p "$ldir"
 out="$ldir/last-run.txt"
