@@ -47,8 +47,12 @@ final class Conventions {
     private static int usageError(CommandLine.ParameterException e, String[] args) {
         CommandLine cl = e.getCommandLine();
         PrintWriter err = cl.getErr();
-        err.println("torchbridge: " + e.getMessage() + ": see '" + cl.getCommandSpec().qualifiedName() + " --help'");
-        CommandLine.UnmatchedArgumentException.printSuggestions(e, err);
+        String hint = "";
+        if (e instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
+            hint = " (did you mean " + String.join(" or ", u.getSuggestions()) + "?)"; // on the same line
+        }
+        err.println("torchbridge: " + e.getMessage() + hint + ": see '" + cl.getCommandSpec().qualifiedName()
+                + " --help'");
         err.flush();
         return 2;
     }

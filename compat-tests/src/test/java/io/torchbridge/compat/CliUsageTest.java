@@ -27,7 +27,7 @@ class CliUsageTest {
         assertNotEquals(0, r.exit());
         assertTrue(r.err().contains("'convrt'"), r.err());
         // picocli lists every close name: "convert or export" since export exists (issue 12)
-        assertTrue(r.err().matches("(?s).*Did you mean: (torchbridge )?convert\\b.*"), r.err());
+        assertTrue(r.err().matches("(?si).*did you mean:? (torchbridge )?convert\\b.*"), r.err());
     }
 
     @Test
