@@ -20,7 +20,8 @@ import org.bytedeco.pytorch.Tensor;
  * Linear(4096, 4096) registered as "0", "1", ... as nn.Sequential names them), then times one load
  * and prints one line: CASE seconds rss_before peak_rss rss_after peak_heap (bytes).
  *
- *   java -Xmx64m -cp cli/target/torchbridge.jar bench/LoadBench.java CASE FILE N
+ *   javac -cp demo/target/torchbridge-demo.jar -d CLASSES bench/LoadBench.java
+ *   java -Xmx64m -cp demo/target/torchbridge-demo.jar:CLASSES LoadBench CASE FILE N
  *
  * CASE-warm: the same after one untimed load of FILE.warmup (the first layer alone) into a
  * one-layer module, so the JVM's first-call costs are out of the clock.

@@ -23,6 +23,9 @@ done
 if [ ! -x "$python" ] && ! command -v "$python" >/dev/null 2>&1; then
   log "no torch 2.14 interpreter at $python; run fixtures/torch-matrix.sh first"; exit 1
 fi
+# The CLI's jar is pure Java now; the demo's jar carries native/ and libtorch.
+TORCHBRIDGE_BUILD_ONLY=1 ./torchbridge demo
+jar="$here/demo/target/torchbridge-demo.jar"
 ldir="$dir/load"
 mkdir -p "$ldir"
 out="$ldir/last-run.txt"
@@ -31,6 +34,11 @@ out="$ldir/last-run.txt"
 # multiple of -Xmx (maxPhysicalBytes counts the whole RSS), which a 64 MiB heap beside GiBs of
 # libtorch tensors trips at once; 0 lifts the caps (a libtorch program with a small heap needs that).
 jflags=(-Xmx64m -Dorg.bytedeco.javacpp.maxPhysicalBytes=0 -Dorg.bytedeco.javacpp.maxBytes=0)
+# LoadBench is compiled once, not run as a source file: the source launcher compiles it inside
+# the timed JVM, and the JIT's work on javac itself would still run during the load.
+classes="$ldir/classes"
+rm -rf "$classes" && mkdir -p "$classes"
+javac -cp "$jar" -d "$classes" bench/LoadBench.java
 cases_torch=(mmap mmap-warm nommap assign assign+touch)
 cases_java=(copy copy-warm assign assign-warm assign+touch)
 for size in "${sizes[@]}"; do
@@ -50,7 +58,7 @@ for size in "${sizes[@]}"; do
     done
     for c in "${cases_java[@]}"; do
       log "size $size run $r: java $c"
-      echo "$size $(stat -c %s "$f") $("$java" "${jflags[@]}" -cp "$jar" bench/LoadBench.java "$c" "$f" "$layers" | tail -1)" >>"$out"
+      echo "$size $(stat -c %s "$f") $("$java" "${jflags[@]}" -cp "$jar:$classes" LoadBench "$c" "$f" "$layers" | tail -1)" >>"$out"
     done
   done
 done

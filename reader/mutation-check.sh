@@ -52,6 +52,7 @@ guess() {
     qtensor|sparse|nested|packed) echo QSparseTest,ErrorKindTest ;;
     zip|zip64) echo ZipIndexTest,ZipInvariantsTest,ZipLimitsTest,ErrorKindTest ;;
     pickle|operand) echo OpcodeTest,ErrorKindTest ;;
+    npy|npz) echo NpyTest,ErrorKindTest ;;
     shard) echo ShardsTest,ErrorKindTest ;;
     st) echo SafetensorsTest,ErrorKindTest ;;
     *) echo ErrorKindTest,RefusedTensorTreeTest ;;

@@ -10,6 +10,7 @@ module io.torchbridge.reader {
 
     exports io.torchbridge.reader;
     exports io.torchbridge.reader.scan;
+    exports io.torchbridge.reader.diff;
     exports io.torchbridge.reader.internal to io.torchbridge.writer;
     exports io.torchbridge.reader.internal.data to io.torchbridge.writer;
     exports io.torchbridge.reader.internal.pickle to io.torchbridge.writer;

@@ -71,13 +71,9 @@ final class ConvertCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (Checkpoint ckpt = Checkpoint.open(in, InspectCommand.options(allowGlobals, false))) {
-            long total = java.nio.file.Files.size(in);
-            WriteOptions options = WriteOptions.defaults();
-            if (total >= 64L << 20) {
-                Progress p = new Progress(total);
-                options = options.withProgress(p::report);
-            }
+        try (Checkpoint ckpt = Checkpoint.open(in, InspectCommand.options(allowGlobals, false));
+             ConvertProgress progress = ConvertProgress.onTerminal(java.nio.file.Files.size(in))) {
+            WriteOptions options = WriteOptions.defaults().withProgress(progress);
             Settings settings = new Settings(options, maxShardSize, materialize, dropValues);
             ConvertTarget target = target(settings);
             if (target == null) {
@@ -86,15 +82,13 @@ final class ConvertCommand implements Callable<Integer> {
                 return 2;
             }
             target.write(ckpt, out, settings);
-            if (total >= 64L << 20) {
-                System.err.println();
-            }
             return 0;
         } catch (CheckpointException e) {
             System.err.println("torchbridge: " + in + ": " + e.kind() + ": " + e.getMessage());
             return 1;
         } catch (IOException | IllegalArgumentException e) {
-            System.err.println("torchbridge: cannot write " + out + ": " + e.getMessage());
+            System.err.println("torchbridge: cannot write " + out + ": "
+                    + (e instanceof IOException io ? Conventions.describe(io) : e.getMessage()));
             return 1;
         }
     }
@@ -106,24 +100,5 @@ final class ConvertCommand implements Callable<Integer> {
             }
         }
         return null;
-    }
-
-    /** A one-line progress report on stderr, redrawn at most every percent. */
-    private static final class Progress {
-        private final long total;
-        private int lastPercent = -1;
-
-        Progress(long total) {
-            this.total = total;
-        }
-
-        void report(long written) {
-            int pct = (int) Math.min(100, written * 100 / Math.max(1, total));
-            if (pct != lastPercent) {
-                lastPercent = pct;
-                System.err.printf("\rconvert: %3d%% (%s of ~%s)", pct, InspectCommand.bytes(written),
-                        InspectCommand.bytes(total));
-            }
-        }
     }
 }

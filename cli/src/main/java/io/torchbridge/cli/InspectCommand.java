@@ -47,6 +47,12 @@ final class InspectCommand implements Callable<Integer> {
     @Option(names = "--json", description = "One JSON object per file, one per line (a stable contract).")
     boolean json;
 
+    @Option(names = "--no-hash", description = "With --json: leave out each tensor's sha256 (which reads every byte).")
+    boolean noHash;
+
+    @Option(names = "--values", description = "With --json: add the non-tensor values (epoch, loss, config) by path.")
+    boolean values;
+
     @Option(names = "--allow-global", paramLabel = "MODULE.NAME",
             description = "Admit a global beyond PyTorch's weights_only allowlist, as inert data (never run).")
     List<String> allowGlobals = new ArrayList<>();
@@ -91,7 +97,8 @@ final class InspectCommand implements Callable<Integer> {
         for (String g : allowGlobals) {
             int dot = g.lastIndexOf('.');
             if (dot <= 0) {
-                throw new IllegalArgumentException("--allow-global takes MODULE.NAME, got '" + g + "'");
+                throw new UsageError("--allow-global takes MODULE.NAME (a dotted name such as "
+                        + "collections.OrderedDict), got '" + g + "'");
             }
             b.allowGlobal(g.substring(0, dot), g.substring(dot + 1));
         }
@@ -101,7 +108,7 @@ final class InspectCommand implements Callable<Integer> {
     private boolean inspect(Path path, String label, ReadOptions options, PrintStream out) {
         try (Checkpoint ckpt = Checkpoint.open(path, options)) {
             if (json) {
-                out.println(Json.write(jsonOf(label, ckpt)));
+                out.println(Json.write(jsonOf(label, ckpt, !noHash, values)));
             } else {
                 table(label, ckpt, out);
             }
@@ -114,6 +121,7 @@ final class InspectCommand implements Callable<Integer> {
                 err.put("kind", kind);
                 err.put("message", e.getMessage());
                 Map<String, Object> line = new LinkedHashMap<>();
+                line.put("schema", SCHEMA);
                 line.put("file", label);
                 line.put("error", err);
                 out.println(Json.write(line));
@@ -124,7 +132,14 @@ final class InspectCommand implements Callable<Integer> {
         }
     }
 
+    /** The version of the {@code inspect --json} contract (README, "inspect --json contract"). */
+    static final int SCHEMA = 1;
+
     static Map<String, Object> jsonOf(String label, Checkpoint ckpt) {
+        return jsonOf(label, ckpt, true, false);
+    }
+
+    static Map<String, Object> jsonOf(String label, Checkpoint ckpt, boolean hash, boolean withValues) {
         List<Object> tensors = new ArrayList<>();
         for (TensorEntry e : ckpt.entries()) {
             TensorInfo info = e.tensor().info();
@@ -132,13 +147,16 @@ final class InspectCommand implements Callable<Integer> {
             t.put("name", e.name());
             t.put("dtype", info.dtype().pythonName());
             t.put("shape", info.shape().toArray());
+            t.put("layout", info.layout().pythonName());
             if (info.layout() == TensorLayout.STRIDED) {
                 t.put("stride", info.stride().toArray());
                 t.put("storage_offset", info.storageOffset());
-            } else {
-                t.put("layout", info.layout().pythonName());
             }
-            t.put("sha256", sha256(e.tensor()));
+            t.put("device", info.storage().location());
+            t.put("requires_grad", info.requiresGrad());
+            if (hash) {
+                t.put("sha256", sha256(e.tensor()));
+            }
             e.tensor().quantization().ifPresent(q -> t.put("quantization", quantization(q)));
             if (!e.tensor().components().isEmpty()) {
                 Map<String, Object> parts = new LinkedHashMap<>();
@@ -154,9 +172,15 @@ final class InspectCommand implements Callable<Integer> {
             tensors.add(t);
         }
         Map<String, Object> line = new LinkedHashMap<>();
+        line.put("schema", SCHEMA);
         line.put("file", label);
         line.put("format", ckpt.format().label());
         line.put("tensors", tensors);
+        if (withValues) {
+            Map<String, Object> vals = new LinkedHashMap<>();
+            ckpt.values().forEach((k, v) -> vals.put(k, ValueJson.of(v)));
+            line.put("values", vals);
+        }
         // present only when there is something to say, as "error" is
         if (!ckpt.ambiguousNames().isEmpty()) {
             Map<String, Object> ambiguous = new LinkedHashMap<>();

@@ -20,7 +20,7 @@ final class Json {
             sb.append("null");
         } else if (v instanceof String s) {
             string(sb, s);
-        } else if (v instanceof Number || v instanceof Boolean) {
+        } else if (v instanceof Number || v instanceof Boolean || v instanceof ValueJson.Raw) {
             sb.append(v);
         } else if (v instanceof long[] a) {
             sb.append('[');
@@ -53,6 +53,37 @@ final class Json {
         } else {
             string(sb, v.toString());
         }
+    }
+
+    /**
+     * A finite double as Python's {@code repr} writes it ({@code 0.001}, {@code 1e-05}, {@code 1.0}),
+     * which is also valid JSON and keeps a float apart from an int.
+     */
+    static String pythonFloat(double d) {
+        if (d == 0) {
+            return (1 / d < 0) ? "-0.0" : "0.0";
+        }
+        // the fewest significant digits that read back as d, rounded from its exact value: what
+        // Python's repr prints (Java 17's Double.toString is not always the shortest, e.g. 4.9E-324)
+        java.math.BigDecimal exact = new java.math.BigDecimal(Math.abs(d));
+        java.math.BigDecimal v = exact;
+        for (int p = 1; p <= 17; p++) {
+            java.math.BigDecimal r = exact.round(new java.math.MathContext(p, java.math.RoundingMode.HALF_EVEN));
+            if (r.doubleValue() == Math.abs(d)) {
+                v = r;
+                break;
+            }
+        }
+        v = v.stripTrailingZeros();
+        String digits = v.unscaledValue().toString();
+        int exp = digits.length() - 1 - v.scale();
+        String sign = d < 0 ? "-" : "";
+        if (exp >= -5 && exp < 16) {
+            String plain = v.toPlainString();
+            return sign + (plain.contains(".") ? plain : plain + ".0");
+        }
+        String mant = digits.length() == 1 ? digits : digits.charAt(0) + "." + digits.substring(1);
+        return sign + mant + "e" + (exp < 0 ? "-" : "+") + String.format(java.util.Locale.ROOT, "%02d", Math.abs(exp));
     }
 
     private static void string(StringBuilder sb, String s) {

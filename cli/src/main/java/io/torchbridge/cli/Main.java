@@ -7,7 +7,7 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The {@code torchbridge} command line. */
-@Command(name = "torchbridge", mixinStandardHelpOptions = true, version = "torchbridge 0.1.0",
+@Command(name = "torchbridge", mixinStandardHelpOptions = true, versionProvider = Version.class,
         description = "Read and write PyTorch checkpoints without Python.")
 public final class Main implements Runnable {
     /** The subcommands, in the order the usage lists them. */
@@ -17,7 +17,9 @@ public final class Main implements Runnable {
         SUBCOMMANDS.put("inspect", InspectCommand::new);
         SUBCOMMANDS.put("convert", ConvertCommand::new);
         SUBCOMMANDS.put("scan", ScanCommand::new);
-        SUBCOMMANDS.put("demo", DemoCommand::new);
+        SUBCOMMANDS.put("diff", DiffCommand::new);
+        SUBCOMMANDS.put("export", ExportCommand::new);
+        SUBCOMMANDS.put("demo", NativeCommands::demo);
     }
 
     @CommandLine.Spec
@@ -46,7 +48,7 @@ public final class Main implements Runnable {
         } else {
             SUBCOMMANDS.forEach((name, make) -> cl.addSubcommand(name, make.get()));
         }
-        return cl;
+        return Conventions.apply(cl);
     }
 
     @Override

@@ -68,9 +68,9 @@ class FileKindCliTest {
         assertEquals("(standard input)", line.get("file").asText());
         assertEquals(2, line.get("tensors").size());
         CliRun npy = CliRun.withInput(Files.readAllBytes(SAMPLES.resolve("array.npy")), "inspect", "-");
-        assertEquals(1, npy.exit());
-        assertTrue(npy.err().startsWith("torchbridge: (standard input): UNSUPPORTED: this is a NumPy array file"),
-                npy.err());
+        // read since issue 12 (Format.NPY): one tensor, the array
+        assertEquals(0, npy.exit(), npy.err());
+        assertTrue(npy.out().contains("  format    npy, version 1"), npy.out());
     }
 
     @Test

@@ -35,7 +35,9 @@ class InspectCliTest {
             for (int i = 0; i < lines.length; i++) {
                 Manifest m = Manifest.read(manifests.get(i));
                 JsonNode line = JSON.readTree(lines[i]);
-                assertEquals(List.of("file", "format", "tensors"), fieldNames(line));
+                // schema 1 (issue 12): "schema" first; per tensor "layout", "device" and "requires_grad" added
+                assertEquals(List.of("schema", "file", "format", "tensors"), fieldNames(line));
+                assertEquals(1, line.get("schema").asInt());
                 assertEquals(m.file().toString(), line.get("file").asText());
                 assertEquals("zip", line.get("format").asText());
                 JsonNode tensors = line.get("tensors");
@@ -43,10 +45,14 @@ class InspectCliTest {
                 for (int k = 0; k < tensors.size(); k++) {
                     JsonNode want = m.tensors().get(k);
                     JsonNode got = tensors.get(k);
-                    assertEquals(List.of("name", "dtype", "shape", "stride", "storage_offset", "sha256"), fieldNames(got));
-                    for (String field : List.of("name", "dtype", "shape", "stride", "storage_offset", "sha256")) {
+                    assertEquals(List.of("name", "dtype", "shape", "layout", "stride", "storage_offset", "device",
+                            "requires_grad", "sha256"), fieldNames(got));
+                    for (String field : List.of("name", "dtype", "shape", "stride", "storage_offset", "sha256",
+                            "requires_grad")) {
                         assertEquals(want.get(field), got.get(field), m.file() + " " + want.get("name") + " " + field);
                     }
+                    assertEquals("strided", got.get("layout").asText());
+                    assertEquals(want.get("storage_location"), got.get("device"), m.file() + " " + want.get("name"));
                 }
             }
         }
@@ -70,8 +76,7 @@ class InspectCliTest {
                     assertEquals(want.get(field), got.get(field), where + " " + field);
                 }
                 String layout = want.get("layout").asText();
-                assertEquals(layout.equals("strided") ? null : layout,
-                        got.has("layout") ? got.get("layout").asText() : null, where + " layout");
+                assertEquals(layout, got.get("layout").asText(), where + " layout"); // always there since schema 1
                 if (want.has("qscheme")) {
                     JsonNode q = got.get("quantization");
                     assertEquals(want.get("qscheme").asText(), q.get("qscheme").asText(), where + " qscheme");
@@ -153,6 +158,86 @@ class InspectCliTest {
         CliRun admitted = CliRun.of("inspect", "--json", "--allow-global", "builtins.bytes", f.toString());
         assertEquals(0, admitted.exit(), admitted.out());
         assertEquals("n", JSON.readTree(admitted.out()).get("tensors").get(0).get("name").asText());
+    }
+
+    @Test
+    void noHashLeavesOutTheDigestAndErrorLinesCarryTheSchema() throws Exception {
+        Path f = Repo.fixture("2.14.1", "module_linear.pt");
+        JsonNode t = JSON.readTree(CliRun.of("inspect", "--json", "--no-hash", f.toString()).out()).get("tensors").get(0);
+        assertEquals(List.of("name", "dtype", "shape", "layout", "stride", "storage_offset", "device", "requires_grad"),
+                fieldNames(t));
+        Path bad = Files.write(tmp.resolve("bad.pt"), new byte[] {'P', 'K', 3, 4, 0, 0});
+        JsonNode err = JSON.readTree(CliRun.of("inspect", "--json", bad.toString()).out());
+        assertEquals(List.of("schema", "file", "error"), fieldNames(err));
+    }
+
+    /** requires_grad as torch.jit.load(f).state_dict() has it: parameters True, buffers False. */
+    @Test
+    void requiresGradOfTorchScriptModulesIsTorchs() throws Exception {
+        for (Path mf : FixtureTest.manifests(Repo.fixtures().resolve("torchscript-2.14.1"))) {
+            JsonNode m = JSON.readTree(mf.toFile());
+            CliRun r = CliRun.of("inspect", "--json", "--no-hash", mf.resolveSibling(m.get("file").asText()).toString());
+            assertEquals(0, r.exit(), r.err());
+            JsonNode tensors = JSON.readTree(r.out()).get("tensors");
+            for (int k = 0; k < tensors.size(); k++) {
+                assertEquals(m.get("tensors").get(k).get("requires_grad"), tensors.get(k).get("requires_grad"),
+                        mf + " " + tensors.get(k).get("name"));
+            }
+        }
+    }
+
+    /**
+     * --values: every non-tensor leaf torch's manifest lists (plain_values: ints of any size, floats
+     * with nan/inf/-0.0, strs, bools, None, bytes, empty containers, int and tuple keys), by path, in
+     * order, mapped to JSON as the README's table says.
+     */
+    @Test
+    void valuesAreEveryNonTensorLeafAsTorchListsThem() throws Exception {
+        for (String v : FixtureTest.sets()) {
+            Path mf = Repo.torchFolder(v).resolve("plain_values.manifest.json");
+            if (!Files.exists(mf)) {
+                continue;
+            }
+            JsonNode m = JSON.readTree(mf.toFile());
+            CliRun r = CliRun.of("inspect", "--json", "--values", mf.resolveSibling(m.get("file").asText()).toString());
+            assertEquals(0, r.exit(), r.err());
+            JsonNode values = JSON.readTree(r.out()).get("values");
+            List<String> want = new ArrayList<>();
+            for (JsonNode e : m.get("values")) {
+                String type = e.get("type").asText();
+                boolean empty = (type.equals("list") || type.equals("tuple")) && e.get("len").asInt() == 0
+                        || type.equals("dict") && e.get("keys").size() == 0;
+                if (type.equals("tensor") || (!empty && (type.equals("list") || type.equals("tuple") || type.equals("dict")))) {
+                    continue;
+                }
+                String name = e.get("name").asText();
+                want.add(name);
+                JsonNode got = values.get(name);
+                String where = mf + " " + name;
+                switch (type) {
+                    case "int" -> assertEquals(new java.math.BigInteger(e.get("value").asText()), got.bigIntegerValue(), where);
+                    case "float" -> {
+                        String py = e.get("value").asText();
+                        if (py.equals("nan") || py.contains("inf")) {
+                            assertEquals(py, got.get("$float").asText(), where);
+                        } else {
+                            assertTrue(got.isNumber(), where);
+                            assertEquals(Double.parseDouble(py), got.asDouble(), 0.0, where);
+                            assertTrue(r.out().contains("\"" + name + "\":" + py + ","), where); // Python's repr digits
+                        }
+                    }
+                    case "str" -> assertEquals(e.get("value").asText(), got.asText(), where);
+                    case "bool" -> assertEquals(e.get("value").asBoolean(), got.asBoolean(), where);
+                    case "none" -> assertTrue(got.isNull(), where);
+                    case "bytes" -> assertEquals(e.get("value").asText(),
+                            java.util.HexFormat.of().formatHex(java.util.Base64.getDecoder().decode(got.get("$bytes").asText())), where);
+                    case "list", "tuple" -> assertEquals(0, got.size(), where);
+                    case "dict" -> assertTrue(got.isObject() && got.size() == 0, where);
+                    default -> throw new AssertionError("a type the test does not know: " + e);
+                }
+            }
+            assertEquals(want, fieldNames(values), mf.toString());
+        }
     }
 
     private static List<String> fieldNames(JsonNode n) {

@@ -1,6 +1,7 @@
 package io.torchbridge.libtorch;
 
 import io.torchbridge.libtorch.LoadReport.Mismatch;
+import io.torchbridge.libtorch.internal.MappedCopies;
 import io.torchbridge.libtorch.internal.ModuleTree;
 import io.torchbridge.libtorch.internal.ScalarTypes;
 import io.torchbridge.reader.Checkpoint;
@@ -47,7 +48,9 @@ import org.bytedeco.pytorch.Tensor;
  * <p>Keys are rewritten before matching, in the order the rules were added. Values are copied
  * from the file mapping (or from the given libtorch tensors) into the module's own tensors on
  * whatever device they are, so a CUDA-saved file loads into a CPU module without a
- * {@code map_location}. Immutable and reusable.
+ * {@code map_location}. Into CPU tensors of the same dtype the values go by {@code memcpy}
+ * straight from the mapping, spread over a few threads; the module's tensors keep their own
+ * memory. Immutable and reusable.
  */
 public final class StateDictLoader {
     private static final LoadOptions SOURCE = LoadOptions.defaults().withMapLocation(MapLocation.to("cpu"));
@@ -182,7 +185,19 @@ public final class StateDictLoader {
             throw new StateDictException(shown.errorMessage(), report);
         }
         try (NoGradGuard noGrad = new NoGradGuard()) {
+            // Checkpoint tensors into CPU tensors go straight from the mapping (MappedCopies);
+            // the rest (casts, CUDA, other layouts, libtorch values) through copy_.
+            // The others after them, in key order, so that of two values for one tensor (tied
+            // parameters) the last is the one kept, as in Python.
+            MappedCopies direct = new MappedCopies();
+            List<String> others = new ArrayList<>();
             for (String key : loadable) {
+                if (!direct.add(model.get(key), sd.get(key))) {
+                    others.add(key);
+                }
+            }
+            direct.run();
+            for (String key : others) {
                 copyInto(model.get(key), sd.get(key));
             }
         }

@@ -11,6 +11,9 @@ import io.torchbridge.libtorch.internal.ModuleTree;
 import io.torchbridge.reader.Checkpoint;
 import io.torchbridge.reader.PyDict;
 import io.torchbridge.testing.Repo;
+import io.torchbridge.writer.CheckpointWriter;
+import io.torchbridge.writer.NewTensor;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -19,6 +22,7 @@ import org.bytedeco.pytorch.global.torch;
 import org.junit.jupiter.api.DynamicTest;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestFactory;
+import org.junit.jupiter.api.io.TempDir;
 
 /** load_state_dict into libtorch modules, on state dicts real PyTorch wrote (the committed fixtures). */
 class StateDictLoaderTest {
@@ -235,5 +239,47 @@ class StateDictLoaderTest {
         sd.put("num_batches_tracked", seven);
         StateDictLoader.strict().load(bn, sd);
         assertEquals(7, ModuleTree.stateDict(ModuleTree.walk(bn)).get("num_batches_tracked").item_long());
+    }
+
+    @Test
+    void largeTensorsGoFromTheMappingInPiecesAndCountAsWrites(@TempDir Path tmp) throws Exception {
+        // 36 MB of weight: several pieces, shared over the threads; the bias as a transposed
+        // (non-contiguous) view takes libtorch's copy_ instead. Values must be libtorch's own.
+        org.bytedeco.pytorch.Tensor w = torch.randn(3000, 3000);
+        org.bytedeco.pytorch.Tensor b = torch.randn(1, 3000).t();
+        Path file = tmp.resolve("big.pt");
+        Map<String, org.bytedeco.pytorch.Tensor> values = new LinkedHashMap<>();
+        values.put("weight", w);
+        values.put("bias", b.squeeze(1));
+        CheckpointWriter.save(new PyDict(PyDict.DICT, NativeTensors.toNewTensors(values, null), Map.of()), file);
+        org.bytedeco.pytorch.LinearImpl lin = new org.bytedeco.pytorch.LinearImpl(3000, 3000);
+        long version = lin.weight()._version();
+        try (Checkpoint ckpt = Checkpoint.open(file)) {
+            assertTrue(ckpt.tensor("weight").info().isContiguous());
+            LoadReport r = StateDictLoader.strict().load(lin, ckpt);
+            assertTrue(r.allMatched(), r.toString());
+        }
+        assertArrayEquals(LibtorchValues.logicalBytes(w), LibtorchValues.logicalBytes(lin.weight()));
+        assertArrayEquals(LibtorchValues.logicalBytes(b.squeeze(1)), LibtorchValues.logicalBytes(lin.bias()));
+        assertTrue(lin.weight()._version() > version, "a load is a write, as copy_ is (autograd sees it)");
+    }
+
+    @Test
+    void ofTwoValuesForOneTiedTensorTheLastIsKept(@TempDir Path tmp) throws Exception {
+        // one tensor registered twice (tied weights): "a" goes straight from the mapping, "b" needs
+        // a cast (copy_); in Python the later key wins, whichever way each is copied
+        Path file = tmp.resolve("tied.pt");
+        Map<String, NewTensor> values = new LinkedHashMap<>();
+        values.put("a", NewTensor.of(new float[] {1, 1, 1}, 3));
+        values.put("b", NewTensor.of(new double[] {2, 2, 2}, 3));
+        CheckpointWriter.save(new PyDict(PyDict.DICT, values, Map.of()), file);
+        org.bytedeco.pytorch.Module m = new org.bytedeco.pytorch.Module();
+        org.bytedeco.pytorch.Tensor t = torch.zeros(3);
+        m.register_parameter("a", t);
+        m.register_parameter("b", t);
+        try (Checkpoint ckpt = Checkpoint.open(file)) {
+            StateDictLoader.strict().load(m, ckpt);
+        }
+        assertArrayEquals(new float[] {2, 2, 2}, LibtorchValues.floats(m.named_parameters(true).get(0).value()));
     }
 }

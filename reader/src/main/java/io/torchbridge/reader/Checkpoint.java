@@ -6,6 +6,8 @@ import io.torchbridge.reader.internal.format.CheckpointFormat;
 import io.torchbridge.reader.internal.format.Dcp;
 import io.torchbridge.reader.internal.format.LegacyStream;
 import io.torchbridge.reader.internal.format.LegacyTar;
+import io.torchbridge.reader.internal.format.Npy;
+import io.torchbridge.reader.internal.format.Npz;
 import io.torchbridge.reader.internal.format.Safetensors;
 import io.torchbridge.reader.internal.format.TorchScript;
 import io.torchbridge.reader.internal.format.FileKind;
@@ -125,10 +127,15 @@ public final class Checkpoint implements Closeable {
         ZipContainer zip = null;
         try {
             FileKind.Diagnosis kind = FileKind.sniff(file);
+            boolean npz = false;
             if (kind.kind() == FileKind.ZIP) {
                 ZipContainer index = openZip(file);
                 zip = index;
+                npz = index.archiveName().isEmpty(); // only a .npz opens without an archive folder (openZip)
                 kind = FileKind.ofZip(path, n -> index.entry(n).isPresent());
+            }
+            if (npz) {
+                return read(file, zip, new Npz(file, zip), zip.names(), options);
             }
             // One case per format this version reads; every other kind is named with its next step.
             switch (kind.kind()) {
@@ -136,6 +143,8 @@ public final class Checkpoint implements Closeable {
                     return read(file, zip, new TorchZip(file, zip), zip.names(), options);
                 case TORCHSCRIPT:
                     return read(file, zip, new TorchScript(file, zip), zip.names(), options);
+                case NPY:
+                    return read(file, null, new Npy(file), List.of(), options);
                 case LEGACY:
                     return read(file, null, new LegacyStream(file), LegacyStream.PARTS, options);
                 case SAFETENSORS:
@@ -196,12 +205,18 @@ public final class Checkpoint implements Closeable {
         }
     }
 
-    /** The zip's index; a zip the index refuses is named instead where its content says what it is (.npz, .distcp). */
+    /**
+     * The zip's index; a {@code .npz} gets its flat index (records in no folder); any other zip the
+     * index refuses is named instead where its content says what it is (.distcp).
+     */
     private static ZipContainer openZip(MappedFile file) throws IOException {
         try {
             return ZipContainer.open(file);
         } catch (CheckpointException e) {
             FileKind.Diagnosis other = FileKind.ofUnreadableZip(file, ZipContainer.leadingBytes(file));
+            if (other != null && other.kind() == FileKind.NPZ) {
+                return ZipContainer.openFlat(file); // numpy.savez: .npy records at the top, no folder
+            }
             throw other == null ? e : other.refusal().withCause(e);
         }
     }
@@ -447,6 +462,19 @@ public final class Checkpoint implements Closeable {
             throw new NoSuchElementException("no value '" + path + "' in " + path + hint(path));
         }
         return v;
+    }
+
+    /**
+     * Every non-tensor value by its path, in order: the leaves of the saved object that are not
+     * tensors ({@code epoch}, {@code optimizer.param_groups.0.lr}, {@code config.layers.1}). Dicts,
+     * lists, tuples and an object's attributes are walked, so each entry is a plain value:
+     * {@link String}, {@link Long}/{@link java.math.BigInteger}, {@link Double}, {@link Boolean},
+     * {@code null}, {@code byte[]}, {@link PyComplex}, a {@link Set}, {@link PyGlobal}, a
+     * {@link PyObject} without attributes, or an empty dict, list or tuple. Keys are those
+     * {@link #value(String)} takes; a path that two walks give keeps its first value, as there.
+     */
+    public Map<String, Object> values() {
+        return Collections.unmodifiableMap(ValueTree.values(root));
     }
 
     /** Whether {@link #value(String)} has {@code path}. */

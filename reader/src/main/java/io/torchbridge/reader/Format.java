@@ -30,7 +30,11 @@ public enum Format {
      * data files holding each tensor in chunks (maybe of several ranks). Read as what
      * {@code dcp_to_torch_save} saves: the nested state dict.
      */
-    DCP("dcp");
+    DCP("dcp"),
+    /** A NumPy array file ({@code numpy.save}): one array, the checkpoint's root, named "". */
+    NPY("npy"),
+    /** A NumPy archive ({@code numpy.savez}): a zip of {@code NAME.npy} records, a dict of arrays by NAME. */
+    NPZ("npz");
 
     private final String label;
 

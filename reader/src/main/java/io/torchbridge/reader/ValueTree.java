@@ -419,6 +419,40 @@ final class ValueTree {
         return ABSENT;
     }
 
+    /**
+     * Every value below {@code root} that is neither a tensor nor a container with children, by
+     * its path (as {@link #lookup} finds it), in pre-order: dict items, list and tuple items and an
+     * object's attributes are walked; an empty dict, list or tuple and an object with no attributes
+     * are values themselves. A path that two walks give keeps its first value, as lookup does.
+     * A tensor this version cannot represent (an inert {@code _rebuild_*} call) is left out: it is
+     * listed as unreadable.
+     */
+    static Map<String, Object> values(Object root) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        try {
+            values("", root, out);
+        } catch (CheckpointException e) {
+            throw new IllegalStateException("collecting values throws nothing", e);
+        }
+        return out;
+    }
+
+    private static void values(String path, Object node, Map<String, Object> out) throws CheckpointException {
+        if (node instanceof Tensor || node instanceof PyObject o && UnreadableTensor.isTensorLike(o.callable())) {
+            return;
+        }
+        boolean[] any = {false};
+        if (node instanceof PyDict || node instanceof List<?> || node instanceof PyTuple || node instanceof PyObject) {
+            forEachChild(node, (k, v) -> {
+                any[0] = true;
+                values(child(path, k), v, out);
+            });
+        }
+        if (!any[0]) {
+            out.putIfAbsent(path, node);
+        }
+    }
+
     /** Returned by {@link #lookup} for a path that names nothing. */
     static final Object ABSENT = new Object();
 

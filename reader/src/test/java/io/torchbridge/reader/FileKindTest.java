@@ -58,7 +58,7 @@ class FileKindTest {
         boolean dcpWhole = kind == FileKind.DCP && (Files.isDirectory(sample)
                 || sample.getFileName().toString().equals(".metadata")); // a data file alone stays refused
         if (kind == FileKind.ZIP || kind == FileKind.LEGACY || kind == FileKind.TAR || kind == FileKind.TORCHSCRIPT
-                || kind == FileKind.SAFETENSORS || dcpWhole) {
+                || kind == FileKind.SAFETENSORS || dcpWhole || kind == FileKind.NPY || kind == FileKind.NPZ) {
             try (Checkpoint c = Checkpoint.open(sample)) {
                 assertEquals(kind.label(), c.format().label());
             }

@@ -3,8 +3,11 @@ package io.torchbridge.writer;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
@@ -93,6 +96,15 @@ final class AtomicFile {
                 if (attempt > 100) {
                     throw e;
                 }
+            } catch (NoSuchFileException | AccessDeniedException e) {
+                // The temporary name means nothing to the caller: name the file they asked for.
+                String reason = e instanceof NoSuchFileException ? "its folder " + dir + " does not exist"
+                        : "no permission to create a file in " + dir;
+                FileSystemException named = e instanceof NoSuchFileException
+                        ? new NoSuchFileException(target.toString(), null, reason)
+                        : new AccessDeniedException(target.toString(), null, reason);
+                named.initCause(e);
+                throw named;
             }
         }
     }

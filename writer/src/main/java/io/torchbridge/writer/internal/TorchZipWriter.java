@@ -64,6 +64,11 @@ public final class TorchZipWriter {
         this.progress = progress;
     }
 
+    /** A writer whose records sit at the top, in no folder, as in numpy.savez's {@code .npz}. */
+    public static TorchZipWriter flat(FileChannel ch, int alignment, LongConsumer progress) {
+        return new TorchZipWriter(ch, null, alignment, progress);
+    }
+
     public void record(String name, byte[] data) throws IOException {
         record(name, data.length, sink -> sink.write(ByteBuffer.wrap(data)));
     }
@@ -104,7 +109,7 @@ public final class TorchZipWriter {
     }
 
     private byte[] fullName(String name) {
-        return (archive + "/" + name).getBytes(StandardCharsets.UTF_8);
+        return (archive == null ? name : archive + "/" + name).getBytes(StandardCharsets.UTF_8);
     }
 
     /** The local header, with the padding that aligns the data; returns the header's offset. */

@@ -49,13 +49,10 @@ public enum FileKind {
     DCP("dcp", "part of a torch.distributed.checkpoint (DCP)",
             "a DCP checkpoint is read as a whole: open its directory, the folder that holds .metadata and the "
                     + ".distcp files"),
-    /** {@code numpy.save}. */
-    NPY("npy", "a NumPy array file (numpy.save)",
-            "not a PyTorch checkpoint; in Python, torch.save({'x': torch.from_numpy(numpy.load(path))}, new_path)"),
-    /** {@code numpy.savez}: a zip of {@code .npy} records. */
-    NPZ("npz", "a NumPy archive (numpy.savez: a zip of .npy records)",
-            "not a PyTorch checkpoint; in Python, torch.save({k: torch.from_numpy(v) for k, v in "
-                    + "numpy.load(path).items()}, new_path)"),
+    /** {@code numpy.save}; read as {@code Format.NPY}. */
+    NPY("npy", "a NumPy array file (numpy.save)", null),
+    /** {@code numpy.savez}: a zip of {@code .npy} records; read as {@code Format.NPZ}. */
+    NPZ("npz", "a NumPy archive (numpy.savez: a zip of .npy records)", null),
     /** An ONNX model: a protobuf {@code ModelProto}. */
     ONNX("onnx", "an ONNX model (a protobuf ModelProto)",
             "ONNX is not read; its weights are the graph's initializers (onnx.numpy_helper.to_array in Python)"),

@@ -67,7 +67,7 @@ final class Calls {
                     + "(PyTorch's torch.load(weights_only=True) refuses it too). If you trust this file, "
                     + "admit it as inert data with ReadOptions.builder().allowGlobal(\"" + module + "\", \""
                     + name + "\") or the CLI option --allow-global " + full + " (or read the whole file inertly: "
-                    + "ReadOptions.builder().inert(true), CLI --inert); it is never executed");
+                    + "ReadOptions.builder().inert(true), CLI: torchbridge inspect --inert); it is never executed");
         }
         return new PyGlobal(module, name);
     }

@@ -84,6 +84,14 @@ public final class TensorSpec {
         return new TensorSpec(storage, dtype, shape.clone(), stride, 0, null);
     }
 
+    /**
+     * A strided tensor a container format describes outside any pickle (a {@code .npy} array); its
+     * caller has checked that the view fits its storage.
+     */
+    public static TensorSpec strided(StorageRef storage, DType dtype, long[] shape, long[] stride, long offset) {
+        return new TensorSpec(storage, dtype, shape.clone(), stride.clone(), offset, null);
+    }
+
     TensorSpec(StorageRef storage, DType dtype, long[] shape, long[] stride, long offset,
                CheckpointException refusal) {
         this.storage = storage;

@@ -81,6 +81,15 @@ public final class ZipContainer implements AutoCloseable {
     }
 
     /**
+     * Opens an archive whose records sit at the top, in no folder ({@code numpy.savez}'s
+     * {@code .npz}): every zip rule holds as for a checkpoint, except the archive folder;
+     * {@link #archiveName()} is "".
+     */
+    public static ZipContainer openFlat(MappedFile file) throws CheckpointException {
+        return open(file, 0, file.size(), false, true);
+    }
+
+    /**
      * Opens the archive that fills bytes {@code [start, start + length)} of {@code file} (one
      * {@code torch.save} output among several, as in a DCP {@code .distcp} file): every offset the
      * archive declares counts from {@code start}, as the writer counted them, and every record must
@@ -88,11 +97,16 @@ public final class ZipContainer implements AutoCloseable {
      */
     public static ZipContainer open(MappedFile file, long start, long length, boolean keepFirstDuplicate)
             throws CheckpointException {
+        return open(file, start, length, keepFirstDuplicate, false);
+    }
+
+    private static ZipContainer open(MappedFile file, long start, long length, boolean keepFirstDuplicate, boolean flat)
+            throws CheckpointException {
         if (start < 0 || length < 0 || !Checked.fits(start, length, file.size())) {
             throw new IllegalArgumentException("window [" + start + ", +" + length + ") outside the file");
         }
         try {
-            return index(new Window(file, start, length), keepFirstDuplicate);
+            return index(new Window(file, start, length), keepFirstDuplicate, flat);
         } catch (CheckpointException e) {
             throw e;
         } catch (IOException e) {
@@ -195,7 +209,7 @@ public final class ZipContainer implements AutoCloseable {
         }
     }
 
-    private static ZipContainer index(Window file, boolean keepFirstDuplicate) throws IOException {
+    private static ZipContainer index(Window file, boolean keepFirstDuplicate, boolean flat) throws IOException {
         long fileSize = file.size();
         // A short tail first: torch.save writes no comment, so the end records (and the central
         // directory of a small archive) lie in its last KiB. Reading the longest tail a
@@ -225,7 +239,7 @@ public final class ZipContainer implements AutoCloseable {
             cdStart = 0;
         }
         int count = (int) dir.count(); // at most size / 46 (requireCountFitsCentralDirectory), so an int
-        Central c = central(cd, cdStart, (int) dir.size(), count, dir.offset());
+        Central c = central(cd, cdStart, (int) dir.size(), count, dir.offset(), flat);
         long[] dataOffset = dataOffsets(file, c, cd, dir.offset());
         // The directory's bytes are not kept: the entries hold what is needed.
 
@@ -257,7 +271,7 @@ public final class ZipContainer implements AutoCloseable {
             names.add(name);
         }
         requireNoOverlap(spans);
-        return new ZipContainer(c.folder.substring(0, c.folder.length() - 1), entries, storageRecords, names,
+        return new ZipContainer(flat ? "" : c.folder.substring(0, c.folder.length() - 1), entries, storageRecords, names,
                 duplicates);
     }
 
@@ -335,7 +349,7 @@ public final class ZipContainer implements AutoCloseable {
      * read it; torch.save writes ASCII names) and the zip64 values of its saturated fields.
      * Nothing else is decoded: no timestamps, no other extra fields.
      */
-    private static Central central(byte[] cd, int start, int length, int count, long cdOffset)
+    private static Central central(byte[] cd, int start, int length, int count, long cdOffset, boolean flat)
             throws CheckpointException {
         Central c = new Central(count);
         int end = start + length;
@@ -348,7 +362,10 @@ public final class ZipContainer implements AutoCloseable {
             int next = at + CENTRAL_SIZE + nameLength + extraLength + uint16(cd, at + CENTRAL_COMMENT_LENGTH);
             requireCentralEntryInside(next, end, cdOffset + at - start);
             int nameAt = at + CENTRAL_SIZE;
-            if (prefix == null) {
+            if (prefix == null && flat) {
+                c.folder = "";
+                prefix = new byte[0];
+            } else if (prefix == null) {
                 c.folder = requireArchiveFolder(new String(cd, nameAt, nameLength, StandardCharsets.UTF_8));
                 prefix = Arrays.copyOfRange(cd, nameAt, nameAt + folderBytes(cd, nameAt));
             }

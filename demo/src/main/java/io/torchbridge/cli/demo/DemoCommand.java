@@ -1,6 +1,5 @@
-package io.torchbridge.cli;
+package io.torchbridge.cli.demo;
 
-import io.torchbridge.cli.demo.NativeDemo;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -14,14 +13,18 @@ import java.util.concurrent.TimeUnit;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code torchbridge demo}: real PyTorch and Java train the same models and hand them over, both ways. */
+/**
+ * {@code torchbridge demo}: real PyTorch and Java train the same models and hand them over, both
+ * ways. It lives in the demo module, apart from the light CLI, because it needs libtorch; the CLI's
+ * {@code Main} finds it by name when the demo jar is on the class path.
+ */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = {"Real PyTorch trains a small MLP (Adam) and a small CNN with BatchNorm (SGD) on synthetic "
                 + "data; Java builds the same models from libtorch modules, loads Python's weights, matches "
                 + "Python's outputs, resumes Python's training, trains on, and exports model and optimizer; "
                 + "Python loads both strictly, takes one more step, and matches Java's step.",
                 "Needs a python3 with torch (--python). Exit code 0 when every difference is within 1e-5."})
-final class DemoCommand implements Callable<Integer> {
+public final class DemoCommand implements Callable<Integer> {
     static final String SCRIPT = "native_demo.py";
     static final String SANDBOX_PYTHON = "/var/cache/torchbridge/bin/python-torch-sid";
 
@@ -47,7 +50,7 @@ final class DemoCommand implements Callable<Integer> {
         Path work = (dir != null ? dir : Files.createTempDirectory("torchbridge-demo-")).toAbsolutePath();
         Files.createDirectories(work);
         Path script = work.resolve(SCRIPT);
-        try (InputStream in = DemoCommand.class.getResourceAsStream("demo/" + SCRIPT)) {
+        try (InputStream in = DemoCommand.class.getResourceAsStream(SCRIPT)) {
             if (in == null) {
                 throw new IllegalStateException(SCRIPT + " is not bundled in this build");
             }
