@@ -7,6 +7,11 @@
 # against Java on the CPU when there is no Python), and TorchScript archives from torch 2.14 run and
 # reloaded with new weights on cuda:0 against torch's outputs (ScriptedModuleTest). A run where CUDA is missing FAILS: it sets
 # -Dtorchbridge.requireCuda=true, so nothing passes by being skipped.
+# The Maven mode also runs the examples (ResNet-18/50, Transformer encoder, LSTM LM, each from its
+# .pt, .safetensors and shards) on cuda:0 against their Python twins' CPU outputs
+# (ExamplesTest#*OnCuda); the twins need torch, torchvision, safetensors and huggingface_hub
+# (torch-matrix.sh's torch 2.14, else $TORCHBRIDGE_PYTHON). The --bundle mode does NOT run the
+# examples: their weight files are about 800 MB more; on the GPU machine use the Maven mode for them.
 #
 #   native/cuda-check.sh               From the repository root, on the GPU machine, with JDK 17 and
 #                                      Maven (the wrapper) that can fetch, or already holds, the -gpu
@@ -141,4 +146,5 @@ fi
 
 setup_env
 exec ./mvnw -B -Pgpu -pl native,compat-tests -am verify -Dtorchbridge.requireCuda=true \
-  -Dtest='CudaTest,NativeDemoTest#theSameOnCuda,ScriptedModuleTest#*OnCuda' -Dsurefire.failIfNoSpecifiedTests=false
+  -Dtest='CudaTest,NativeDemoTest#theSameOnCuda,ScriptedModuleTest#*OnCuda,ExamplesTest#*OnCuda' \
+  -Dsurefire.failIfNoSpecifiedTests=false

@@ -6,8 +6,10 @@ import io.torchbridge.reader.Checkpoint;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import org.bytedeco.pytorch.Module;
+import org.bytedeco.pytorch.global.torch;
 
 /** Loading Python's {@code state_dict} into a Java module, the way every example does it. */
 public final class Weights {
@@ -17,14 +19,49 @@ public final class Weights {
     /**
      * The weight files to load, by suffix after the model's name, from a program's arguments
      * after the folder: {@code .pt} (torch.save), {@code .safetensors}, {@code -shards} (Hugging
-     * Face shards and their index); {@code .pt} alone when none is given.
+     * Face shards and their index); {@code .pt} alone when none is given. {@code --device D} is
+     * not a suffix (see {@link #device}).
      */
     public static List<String> suffixes(String[] args) {
-        return args.length > 1 ? List.of(args).subList(1, args.length) : List.of(".pt");
+        List<String> s = new ArrayList<>();
+        for (int i = 1; i < args.length; i++) {
+            if (args[i].equals("--device")) {
+                i++;
+            } else {
+                s.add(args[i]);
+            }
+        }
+        return s.isEmpty() ? List.of(".pt") : s;
     }
 
     /**
-     * {@code model.load_state_dict(torch.load(file))}, strict: every key of the module is in the
+     * The device to run on, from {@code --device D} among a program's arguments ({@code cpu},
+     * {@code cuda}, {@code cuda:0}); {@code cpu} when none is given. Prints it. On CUDA, TF32 is
+     * switched off: Python's reference outputs are computed on the CPU in full float32, and TF32
+     * matrix products and convolutions (cuDNN's default in libtorch) differ from them by about
+     * 1e-3, ten times the examples' bound.
+     */
+    public static String device(PrintStream out, String[] args) {
+        String device = "cpu";
+        for (int i = 1; i < args.length; i++) {
+            if (args[i].equals("--device")) {
+                if (i + 1 == args.length) {
+                    throw new IllegalArgumentException("--device needs a value: cpu, cuda, cuda:0");
+                }
+                device = args[i + 1];
+            }
+        }
+        if (device.startsWith("cuda")) {
+            torch.globalContext().setAllowTF32CuDNN(false);
+            torch.globalContext().setAllowTF32CuBLAS(false);
+        }
+        out.println("device: " + device + (device.startsWith("cuda") ? " (TF32 off)" : ""));
+        return device;
+    }
+
+    /**
+     * {@code model.load_state_dict(torch.load(file))}, strict (the module may be on any device;
+     * the weights are copied to where its parameters and buffers are): every key of the module is in the
      * file and every key of the file is in the module, shapes equal. Prints what was loaded.
      */
     public static LoadReport loadStrict(PrintStream out, Module model, Path file) throws IOException {

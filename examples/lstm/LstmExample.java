@@ -7,6 +7,7 @@ import io.torchbridge.libtorch.StateDictLoader;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Set;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.NoGradGuard;
 
 /**
@@ -22,8 +23,11 @@ import org.bytedeco.pytorch.NoGradGuard;
  *
  * <pre>
  *   python3 examples/lstm/lstm.py /tmp/lstm
- *   java ... lstm.LstmExample /tmp/lstm [.pt] [.safetensors] [-shards]
+ *   java ... lstm.LstmExample /tmp/lstm [.pt] [.safetensors] [-shards] [--device cuda:0]
  * </pre>
+ *
+ * On another device the model is moved there before loading: the tied weight moves as one
+ * tensor (both modules hold the same parameter), which {@link LstmLanguageModel#tied} checks.
  */
 public final class LstmExample {
     private static final Set<String> TIED = Set.of("encoder.weight", "decoder.weight");
@@ -33,9 +37,11 @@ public final class LstmExample {
 
     public static void main(String[] args) throws Exception {
         Path dir = Path.of(args[0]);
+        String device = Weights.device(System.out, args);
         boolean ok = true;
         for (String suffix : Weights.suffixes(args)) {
             LstmLanguageModel model = LstmLanguageModel.medium();
+            model.to(new Device(device), false);
             LoadReport r = Weights.load(System.out, model, dir.resolve("lstm" + suffix),
                     StateDictLoader.builder().strict(false).build());
             List<String> missing = r.missingKeys();
@@ -48,7 +54,7 @@ public final class LstmExample {
                     : "in the file once, missing " + missing + " is the same tensor") + "; still tied: " + model.tied());
             model.eval();
             ok &= model.tied();
-            try (Reference ref = Reference.open(dir, "lstm"); NoGradGuard noGrad = new NoGradGuard()) {
+            try (Reference ref = Reference.open(dir, "lstm", device); NoGradGuard noGrad = new NoGradGuard()) {
                 LstmLanguageModel.Output out = model.forward(ref.tensor("tokens"), ref.tensor("h0"), ref.tensor("c0"));
                 ref.compare(System.out, "lstm logits (eval)", out.logits(), "logits");
                 ref.compare(System.out, "lstm final h", out.h(), "h");

@@ -3,6 +3,7 @@ package transformer;
 import common.Reference;
 import common.Weights;
 import java.nio.file.Path;
+import org.bytedeco.pytorch.Device;
 import org.bytedeco.pytorch.NoGradGuard;
 import org.bytedeco.pytorch.Scalar;
 import org.bytedeco.pytorch.Tensor;
@@ -27,7 +28,7 @@ import org.bytedeco.pytorch.TransformerEncoderOptions;
  *
  * <pre>
  *   python3 examples/transformer/transformer.py /tmp/transformer
- *   java ... transformer.TransformerExample /tmp/transformer [.pt] [.safetensors] [-shards]
+ *   java ... transformer.TransformerExample /tmp/transformer [.pt] [.safetensors] [-shards] [--device cuda:0]
  * </pre>
  */
 public final class TransformerExample {
@@ -44,12 +45,14 @@ public final class TransformerExample {
 
     public static void main(String[] args) throws Exception {
         Path dir = Path.of(args[0]);
+        String device = Weights.device(System.out, args);
         boolean ok = true;
         for (String suffix : Weights.suffixes(args)) {
             TransformerEncoderImpl model = encoder();
+            model.to(new Device(device), false);
             Weights.loadStrict(System.out, model, dir.resolve("transformer" + suffix));
             model.eval();
-            try (Reference ref = Reference.open(dir, "transformer"); NoGradGuard noGrad = new NoGradGuard()) {
+            try (Reference ref = Reference.open(dir, "transformer", device); NoGradGuard noGrad = new NoGradGuard()) {
                 Tensor src = ref.tensor("src");                       // [batch, seq, 512]
                 Tensor pad = ref.tensor("src_key_padding_mask");      // [batch, seq], true = padding
                 Tensor raw = model.forward(src.transpose(0, 1), new Tensor(), pad).transpose(0, 1);

@@ -3,8 +3,10 @@ package io.torchbridge.compat;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import io.torchbridge.libtorch.RequiresCuda;
 import io.torchbridge.testing.ChildProcess;
 import io.torchbridge.testing.Repo;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,6 +25,11 @@ import org.junit.jupiter.params.provider.CsvSource;
  * with its verdict) builds the same architecture from libtorch modules, loads the weights and
  * prints {@code max|java - python|} for each output. The expected values are torch's; the
  * numbers printed by the child are checked here again against the 1e-4 relative bound.
+ *
+ * <p>The same again on {@code cuda:0} ({@code --device cuda:0}: model, weights and inputs on the
+ * GPU, outputs back to the CPU against Python's CPU outputs, TF32 off) where libtorch sees a GPU;
+ * elsewhere that variant is skipped, never passed ({@link RequiresCuda}). {@code native/cuda-check.sh}
+ * runs it in its Maven mode.
  */
 class ExamplesTest {
     /**
@@ -43,16 +50,57 @@ class ExamplesTest {
     })
     void theJavaProgramMatchesItsPythonTwin(String name, String mainClass, int comparisons,
             @TempDir(cleanup = CleanupMode.ALWAYS) Path tmp) throws Exception {
-        TorchMatrix.Torch torch = TorchMatrix.require("2.14.1");
+        run(name, mainClass, comparisons, tmp, TorchMatrix.require("2.14.1"), "cpu");
+    }
+
+    /** The same with the Java program on cuda:0; Python's twin still runs on the CPU. */
+    @ParameterizedTest(name = "{0} on cuda:0")
+    @CsvSource({
+        "resnet,      resnet.ResNetExample,           2",
+        "transformer, transformer.TransformerExample, 2",
+        "lstm,        lstm.LstmExample,               3",
+    })
+    @RequiresCuda
+    void theJavaProgramMatchesItsPythonTwinOnCuda(String name, String mainClass, int comparisons,
+            @TempDir(cleanup = CleanupMode.ALWAYS) Path tmp) throws Exception {
+        run(name, mainClass, comparisons, tmp, twinPython(), "cuda:0");
+    }
+
+    /**
+     * The twins need torch, torchvision, safetensors and huggingface_hub: the matrix's torch 2.14
+     * where it is installed, else {@code $TORCHBRIDGE_PYTHON} (a GPU machine's own python; a twin
+     * that cannot import what it needs fails the test). A CUDA run with neither fails rather than
+     * skips ({@code -Dtorchbridge.requireCuda=true}: nothing passes there by being skipped).
+     */
+    private static TorchMatrix.Torch twinPython() {
+        Path sandbox = TorchMatrix.cache().resolve("bin").resolve("python-torch-sid");
+        String env = System.getenv("TORCHBRIDGE_PYTHON");
+        if (!Files.isExecutable(sandbox)) {
+            if (env != null && !env.isBlank()) {
+                return new TorchMatrix.Torch("env", Path.of(env));
+            }
+            if (Boolean.getBoolean("torchbridge.requireCuda")) {
+                throw new AssertionError("no python for the examples' twins: " + sandbox
+                        + " missing and $TORCHBRIDGE_PYTHON unset (-Dtorchbridge.requireCuda=true)");
+            }
+        }
+        return TorchMatrix.require("2.14.1");
+    }
+
+    private static void run(String name, String mainClass, int comparisons, Path tmp, TorchMatrix.Torch torch,
+            String device) throws Exception {
         Path twin = Repo.root().resolve("examples").resolve(name).resolve(name + ".py");
         System.out.print(torch.run(900, twin.toString(), tmp.toString()));
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"), mainClass,
                 tmp.toString()));
         cmd.addAll(WEIGHTS);
+        cmd.addAll(List.of("--device", device));
         ChildProcess.Result r = ChildProcess.run(cmd, null, Duration.ofSeconds(900));
         System.out.print(r.output());
         assertEquals(0, r.exitCode(), name + " failed:\n" + r.output());
+        assertTrue(r.output().lines().anyMatch(l -> l.equals("device: " + device) || l.startsWith("device: " + device + " ")),
+                "ran on " + device + ":\n" + r.output());
         for (String weights : WEIGHTS) {
             assertTrue(r.output().contains("loaded " + (name.equals("resnet") ? "resnet50" : name) + weights + ":"),
                     "loaded from " + weights + ":\n" + r.output());
