@@ -42,7 +42,7 @@ public record LoadOptions(MapLocation mapLocation, Map<DType, DType> casts, bool
         return new LoadOptions(mapLocation, c, writable);
     }
 
-    /** Every floating-point tensor comes back as {@code to}, as {@code model.float()} would make it. */
+    /** {@return these options with every floating-point tensor cast to {@code to}, as {@code model.float()} would make it} */
     public LoadOptions withFloatingCast(DType to) {
         LoadOptions o = this;
         for (DType d : DType.values()) {
@@ -57,7 +57,7 @@ public record LoadOptions(MapLocation mapLocation, Map<DType, DType> casts, bool
         return new LoadOptions(mapLocation, casts, w);
     }
 
-    /** The dtype a tensor saved as {@code saved} gets. */
+    /** {@return the dtype a tensor saved as {@code saved} gets} */
     public DType target(DType saved) {
         return casts.getOrDefault(saved, saved);
     }

@@ -44,7 +44,7 @@ public record LoadReport(String module, List<String> missingKeys, List<String> u
         }
     }
 
-    /** Every key matched and loaded, as PyTorch's {@code <All keys matched successfully>}. */
+    /** {@return whether every key matched and loaded, as PyTorch's {@code <All keys matched successfully>}} */
     public boolean allMatched() {
         return missingKeys.isEmpty() && unexpectedKeys.isEmpty() && mismatches.isEmpty();
     }

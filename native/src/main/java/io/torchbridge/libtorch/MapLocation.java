@@ -36,12 +36,12 @@ public final class MapLocation {
         this.mapping = mapping;
     }
 
-    /** Each storage where it was saved (PyTorch's default). */
+    /** {@return a mapping that keeps each storage where it was saved (PyTorch's default)} */
     public static MapLocation keep() {
         return KEEP;
     }
 
-    /** Every storage onto {@code device}: {@code "cpu"}, {@code "cuda"}, {@code "cuda:1"}. */
+    /** {@return a mapping that puts every storage onto {@code device}: {@code "cpu"}, {@code "cuda"}, {@code "cuda:1"}} */
     public static MapLocation to(String device) {
         String d = Devices.normalize(device);
         return new MapLocation("to " + d, tag -> d);
@@ -55,15 +55,15 @@ public final class MapLocation {
         return new MapLocation("remap " + fixed, fixed::get);
     }
 
-    /** {@code fn(savedTag)} is the device; {@code null} keeps the saved location. */
+    /** {@return a mapping where {@code fn(savedTag)} is the device; {@code null} keeps the saved location} */
     public static MapLocation using(UnaryOperator<String> fn) {
         Objects.requireNonNull(fn, "fn");
         return new MapLocation("by function", fn);
     }
 
     /**
-     * The device a storage saved at {@code savedLocation} goes to, normalized ({@code cpu},
-     * {@code cuda:0}). Does not check that the device exists; loading does.
+     * {@return the device a storage saved at {@code savedLocation} goes to, normalized ({@code cpu},
+     * {@code cuda:0})} Does not check that the device exists; loading does.
      *
      * @throws IllegalArgumentException the mapping names something that is not a device here
      */

@@ -21,7 +21,7 @@ public final class NativeTensorMap implements AutoCloseable {
         this.tensors = Collections.unmodifiableMap(new LinkedHashMap<>(tensors));
     }
 
-    /** The tensors by name, in order; unmodifiable. Closing the map closes them. */
+    /** {@return the tensors by name, in order; unmodifiable} Closing the map closes them. */
     public Map<String, NativeTensor> asMap() {
         ensureOpen();
         return tensors;
@@ -32,7 +32,7 @@ public final class NativeTensorMap implements AutoCloseable {
         return new ArrayList<>(tensors.keySet());
     }
 
-    /** The libtorch tensor called {@code name}, owned by this map. */
+    /** {@return the libtorch tensor called {@code name}, owned by this map} */
     public org.bytedeco.pytorch.Tensor tensor(String name) {
         return get(name).tensor();
     }

@@ -45,24 +45,24 @@ public final class NativeTensors {
     private NativeTensors() {
     }
 
-    /** {@code t} as a libtorch tensor with the default options (saved location, zero-copy). */
+    /** {@return {@code t} as a libtorch tensor with the default options (saved location, zero-copy)} */
     public static NativeTensor load(io.torchbridge.reader.Tensor t) {
         return load(t, LoadOptions.defaults());
     }
 
-    /** {@code t} as a libtorch tensor. */
+    /** {@return {@code t} as a libtorch tensor} */
     public static NativeTensor load(io.torchbridge.reader.Tensor t, LoadOptions options) {
         return loadAll(List.of(Map.entry(name(t), t)), options).values().iterator().next();
     }
 
-    /** Every tensor of {@code ckpt}, by name, with the default options. */
+    /** {@return every tensor of {@code ckpt}, by name, with the default options} */
     public static NativeTensorMap loadAll(Checkpoint ckpt) {
         return loadAll(ckpt, LoadOptions.defaults());
     }
 
     /**
-     * Every tensor of {@code ckpt}, by name in the checkpoint's order; each storage is placed (and
-     * copied, if it must be) once.
+     * {@return every tensor of {@code ckpt}, by name in the checkpoint's order; each storage is placed (and
+     * copied, if it must be) once}
      *
      * @throws IllegalStateException a storage goes to a CUDA device this machine lacks (PyTorch's
      *                               message and advice), or the checkpoint is closed
@@ -149,8 +149,8 @@ public final class NativeTensors {
     }
 
     /**
-     * {@code t} as the writer saves it, tagged with its device ({@code cpu}, {@code cuda:0}) as
-     * {@code torch.save} tags it. One copy of its storage into the Java heap.
+     * {@return {@code t} as the writer saves it, tagged with its device ({@code cpu}, {@code cuda:0}) as
+     * {@code torch.save} tags it} One copy of its storage into the Java heap.
      */
     public static NewTensor toNewTensor(Tensor t) {
         return new Snapshots(null).convert(t, "tensor");
@@ -181,7 +181,7 @@ public final class NativeTensors {
         return ScalarTypes.of(dtype);
     }
 
-    /** The checkpoint dtype of a libtorch scalar type. */
+    /** {@return the checkpoint dtype of a libtorch scalar type} */
     public static DType dtype(ScalarType type) {
         return ScalarTypes.of(type);
     }

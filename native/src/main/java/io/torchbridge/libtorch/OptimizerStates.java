@@ -53,14 +53,14 @@ public final class OptimizerStates {
     private OptimizerStates() {
     }
 
-    /** {@code optimizer.state_dict()}, tensors tagged with their device. */
+    /** {@return {@code optimizer.state_dict()}, tensors tagged with their device} */
     public static PyDict export(Optimizer opt) {
         return export(opt, null);
     }
 
     /**
-     * {@code optimizer.state_dict()}, state tensors tagged {@code location} ({@code "cpu"}), or with
-     * their device when {@code null}. The step counters are CPU tensors, as in PyTorch.
+     * {@return {@code optimizer.state_dict()}, state tensors tagged {@code location} ({@code "cpu"}), or with
+     * their device when {@code null}} The step counters are CPU tensors, as in PyTorch.
      */
     public static PyDict export(Optimizer opt, String location) {
         Kind kind = kind(opt);

@@ -97,12 +97,12 @@ public final class ScriptedModule implements AutoCloseable {
         return new ScriptedModule(path, target, m);
     }
 
-    /** The archive it was opened from. */
+    /** {@return the archive it was opened from} */
     public Path path() {
         return path;
     }
 
-    /** The device it was opened on ({@code cpu}, {@code cuda:0}). */
+    /** {@return the device it was opened on ({@code cpu}, {@code cuda:0})} */
     public String device() {
         return device;
     }
@@ -124,8 +124,8 @@ public final class ScriptedModule implements AutoCloseable {
     }
 
     /**
-     * {@code forward}'s signature as TorchScript prints the types, {@code self} left out: for
-     * example {@code [x: Tensor, ys: List[Tensor], k: int]}.
+     * {@return {@code forward}'s signature as TorchScript prints the types, {@code self} left out: for
+     * example {@code [x: Tensor, ys: List[Tensor], k: int]}}
      */
     @SuppressWarnings("try") // a scope guard, used for its lifetime alone
     public List<String> signature() {
@@ -191,8 +191,8 @@ public final class ScriptedModule implements AutoCloseable {
     }
 
     /**
-     * {@code module.load_state_dict(state_dict)} from the checkpoint, with {@code loader}'s
-     * strictness, key rules and entry: the same as {@link StateDictLoader#load(ScriptedModule, Checkpoint)}.
+     * {@return {@code module.load_state_dict(state_dict)} from the checkpoint, with {@code loader}'s
+     * strictness, key rules and entry: the same as {@link StateDictLoader#load(ScriptedModule, Checkpoint)}}
      *
      * @throws StateDictException the state dict does not fit; the module is left as it was
      */
@@ -206,7 +206,7 @@ public final class ScriptedModule implements AutoCloseable {
     }
 
     /**
-     * The libtorch module, owned by this object: valid until {@link #close()}.
+     * {@return the libtorch module, owned by this object: valid until {@link #close()}}
      *
      * @throws IllegalStateException once closed
      */

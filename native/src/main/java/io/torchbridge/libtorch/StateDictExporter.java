@@ -29,14 +29,14 @@ public final class StateDictExporter {
     private StateDictExporter() {
     }
 
-    /** The module's state dict, each tensor tagged with its device. */
+    /** {@return the module's state dict, each tensor tagged with its device} */
     public static PyDict stateDict(Module module) {
         return stateDict(module, null);
     }
 
     /**
-     * The module's state dict with every tensor tagged {@code location} ({@code "cpu"} lets Python
-     * load a CUDA module's weights anywhere), or each with its device when {@code null}.
+     * {@return the module's state dict with every tensor tagged {@code location} ({@code "cpu"} lets Python
+     * load a CUDA module's weights anywhere), or each with its device when {@code null}}
      */
     public static PyDict stateDict(Module module, String location) {
         List<ModuleTree.Node> tree = ModuleTree.walk(module);

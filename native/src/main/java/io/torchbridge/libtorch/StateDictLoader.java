@@ -437,7 +437,7 @@ public final class StateDictLoader {
             return this;
         }
 
-        /** Any key rule; returning {@code null} leaves the entry out. */
+        /** {@return any key rule; returning {@code null} leaves the entry out} */
         public Builder renameKeys(UnaryOperator<String> rule) {
             keyRules.add(Objects.requireNonNull(rule));
             return this;
@@ -467,8 +467,8 @@ public final class StateDictLoader {
         }
 
         /**
-         * Whether a dtype that differs is cast into the module's dtype (PyTorch's behaviour, the
-         * default) or is a mismatch.
+         * {@return whether a dtype that differs is cast into the module's dtype (PyTorch's behaviour, the
+         * default) or is a mismatch}
          */
         public Builder castDtypes(boolean c) {
             castDtypes = c;

@@ -48,22 +48,22 @@ public final class CheckpointException extends IOException {
         this.detail = detail;
     }
 
-    /** An error that happened in a record at a byte offset within it (offset -1 when unknown). */
+    /** {@return an error that happened in a record at a byte offset within it (offset -1 when unknown)} */
     public static CheckpointException at(Kind kind, String record, long offset, String detail) {
         return new CheckpointException(kind, record, offset, null, detail, null);
     }
 
-    /** An error about the whole file or its container, with no particular record. */
+    /** {@return an error about the whole file or its container, with no particular record} */
     public static CheckpointException of(Kind kind, String detail) {
         return new CheckpointException(kind, null, -1, null, detail, null);
     }
 
-    /** The same error, keeping {@code cause}. */
+    /** {@return a copy of this error with {@code cause} as its cause} */
     public CheckpointException withCause(Throwable cause) {
         return new CheckpointException(kind, record, offset, tensorName, detail, cause);
     }
 
-    /** The same error, naming the tensor it concerns. */
+    /** {@return a copy of this error naming the tensor it concerns} */
     public CheckpointException forTensor(String name) {
         CheckpointException e = new CheckpointException(kind, record, offset, name, detail, getCause());
         e.setStackTrace(getStackTrace());
@@ -74,22 +74,22 @@ public final class CheckpointException extends IOException {
         return kind;
     }
 
-    /** The archive record (such as {@code data.pkl} or {@code data/3}) where it happened, if known. */
+    /** {@return the archive record (such as {@code data.pkl} or {@code data/3}) where it happened, if known} */
     public Optional<String> record() {
         return Optional.ofNullable(record);
     }
 
-    /** The byte offset within {@link #record()} (or the file), or -1 when not known. */
+    /** {@return the byte offset within {@link #record()} (or the file), or -1 when not known} */
     public long offset() {
         return offset;
     }
 
-    /** The tensor concerned, by its flattened name, if known. */
+    /** {@return the tensor concerned, by its flattened name, if known} */
     public Optional<String> tensorName() {
         return Optional.ofNullable(tensorName);
     }
 
-    /** The message without the location prefix. */
+    /** {@return the message without the location prefix} */
     public String detail() {
         return detail;
     }

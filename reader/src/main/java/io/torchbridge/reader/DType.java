@@ -83,12 +83,12 @@ public enum DType {
         return pythonName;
     }
 
-    /** Bytes per element. */
+    /** {@return bytes per element} */
     public int itemSize() {
         return itemSize;
     }
 
-    /** The typed-storage class name, such as {@code FloatStorage}. */
+    /** {@return the typed-storage class name, such as {@code FloatStorage}} */
     public String storageName() {
         return storageName;
     }
@@ -98,17 +98,17 @@ public enum DType {
     }
 
     /**
-     * Elements packed into one byte: 2 for {@code quint4x2}, 4 for {@code quint2x4}, else 1
-     * ({@code float4_e2m1fn_x2} counts the pair as one element).
+     * {@return elements packed into one byte: 2 for {@code quint4x2}, 4 for {@code quint2x4}, else 1
+     * ({@code float4_e2m1fn_x2} counts the pair as one element)}
      */
     public int elementsPerByte() {
         return this == QUINT4X2 ? 2 : this == QUINT2X4 ? 4 : 1;
     }
 
     /**
-     * Bytes that {@code numel} elements take: {@code numel * itemSize()}, or for the packed
+     * {@return bytes that {@code numel} elements take: {@code numel * itemSize()}, or for the packed
      * quantized dtypes {@code ceil(numel / elementsPerByte())}, which is what PyTorch's
-     * {@code int_repr()} of such a tensor holds (a 1-d uint8 tensor of the packed bytes).
+     * {@code int_repr()} of such a tensor holds (a 1-d uint8 tensor of the packed bytes)}
      *
      * @throws ArithmeticException on overflow
      */
@@ -117,12 +117,12 @@ public enum DType {
         return per == 1 ? Math.multiplyExact(numel, (long) itemSize) : (numel + per - 1) / per;
     }
 
-    /** The dtype whose Python name (or alias) is {@code name}, as in {@code torch.<name>}. */
+    /** {@return the dtype whose Python name (or alias) is {@code name}, as in {@code torch.<name>}} */
     public static Optional<DType> byPythonName(String name) {
         return Optional.ofNullable(BY_PYTHON_NAME.get(name));
     }
 
-    /** The dtype of a typed storage class such as {@code FloatStorage}. */
+    /** {@return the dtype of a typed storage class such as {@code FloatStorage}} */
     public static Optional<DType> byStorageName(String name) {
         return Optional.ofNullable(BY_STORAGE_NAME.get(name));
     }

@@ -54,12 +54,12 @@ public final class PyDict {
         return pythonClass;
     }
 
-    /** The items, in insertion order; unmodifiable. */
+    /** {@return the items, in insertion order; unmodifiable} */
     public Map<Object, Object> items() {
         return items;
     }
 
-    /** The value for {@code key}, or {@code null}. */
+    /** {@return the value for {@code key}, or {@code null}} */
     public Object get(Object key) {
         return items.get(key);
     }
@@ -73,7 +73,7 @@ public final class PyDict {
         return attributes;
     }
 
-    /** A {@code state_dict()}'s {@code _metadata}: module prefix to {@code {'version': n}}. */
+    /** {@return a {@code state_dict()}'s {@code _metadata}: module prefix to {@code {'version': n}}} */
     public Optional<PyDict> metadata() {
         return attributes.get("_metadata") instanceof PyDict d ? Optional.of(d) : Optional.empty();
     }

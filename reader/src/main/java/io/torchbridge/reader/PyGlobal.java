@@ -13,7 +13,7 @@ public record PyGlobal(String module, String name) {
         Objects.requireNonNull(name, "name");
     }
 
-    /** {@code module.name}, as PyTorch's allowlist spells it. */
+    /** {@return {@code module.name}, as PyTorch's allowlist spells it} */
     public String fullName() {
         return module + "." + name;
     }

@@ -8,7 +8,7 @@ import java.util.Objects;
  * Tensor#toDequantizedFloatArray()} applies this mapping.
  */
 public sealed interface Quantization {
-    /** The scheme, as {@code t.qscheme()} reports it after {@code torch.load}. */
+    /** {@return the scheme, as {@code t.qscheme()} reports it after {@code torch.load}} */
     QScheme scheme();
 
     /**

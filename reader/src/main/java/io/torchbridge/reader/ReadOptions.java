@@ -42,7 +42,7 @@ public record ReadOptions(Set<String> extraGlobals, long maxPickleBytes, int max
         return new Builder();
     }
 
-    /** Whether {@code module.name} was admitted by {@link Builder#allowGlobal}. */
+    /** {@return whether {@code module.name} was admitted by {@link Builder#allowGlobal}} */
     public boolean admits(String module, String name) {
         return inert || extraGlobals.contains(module + "." + name);
     }

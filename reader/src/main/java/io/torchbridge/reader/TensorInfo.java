@@ -41,14 +41,14 @@ public record TensorInfo(DType dtype, Shape shape, Shape stride, long storageOff
         }
     }
 
-    /** Number of elements. */
+    /** {@return number of elements} */
     public long numel() {
         return shape.numel();
     }
 
     /**
-     * Bytes of the logical values ({@code numel * itemSize}; packed quantized dtypes per
-     * {@link DType#bytesFor}; a sparse tensor's dense values).
+     * {@return bytes of the logical values ({@code numel * itemSize}; packed quantized dtypes per
+     * {@link DType#bytesFor}; a sparse tensor's dense values)}
      */
     public long nbytes() {
         return dtype.bytesFor(numel());
@@ -60,8 +60,8 @@ public record TensorInfo(DType dtype, Shape shape, Shape stride, long storageOff
     }
 
     /**
-     * The elements of the storage the tensor can reach, from {@link #storageOffset()}: 0 for an
-     * empty tensor, else {@code 1 + sum((size - 1) * stride)}.
+     * {@return the elements of the storage the tensor can reach, from {@link #storageOffset()}: 0 for an
+     * empty tensor, else {@code 1 + sum((size - 1) * stride)}}
      */
     public long extent() {
         return Layout.extent(shape.toArray(), stride.toArray());

@@ -43,7 +43,7 @@ public enum TensorLayout {
         return pythonName;
     }
 
-    /** One of the five sparse layouts. */
+    /** {@return one of the five sparse layouts} */
     public boolean isSparse() {
         return this != STRIDED && this != NESTED;
     }

@@ -79,7 +79,7 @@ public final class DcpWriter {
     /** How a tensor is split over the ranks. */
     @FunctionalInterface
     public interface Sharding {
-        /** The dimension to split {@code name} along, or -1 to write it whole by rank 0. */
+        /** {@return the dimension to split {@code name} along, or -1 to write it whole by rank 0} */
         int dim(String name, Shape shape);
     }
 

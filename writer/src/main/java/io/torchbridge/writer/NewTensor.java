@@ -61,39 +61,39 @@ public final class NewTensor {
         return new NewTensor(s, dtype, shape.clone(), rowMajor(shape), 0, false, false, false, false);
     }
 
-    /** A float32 tensor of {@code values} in row-major order. */
+    /** {@return a float32 tensor of {@code values} in row-major order} */
     public static NewTensor of(float[] values, long... shape) {
         return contiguous(Sources.floats(values), DType.FLOAT32, shape);
     }
 
-    /** A float64 tensor. */
+    /** {@return a float64 tensor} */
     public static NewTensor of(double[] values, long... shape) {
         return contiguous(Sources.doubles(values), DType.FLOAT64, shape);
     }
 
-    /** An int64 tensor. */
+    /** {@return an int64 tensor} */
     public static NewTensor of(long[] values, long... shape) {
         return contiguous(Sources.longs(values, DType.INT64), DType.INT64, shape);
     }
 
-    /** An int32 tensor. */
+    /** {@return an int32 tensor} */
     public static NewTensor of(int[] values, long... shape) {
         return contiguous(Sources.ints(values, DType.INT32), DType.INT32, shape);
     }
 
-    /** An int16 tensor. */
+    /** {@return an int16 tensor} */
     public static NewTensor of(short[] values, long... shape) {
         return contiguous(Sources.shorts(values, DType.INT16), DType.INT16, shape);
     }
 
-    /** A bool tensor. */
+    /** {@return a bool tensor} */
     public static NewTensor of(boolean[] values, long... shape) {
         return contiguous(Sources.booleans(values), DType.BOOL, shape);
     }
 
     /**
-     * A tensor of any dtype from its raw little-endian element bytes (int8 and uint8 values as
-     * they are; float16, bfloat16, float8 as their bit patterns; complex as re, im pairs).
+     * {@return a tensor of any dtype from its raw little-endian element bytes (int8 and uint8 values as
+     * they are; float16, bfloat16, float8 as their bit patterns; complex as re, im pairs)}
      */
     public static NewTensor ofBytes(byte[] raw, DType dtype, long... shape) {
         return contiguous(Sources.bytes(raw, dtype), dtype, shape);
@@ -105,15 +105,15 @@ public final class NewTensor {
     }
 
     /**
-     * A tensor whose raw little-endian bytes are the concatenation of {@code chunks} (each from its
-     * position to its limit): for data over 2 GiB, such as regions of a memory-mapped file. Not
+     * {@return a tensor whose raw little-endian bytes are the concatenation of {@code chunks} (each from its
+     * position to its limit): for data over 2 GiB, such as regions of a memory-mapped file} Not
      * copied; read at save time.
      */
     public static NewTensor ofChunks(java.util.List<ByteBuffer> chunks, DType dtype, long... shape) {
         return contiguous(Sources.chunks(chunks, dtype), dtype, shape);
     }
 
-    /** A view of this tensor's storage: the same data, another shape, stride and offset (in elements). */
+    /** {@return a view of this tensor's storage: the same data, another shape, stride and offset (in elements)} */
     public NewTensor view(long storageOffset, long[] shape, long[] stride) {
         if (shape.length != stride.length) {
             throw new IllegalArgumentException("shape and stride differ in rank");
@@ -122,7 +122,7 @@ public final class NewTensor {
                 location);
     }
 
-    /** This tensor saved as an {@code nn.Parameter} (with {@code requires_grad}). */
+    /** {@return a copy of this tensor, saved as an {@code nn.Parameter} (with {@code requires_grad})} */
     public NewTensor asParameter(boolean requiresGrad) {
         return new NewTensor(storage, dtype, shape, stride, offset, requiresGrad, true, conj, neg, location);
     }
@@ -142,16 +142,16 @@ public final class NewTensor {
     }
 
     /**
-     * The location tag saved with the storage, as {@code torch.save} writes a CUDA tensor's
+     * {@return a copy of this tensor with {@code tag} as the location saved with the storage, as {@code torch.save} writes a CUDA tensor's
      * ({@code cuda:0}); {@code torch.load} then places it there unless told otherwise by its
-     * {@code map_location}. The default, {@code null}, is {@code cpu}. Tensors that share a storage
+     * {@code map_location}} The default, {@code null}, is {@code cpu}. Tensors that share a storage
      * should carry the same tag.
      */
     public NewTensor withLocation(String tag) {
         return new NewTensor(storage, dtype, shape, stride, offset, requiresGrad, parameter, conj, neg, tag);
     }
 
-    /** The saved location tag; {@code null} means {@code cpu}. */
+    /** {@return the saved location tag; {@code null} means {@code cpu}} */
     public String location() {
         return location;
     }

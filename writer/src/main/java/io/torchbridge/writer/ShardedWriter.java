@@ -81,7 +81,7 @@ public final class ShardedWriter {
             return stem + suffix + extension;
         }
 
-        /** The index's name: the unsuffixed file name and {@code .index.json}. */
+        /** {@return the index's name: the unsuffixed file name and {@code .index.json}} */
         public String indexName() {
             return fileName("") + ".index.json";
         }
@@ -106,9 +106,9 @@ public final class ShardedWriter {
     }
 
     /**
-     * A size as {@code huggingface_hub/serialization/_base.py}, {@code parse_size_to_int} reads
+     * {@return a size as {@code huggingface_hub/serialization/_base.py}, {@code parse_size_to_int} reads
      * it: a number (a fraction allowed) and one of the decimal units TB, GB, MB, KB (any case;
-     * GB is 10^9 bytes), {@code int(value * unit)}. Plain digits are bytes (the Python API takes
+     * GB is 10^9 bytes), {@code int(value * unit)}} Plain digits are bytes (the Python API takes
      * an int as is).
      *
      * @throws IllegalArgumentException not such a size
@@ -155,7 +155,7 @@ public final class ShardedWriter {
     }
 
     /**
-     * {@code save_torch_state_dict(state_dict, folder, max_shard_size=maxShardSize,
+     * Does {@code save_torch_state_dict(state_dict, folder, max_shard_size=maxShardSize,
      * safe_serialization=kind == SAFETENSORS, metadata=metadata)}.
      *
      * @param stateDict    tensor name to {@link NewTensor} or a reader {@link Tensor}, in order

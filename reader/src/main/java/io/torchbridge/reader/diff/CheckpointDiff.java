@@ -120,7 +120,7 @@ public final class CheckpointDiff {
                 this.label = label;
             }
 
-            /** The name {@code torchbridge diff --json} uses. */
+            /** {@return the name {@code torchbridge diff --json} uses} */
             public String label() {
                 return label;
             }
@@ -220,17 +220,17 @@ public final class CheckpointDiff {
         return new CheckpointDiff(labelA, labelB, onlyA, onlyB, changed, valuesChanged, lines);
     }
 
-    /** What A was called. */
+    /** {@return what A was called} */
     public String a() {
         return a;
     }
 
-    /** What B was called. */
+    /** {@return what B was called} */
     public String b() {
         return b;
     }
 
-    /** Whether nothing differs. */
+    /** {@return whether nothing differs} */
     public boolean equal() {
         return onlyInA.isEmpty() && onlyInB.isEmpty() && changed.isEmpty() && valuesChanged.isEmpty();
     }
@@ -267,7 +267,7 @@ public final class CheckpointDiff {
         }
     }
 
-    /** A readable account: one line per difference, then a summary line. */
+    /** {@return a readable account: one line per difference, then a summary line} */
     public String report() {
         StringBuilder sb = new StringBuilder();
         for (String n : onlyInA) {

@@ -64,7 +64,7 @@ public final class Scan {
             return exitCode;
         }
 
-        /** The worse of the two: dangerous over unreadable over clean (a directory's verdict). */
+        /** {@return the worse of the two: dangerous over unreadable over clean (a directory's verdict)} */
         public Verdict worst(Verdict other) {
             return this == DANGEROUS || other == DANGEROUS ? DANGEROUS
                     : this == UNREADABLE || other == UNREADABLE ? UNREADABLE : CLEAN;
