@@ -93,7 +93,14 @@ public final class Checkpoint implements Closeable {
         this.metadata = metadata;
     }
 
-    /** Opens {@code path} with the default {@link ReadOptions}. */
+    /**
+     * Opens {@code path} with the default {@link ReadOptions}.
+     *
+     * @param path a checkpoint file, or a folder or index of a sharded or DCP checkpoint
+     * @return the open checkpoint; close it to release its mappings
+     * @throws IOException the file cannot be read, or ({@link CheckpointException}) is not a
+     *                     checkpoint this reader can read safely
+     */
     public static Checkpoint open(Path path) throws IOException {
         return open(path, ReadOptions.defaults());
     }
@@ -101,6 +108,9 @@ public final class Checkpoint implements Closeable {
     /**
      * Opens {@code path}.
      *
+     * @param path    a checkpoint file, or a folder or index of a sharded or DCP checkpoint
+     * @param options admitted globals and safety limits
+     * @return the open checkpoint; close it to release its mappings
      * @throws CheckpointException the file is not a checkpoint this reader can read safely; its
      *                             kind and message say why and where
      */
@@ -329,6 +339,8 @@ public final class Checkpoint implements Closeable {
      * {@link #tensors()} with torch's {@code _metadata} (a {@code {'version': 1}} per module path),
      * what {@code torch.save(torch.jit.load(f).state_dict(), path)} would save. Empty for a
      * checkpoint, whose {@link #root()} is already what was saved.
+     *
+     * @return the archive's state dict, or empty
      */
     public java.util.Optional<PyDict> stateDict() {
         return java.util.Optional.ofNullable(stateDict);
@@ -359,7 +371,7 @@ public final class Checkpoint implements Closeable {
         return out;
     }
 
-    /** Names that two or more paths give to different tensors: {@link #tensor(String)} refuses them. */
+    /** {@return names that two or more paths give to different tensors: {@link #tensor(String)} refuses them} */
     public Set<String> ambiguousNames() {
         return ambiguous;
     }
@@ -367,6 +379,8 @@ public final class Checkpoint implements Closeable {
     /**
      * Tensors in the file that this version cannot represent (a rebuild it does not read), each
      * under its name with the reason; never left out silently. Empty for most files.
+     *
+     * @return the unreadable tensors, in order
      */
     public List<UnreadableTensor> unreadable() {
         return unreadable;
@@ -375,6 +389,7 @@ public final class Checkpoint implements Closeable {
     /**
      * {@return the tensor called {@code name} ({@code fc.weight}, {@code optimizer.state.0.exp_avg})}
      *
+     * @param name the flattened name, keys joined with '.'
      * @throws NoSuchElementException   no tensor has that name, or it is {@linkplain #unreadable() unreadable}
      * @throws IllegalArgumentException two paths give that name to different tensors: the message
      *                                  shows both key paths; ask with {@link #tensorAt} instead
@@ -408,6 +423,7 @@ public final class Checkpoint implements Closeable {
      * {@return the tensor reached by these keys, one per level: dict keys as {@link #paths} shows them,
      * list and tuple indices in decimal ({@code tensorAt("x.y", "z")} for {@code root['x.y']['z']})}
      *
+     * @param keys one key or index per level, from the root
      * @throws NoSuchElementException the keys lead nowhere, or not to a tensor
      */
     public Tensor tensorAt(String... keys) {
@@ -419,7 +435,12 @@ public final class Checkpoint implements Closeable {
         return t;
     }
 
-    /** {@return the value reached by these keys, one per level (see {@link #tensorAt}); no keys is the root} */
+    /**
+     * {@return the value reached by these keys, one per level (see {@link #tensorAt}); no keys is the root}
+     *
+     * @param keys one key or index per level, from the root
+     * @throws NoSuchElementException the keys lead nowhere
+     */
     public Object valueAt(String... keys) {
         Object v = ValueTree.at(root, List.of(keys));
         if (v == ValueTree.ABSENT) {
@@ -431,6 +452,8 @@ public final class Checkpoint implements Closeable {
     /**
      * {@return the key sequences that lead to a tensor named {@code name} (keys joined with '.'), in the
      * order the names are given: one for most names, two or more where paths collide}
+     *
+     * @param name the flattened name; a name no tensor has gives an empty list
      */
     public List<List<String>> paths(String name) {
         List<List<String>> out = new ArrayList<>();
@@ -442,7 +465,11 @@ public final class Checkpoint implements Closeable {
         return out;
     }
 
-    /** {@return {@code ['x.y']['z']}: keys as Python would index them, as the messages show a path} */
+    /**
+     * {@return {@code ['x.y']['z']}: keys as Python would index them, as the messages show a path}
+     *
+     * @param keys one key per level
+     */
     public static String keyPath(List<String> keys) {
         StringBuilder sb = new StringBuilder();
         for (String k : keys) {
@@ -455,7 +482,12 @@ public final class Checkpoint implements Closeable {
         return '"' + k.replace("\\", "\\\\").replace("\"", "\\\"") + '"';
     }
 
-    /** {@return any value by its path ({@code epoch}, {@code optimizer.param_groups.0.lr}); "" is the root} */
+    /**
+     * {@return any value by its path ({@code epoch}, {@code optimizer.param_groups.0.lr}); "" is the root}
+     *
+     * @param path keys joined with '.'
+     * @throws NoSuchElementException nothing has that path
+     */
     public Object value(String path) {
         Object v = ValueTree.lookup(root, path);
         if (v == ValueTree.ABSENT) {
@@ -477,7 +509,11 @@ public final class Checkpoint implements Closeable {
         return Collections.unmodifiableMap(ValueTree.values(root));
     }
 
-    /** {@return whether {@link #value(String)} has {@code path}} */
+    /**
+     * {@return whether {@link #value(String)} has {@code path}}
+     *
+     * @param path keys joined with '.'
+     */
     public boolean has(String path) {
         return ValueTree.lookup(root, path) != ValueTree.ABSENT;
     }
