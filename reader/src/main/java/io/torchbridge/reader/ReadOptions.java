@@ -29,6 +29,13 @@ public record ReadOptions(Set<String> extraGlobals, long maxPickleBytes, int max
     /**
      * Copies {@code extraGlobals} and checks the limits.
      *
+     * @param extraGlobals   {@code module.name} of globals admitted as inert data
+     * @param maxPickleBytes largest {@code data.pkl} read into memory, in bytes
+     * @param maxMemo        most memo entries one pickle may create
+     * @param maxStack       most items on the unpickler stack at once
+     * @param maxNesting     deepest nesting of containers in the object tree
+     * @param maxTreeNodes   most values the object tree may hold, counting each path to a shared container
+     * @param inert          admit every global (but those of os, posix, nt, sys) as inert data
      * @throws IllegalArgumentException a limit is 0 or negative
      */
     public ReadOptions {

@@ -69,6 +69,11 @@ public final class CheckpointDiff {
         /**
          * Checks the tolerances.
          *
+         * @param atol        absolute tolerance, 0 for exact
+         * @param rtol        relative tolerance (of B's value), 0 for exact
+         * @param stripPrefix removed from the start of every name and path that has it; null for none
+         * @param only        compare only what lies under this path on both sides; null for everything
+         * @param read        how both files are opened
          * @throws IllegalArgumentException {@code atol} or {@code rtol} is negative, NaN or infinite
          * @throws NullPointerException     {@code read} is null
          */
