@@ -127,23 +127,27 @@ public final class Tensor {
         }
     }
 
+    /** {@return everything known about the tensor without touching its data} */
     public TensorInfo info() {
         return info;
     }
 
+    /** {@return the element type} */
     public DType dtype() {
         return info.dtype();
     }
 
+    /** {@return the sizes (the dense shape for a sparse or nested tensor)} */
     public Shape shape() {
         return info.shape();
     }
 
+    /** {@return the number of elements: the product of the sizes, 1 for a scalar} */
     public long numel() {
         return info.numel();
     }
 
-    /** {@link TensorLayout#STRIDED}, or the sparse or nested layout this tensor was saved with. */
+    /** {@return {@link TensorLayout#STRIDED}, or the sparse or nested layout this tensor was saved with} */
     public TensorLayout layout() {
         return info.layout();
     }
@@ -210,7 +214,7 @@ public final class Tensor {
                 + "use dataChunks() or stream()");
     }
 
-    /** Like {@link #data()}, for any size: consecutive read-only views of at most 1 GiB each. */
+    /** {@return like {@link #data()}, for any size: consecutive read-only views of at most 1 GiB each} */
     public List<ByteBuffer> dataChunks() {
         requireStrided("dataChunks");
         if (assembly != null) {
@@ -237,6 +241,8 @@ public final class Tensor {
     /**
      * Streams the logical values (row-major, little-endian, conj/neg applied) to {@code sink} in
      * pieces; each piece is valid only during the call. Works for any size.
+     *
+     * @param sink receives the pieces, in order; must not keep them
      */
     public void stream(Consumer<ByteBuffer> sink) {
         acquire();
@@ -256,6 +262,8 @@ public final class Tensor {
     /**
      * Copies the logical values' bytes into {@code dst}, advancing its position. For a tensor over
      * 2 GiB, which no single buffer holds, use {@link #stream}.
+     *
+     * @param dst receives {@code nbytes()} bytes from its position
      */
     public void copyTo(ByteBuffer dst) {
         if (dst.remaining() < info.nbytes()) {
@@ -302,6 +310,9 @@ public final class Tensor {
     /**
      * Copies a float32 tensor's values into {@code dst} from {@code offset}, without allocating:
      * the cheapest way to refill the same arrays (a new array must be zeroed first).
+     *
+     * @param dst    receives {@code numel()} floats
+     * @param offset the index in {@code dst} of the first value
      */
     public void copyTo(float[] dst, int offset) {
         acquire();
