@@ -41,13 +41,22 @@ public final class MapLocation {
         return KEEP;
     }
 
-    /** {@return a mapping that puts every storage onto {@code device}: {@code "cpu"}, {@code "cuda"}, {@code "cuda:1"}} */
+    /**
+     * {@return a mapping that puts every storage onto {@code device}: {@code "cpu"}, {@code "cuda"}, {@code "cuda:1"}}
+     *
+     * @param device the target device
+     */
     public static MapLocation to(String device) {
         String d = Devices.normalize(device);
         return new MapLocation("to " + d, tag -> d);
     }
 
-    /** Saved location tags renamed by {@code tags} ({@code "cuda:1" -> "cuda:0"}); others as saved. */
+    /**
+     * Saved location tags renamed by {@code tags} ({@code "cuda:1" -> "cuda:0"}); others as saved.
+     *
+     * @param tags saved tag to device; copied
+     * @return the mapping
+     */
     public static MapLocation remap(Map<String, String> tags) {
         Map<String, String> copy = new LinkedHashMap<>();
         tags.forEach((from, to) -> copy.put(Objects.requireNonNull(from, "tag"), Devices.normalize(to)));
@@ -55,7 +64,11 @@ public final class MapLocation {
         return new MapLocation("remap " + fixed, fixed::get);
     }
 
-    /** {@return a mapping where {@code fn(savedTag)} is the device; {@code null} keeps the saved location} */
+    /**
+     * {@return a mapping where {@code fn(savedTag)} is the device; {@code null} keeps the saved location}
+     *
+     * @param fn saved location tag to device, or to {@code null}
+     */
     public static MapLocation using(UnaryOperator<String> fn) {
         Objects.requireNonNull(fn, "fn");
         return new MapLocation("by function", fn);
@@ -65,6 +78,7 @@ public final class MapLocation {
      * {@return the device a storage saved at {@code savedLocation} goes to, normalized ({@code cpu},
      * {@code cuda:0})} Does not check that the device exists; loading does.
      *
+     * @param savedLocation the location tag saved with the storage ({@code cpu}, {@code cuda:1})
      * @throws IllegalArgumentException the mapping names something that is not a device here
      */
     public String target(String savedLocation) {

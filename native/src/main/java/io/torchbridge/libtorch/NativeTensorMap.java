@@ -27,16 +27,28 @@ public final class NativeTensorMap implements AutoCloseable {
         return tensors;
     }
 
+    /** {@return the tensor names, in order; a new list} */
     public List<String> names() {
         ensureOpen();
         return new ArrayList<>(tensors.keySet());
     }
 
-    /** {@return the libtorch tensor called {@code name}, owned by this map} */
+    /**
+     * {@return the libtorch tensor called {@code name}, owned by this map}
+     *
+     * @param name the checkpoint name
+     * @throws NoSuchElementException no tensor has that name
+     */
     public org.bytedeco.pytorch.Tensor tensor(String name) {
         return get(name).tensor();
     }
 
+    /**
+     * {@return the tensor called {@code name}, owned by this map}
+     *
+     * @param name the checkpoint name
+     * @throws NoSuchElementException no tensor has that name
+     */
     public NativeTensor get(String name) {
         ensureOpen();
         NativeTensor t = tensors.get(name);
@@ -46,6 +58,7 @@ public final class NativeTensorMap implements AutoCloseable {
         return t;
     }
 
+    /** {@return the number of tensors} */
     public int size() {
         ensureOpen();
         return tensors.size();
