@@ -55,6 +55,7 @@ public final class NativeTensor implements AutoCloseable {
         return fileBacked;
     }
 
+    /** {@return the libtorch tensor's dtype, as a checkpoint dtype} */
     public DType dtype() {
         return ScalarTypes.of(tensor().scalar_type());
     }
@@ -64,14 +65,17 @@ public final class NativeTensor implements AutoCloseable {
         return Devices.name(tensor().device());
     }
 
+    /** {@return the sizes, in a new array} */
     public long[] shape() {
         return tensor().sizes().vec().get();
     }
 
+    /** {@return the strides, in elements, in a new array} */
     public long[] stride() {
         return tensor().strides().vec().get();
     }
 
+    /** {@return the offset of the first element in the storage, in elements} */
     public long storageOffset() {
         return tensor().storage_offset();
     }

@@ -14,7 +14,11 @@ public final class Shape {
         this.dims = dims;
     }
 
-    /** {@return a shape from its dimensions; the array is copied} */
+    /**
+     * {@return a shape from its dimensions; the array is copied}
+     *
+     * @param dims the sizes; none for a scalar
+     */
     public static Shape of(long... dims) {
         return dims.length == 0 ? SCALAR : new Shape(dims.clone());
     }
@@ -24,6 +28,12 @@ public final class Shape {
         return dims.length;
     }
 
+    /**
+     * {@return the size of dimension {@code i}}
+     *
+     * @param i the dimension, from 0
+     * @throws ArrayIndexOutOfBoundsException {@code i} is not below {@link #rank()}
+     */
     public long dim(int i) {
         return dims[i];
     }
