@@ -25,11 +25,21 @@ public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
+    /**
+     * Runs the command line and exits the JVM with its exit code.
+     *
+     * @param args the command line, such as {@code inspect model.pt}
+     */
     public static void main(String[] args) {
         System.exit(run(args));
     }
 
-    /** Runs the command line and returns the exit code (for tests). */
+    /**
+     * Runs the command line and returns the exit code (for tests).
+     *
+     * @param args the command line, such as {@code inspect model.pt}
+     * @return the exit code: 0 on success
+     */
     public static int run(String... args) {
         return commandLine(args.length > 0 ? args[0] : null).execute(args);
     }

@@ -13,19 +13,19 @@ public final class Libtorch {
     private Libtorch() {
     }
 
-    /** Whether libtorch sees a usable CUDA device ({@code torch::cuda::is_available()}). */
+    /** {@return whether libtorch sees a usable CUDA device ({@code torch::cuda::is_available()})} */
     public static boolean cudaAvailable() {
         return torch.cuda_is_available();
     }
 
-    /** How many CUDA devices libtorch sees; 0 on the CPU build or a machine without a GPU. */
+    /** {@return how many CUDA devices libtorch sees; 0 on the CPU build or a machine without a GPU} */
     public static int cudaDeviceCount() {
         return Devices.cudaDeviceCount();
     }
 
     /**
-     * Whether the CUDA build of libtorch ({@code org.bytedeco:pytorch} with the
-     * {@code <platform>-gpu} classifier) is on the class path, whether or not a GPU is present.
+     * {@return whether the CUDA build of libtorch ({@code org.bytedeco:pytorch} with the
+     * {@code <platform>-gpu} classifier) is on the class path, whether or not a GPU is present}
      */
     public static boolean cudaBuild() {
         String dir = "org/bytedeco/pytorch/" + Loader.getPlatform() + "-gpu/";
@@ -34,7 +34,7 @@ public final class Libtorch {
     }
 
     /**
-     * Why CUDA is not usable here, in one line for people, or {@code null} when it is. Says whether
+     * {@return why CUDA is not usable here, in one line for people, or {@code null} when it is} Says whether
      * the CPU build is on the class path or the CUDA build sees no device.
      */
     public static String whyNoCuda() {

@@ -18,6 +18,13 @@ import java.util.Objects;
 public record LoadOptions(MapLocation mapLocation, Map<DType, DType> casts, boolean writable) {
     private static final LoadOptions DEFAULTS = new LoadOptions(MapLocation.keep(), Map.of(), false);
 
+    /**
+     * Copies {@code casts} into an unmodifiable map.
+     *
+     * @param mapLocation where storages go
+     * @param casts       dtypes converted on load
+     * @param writable    always copy into memory libtorch owns
+     */
     public LoadOptions {
         Objects.requireNonNull(mapLocation, "mapLocation");
         EnumMap<DType, DType> copy = new EnumMap<>(DType.class);
@@ -25,16 +32,27 @@ public record LoadOptions(MapLocation mapLocation, Map<DType, DType> casts, bool
         casts = Collections.unmodifiableMap(copy);
     }
 
-    /** Saved locations, saved dtypes, zero-copy where possible. */
+    /** {@return saved locations, saved dtypes, zero-copy where possible} */
     public static LoadOptions defaults() {
         return DEFAULTS;
     }
 
+    /**
+     * {@return these options with another {@link #mapLocation()}}
+     *
+     * @param m where storages go
+     */
     public LoadOptions withMapLocation(MapLocation m) {
         return new LoadOptions(m, casts, writable);
     }
 
-    /** Tensors saved as {@code from} come back as {@code to} ({@code BFLOAT16 -> FLOAT32}). */
+    /**
+     * Tensors saved as {@code from} come back as {@code to} ({@code BFLOAT16 -> FLOAT32}).
+     *
+     * @param from the saved dtype
+     * @param to   the dtype it is loaded as
+     * @return these options with that cast added (replacing any cast of {@code from})
+     */
     public LoadOptions withCast(DType from, DType to) {
         EnumMap<DType, DType> c = new EnumMap<>(DType.class);
         c.putAll(casts);
@@ -42,7 +60,11 @@ public record LoadOptions(MapLocation mapLocation, Map<DType, DType> casts, bool
         return new LoadOptions(mapLocation, c, writable);
     }
 
-    /** Every floating-point tensor comes back as {@code to}, as {@code model.float()} would make it. */
+    /**
+     * {@return these options with every floating-point tensor cast to {@code to}, as {@code model.float()} would make it}
+     *
+     * @param to the floating-point dtype to load as
+     */
     public LoadOptions withFloatingCast(DType to) {
         LoadOptions o = this;
         for (DType d : DType.values()) {
@@ -53,11 +75,20 @@ public record LoadOptions(MapLocation mapLocation, Map<DType, DType> casts, bool
         return o;
     }
 
+    /**
+     * {@return these options with another {@link #writable()}}
+     *
+     * @param w true to always copy into memory libtorch owns
+     */
     public LoadOptions withWritable(boolean w) {
         return new LoadOptions(mapLocation, casts, w);
     }
 
-    /** The dtype a tensor saved as {@code saved} gets. */
+    /**
+     * {@return the dtype a tensor saved as {@code saved} gets}
+     *
+     * @param saved the dtype in the checkpoint
+     */
     public DType target(DType saved) {
         return casts.getOrDefault(saved, saved);
     }

@@ -18,6 +18,16 @@ import java.util.stream.Collectors;
  */
 public record LoadReport(String module, List<String> missingKeys, List<String> unexpectedKeys,
                          List<Mismatch> mismatches, List<String> castKeys, List<String> loadedKeys) {
+    /**
+     * Copies the lists into unmodifiable ones.
+     *
+     * @param module         the module's class name
+     * @param missingKeys    keys of the module the state dict lacks
+     * @param unexpectedKeys keys of the state dict the module lacks
+     * @param mismatches     entries present on both sides but not loaded
+     * @param castKeys       entries loaded with a dtype conversion
+     * @param loadedKeys     entries copied into the module
+     */
     public LoadReport {
         missingKeys = List.copyOf(missingKeys);
         unexpectedKeys = List.copyOf(unexpectedKeys);
@@ -29,9 +39,16 @@ public record LoadReport(String module, List<String> missingKeys, List<String> u
     /** One entry that did not load as it was. */
     public record Mismatch(String key, Kind kind, String inCheckpoint, String inModel) {
         /** Why it did not load. */
-        public enum Kind { SHAPE, DTYPE, NOT_A_TENSOR }
+        public enum Kind {
+            /** The shapes differ (and no 1-element to 0-d rule applies). */
+            SHAPE,
+            /** The dtypes differ and casts are refused. */
+            DTYPE,
+            /** The state dict's value is not a tensor. */
+            NOT_A_TENSOR
+        }
 
-        /** PyTorch's line for it (torch/nn/modules/module.py, {@code _load_from_state_dict}). */
+        /** {@return PyTorch's line for it (torch/nn/modules/module.py, {@code _load_from_state_dict})} */
         public String message() {
             return switch (kind) {
                 case SHAPE -> "size mismatch for " + key + ": copying a param with shape " + inCheckpoint
@@ -44,7 +61,7 @@ public record LoadReport(String module, List<String> missingKeys, List<String> u
         }
     }
 
-    /** Every key matched and loaded, as PyTorch's {@code <All keys matched successfully>}. */
+    /** {@return whether every key matched and loaded, as PyTorch's {@code <All keys matched successfully>}} */
     public boolean allMatched() {
         return missingKeys.isEmpty() && unexpectedKeys.isEmpty() && mismatches.isEmpty();
     }
@@ -52,6 +69,8 @@ public record LoadReport(String module, List<String> missingKeys, List<String> u
     /**
      * PyTorch's {@code RuntimeError} text for these problems, as strict loading reports them:
      * missing keys, then unexpected keys, then one line per mismatch.
+     *
+     * @return the message, in PyTorch's wording
      */
     public String errorMessage() {
         List<String> lines = new ArrayList<>();

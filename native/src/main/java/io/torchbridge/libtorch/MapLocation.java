@@ -36,18 +36,27 @@ public final class MapLocation {
         this.mapping = mapping;
     }
 
-    /** Each storage where it was saved (PyTorch's default). */
+    /** {@return a mapping that keeps each storage where it was saved (PyTorch's default)} */
     public static MapLocation keep() {
         return KEEP;
     }
 
-    /** Every storage onto {@code device}: {@code "cpu"}, {@code "cuda"}, {@code "cuda:1"}. */
+    /**
+     * {@return a mapping that puts every storage onto {@code device}: {@code "cpu"}, {@code "cuda"}, {@code "cuda:1"}}
+     *
+     * @param device the target device
+     */
     public static MapLocation to(String device) {
         String d = Devices.normalize(device);
         return new MapLocation("to " + d, tag -> d);
     }
 
-    /** Saved location tags renamed by {@code tags} ({@code "cuda:1" -> "cuda:0"}); others as saved. */
+    /**
+     * Saved location tags renamed by {@code tags} ({@code "cuda:1" -> "cuda:0"}); others as saved.
+     *
+     * @param tags saved tag to device; copied
+     * @return the mapping
+     */
     public static MapLocation remap(Map<String, String> tags) {
         Map<String, String> copy = new LinkedHashMap<>();
         tags.forEach((from, to) -> copy.put(Objects.requireNonNull(from, "tag"), Devices.normalize(to)));
@@ -55,16 +64,21 @@ public final class MapLocation {
         return new MapLocation("remap " + fixed, fixed::get);
     }
 
-    /** {@code fn(savedTag)} is the device; {@code null} keeps the saved location. */
+    /**
+     * {@return a mapping where {@code fn(savedTag)} is the device; {@code null} keeps the saved location}
+     *
+     * @param fn saved location tag to device, or to {@code null}
+     */
     public static MapLocation using(UnaryOperator<String> fn) {
         Objects.requireNonNull(fn, "fn");
         return new MapLocation("by function", fn);
     }
 
     /**
-     * The device a storage saved at {@code savedLocation} goes to, normalized ({@code cpu},
-     * {@code cuda:0}). Does not check that the device exists; loading does.
+     * {@return the device a storage saved at {@code savedLocation} goes to, normalized ({@code cpu},
+     * {@code cuda:0})} Does not check that the device exists; loading does.
      *
+     * @param savedLocation the location tag saved with the storage ({@code cpu}, {@code cuda:1})
      * @throws IllegalArgumentException the mapping names something that is not a device here
      */
     public String target(String savedLocation) {

@@ -32,13 +32,13 @@ public final class NativeTensor implements AutoCloseable {
         this.fileBacked = fileBacked;
     }
 
-    /** The checkpoint name it came from ({@code fc1.weight}). */
+    /** {@return the checkpoint name it came from ({@code fc1.weight})} */
     public String name() {
         return name;
     }
 
     /**
-     * The libtorch tensor, owned by this object: valid until {@link #close()}.
+     * {@return the libtorch tensor, owned by this object: valid until {@link #close()}}
      *
      * @throws IllegalStateException once closed
      */
@@ -50,33 +50,37 @@ public final class NativeTensor implements AutoCloseable {
         return h;
     }
 
-    /** Whether the data is the read-only mapped file itself (no copy was made). */
+    /** {@return whether the data is the read-only mapped file itself (no copy was made)} */
     public boolean fileBacked() {
         return fileBacked;
     }
 
+    /** {@return the libtorch tensor's dtype, as a checkpoint dtype} */
     public DType dtype() {
         return ScalarTypes.of(tensor().scalar_type());
     }
 
-    /** {@code cpu} or {@code cuda:N}. */
+    /** {@return {@code cpu} or {@code cuda:N}} */
     public String device() {
         return Devices.name(tensor().device());
     }
 
+    /** {@return the sizes, in a new array} */
     public long[] shape() {
         return tensor().sizes().vec().get();
     }
 
+    /** {@return the strides, in elements, in a new array} */
     public long[] stride() {
         return tensor().strides().vec().get();
     }
 
+    /** {@return the offset of the first element in the storage, in elements} */
     public long storageOffset() {
         return tensor().storage_offset();
     }
 
-    /** Whether it was closed. */
+    /** {@return whether it was closed} */
     public boolean isClosed() {
         return handle == null;
     }

@@ -21,22 +21,34 @@ public final class NativeTensorMap implements AutoCloseable {
         this.tensors = Collections.unmodifiableMap(new LinkedHashMap<>(tensors));
     }
 
-    /** The tensors by name, in order; unmodifiable. Closing the map closes them. */
+    /** {@return the tensors by name, in order; unmodifiable} Closing the map closes them. */
     public Map<String, NativeTensor> asMap() {
         ensureOpen();
         return tensors;
     }
 
+    /** {@return the tensor names, in order; a new list} */
     public List<String> names() {
         ensureOpen();
         return new ArrayList<>(tensors.keySet());
     }
 
-    /** The libtorch tensor called {@code name}, owned by this map. */
+    /**
+     * {@return the libtorch tensor called {@code name}, owned by this map}
+     *
+     * @param name the checkpoint name
+     * @throws NoSuchElementException no tensor has that name
+     */
     public org.bytedeco.pytorch.Tensor tensor(String name) {
         return get(name).tensor();
     }
 
+    /**
+     * {@return the tensor called {@code name}, owned by this map}
+     *
+     * @param name the checkpoint name
+     * @throws NoSuchElementException no tensor has that name
+     */
     public NativeTensor get(String name) {
         ensureOpen();
         NativeTensor t = tensors.get(name);
@@ -46,6 +58,7 @@ public final class NativeTensorMap implements AutoCloseable {
         return t;
     }
 
+    /** {@return the number of tensors} */
     public int size() {
         ensureOpen();
         return tensors.size();

@@ -45,25 +45,40 @@ public final class NativeTensors {
     private NativeTensors() {
     }
 
-    /** {@code t} as a libtorch tensor with the default options (saved location, zero-copy). */
+    /**
+     * {@return {@code t} as a libtorch tensor with the default options (saved location, zero-copy)}
+     *
+     * @param t a tensor of an open checkpoint
+     */
     public static NativeTensor load(io.torchbridge.reader.Tensor t) {
         return load(t, LoadOptions.defaults());
     }
 
-    /** {@code t} as a libtorch tensor. */
+    /**
+     * {@return {@code t} as a libtorch tensor}
+     *
+     * @param t       a tensor of an open checkpoint
+     * @param options device, dtype casts and writability
+     */
     public static NativeTensor load(io.torchbridge.reader.Tensor t, LoadOptions options) {
         return loadAll(List.of(Map.entry(name(t), t)), options).values().iterator().next();
     }
 
-    /** Every tensor of {@code ckpt}, by name, with the default options. */
+    /**
+     * {@return every tensor of {@code ckpt}, by name, with the default options}
+     *
+     * @param ckpt an open checkpoint
+     */
     public static NativeTensorMap loadAll(Checkpoint ckpt) {
         return loadAll(ckpt, LoadOptions.defaults());
     }
 
     /**
-     * Every tensor of {@code ckpt}, by name in the checkpoint's order; each storage is placed (and
-     * copied, if it must be) once.
+     * {@return every tensor of {@code ckpt}, by name in the checkpoint's order; each storage is placed (and
+     * copied, if it must be) once}
      *
+     * @param ckpt    an open checkpoint
+     * @param options device, dtype casts and writability
      * @throws IllegalStateException a storage goes to a CUDA device this machine lacks (PyTorch's
      *                               message and advice), or the checkpoint is closed
      * @throws IllegalArgumentException two paths give different tensors one name ({@link Checkpoint#ambiguousNames()})
@@ -149,8 +164,10 @@ public final class NativeTensors {
     }
 
     /**
-     * {@code t} as the writer saves it, tagged with its device ({@code cpu}, {@code cuda:0}) as
-     * {@code torch.save} tags it. One copy of its storage into the Java heap.
+     * {@return {@code t} as the writer saves it, tagged with its device ({@code cpu}, {@code cuda:0}) as
+     * {@code torch.save} tags it} One copy of its storage into the Java heap.
+     *
+     * @param t a libtorch tensor, on any device
      */
     public static NewTensor toNewTensor(Tensor t) {
         return new Snapshots(null).convert(t, "tensor");
@@ -160,6 +177,10 @@ public final class NativeTensors {
      * Like {@link #toNewTensor(Tensor)}, saved with the location tag {@code location} (say
      * {@code "cpu"}, so that Python loads a CUDA tensor on a CPU-only machine without a
      * {@code map_location}).
+     *
+     * @param t        a libtorch tensor, on any device
+     * @param location the saved location tag; {@code null} for the tensor's device
+     * @return the tensor as the writer saves it
      */
     public static NewTensor toNewTensor(Tensor t, String location) {
         return new Snapshots(Devices.normalize(location)).convert(t, "tensor");
@@ -168,6 +189,10 @@ public final class NativeTensors {
     /**
      * Many libtorch tensors at once, keeping shared storages shared (each copied once), in the
      * map's order. {@code location} is the tag for all, or {@code null} for each one's device.
+     *
+     * @param tensors  libtorch tensors by name
+     * @param location the saved location tag for all, or {@code null}
+     * @return the tensors as the writer saves them, by name, in the map's order
      */
     public static Map<String, NewTensor> toNewTensors(Map<String, Tensor> tensors, String location) {
         Snapshots s = new Snapshots(location == null ? null : Devices.normalize(location));
@@ -176,12 +201,21 @@ public final class NativeTensors {
         return out;
     }
 
-    /** libtorch's scalar type for a checkpoint dtype (quantized dtypes have none here). */
+    /**
+     * libtorch's scalar type for a checkpoint dtype (quantized dtypes have none here).
+     *
+     * @param dtype a checkpoint dtype
+     * @return the matching scalar type
+     */
     public static ScalarType scalarType(DType dtype) {
         return ScalarTypes.of(dtype);
     }
 
-    /** The checkpoint dtype of a libtorch scalar type. */
+    /**
+     * {@return the checkpoint dtype of a libtorch scalar type}
+     *
+     * @param type a libtorch scalar type
+     */
     public static DType dtype(ScalarType type) {
         return ScalarTypes.of(type);
     }

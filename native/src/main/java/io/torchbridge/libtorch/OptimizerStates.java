@@ -53,14 +53,21 @@ public final class OptimizerStates {
     private OptimizerStates() {
     }
 
-    /** {@code optimizer.state_dict()}, tensors tagged with their device. */
+    /**
+     * {@return {@code optimizer.state_dict()}, tensors tagged with their device}
+     *
+     * @param opt a libtorch Adam, AdamW or SGD optimizer
+     */
     public static PyDict export(Optimizer opt) {
         return export(opt, null);
     }
 
     /**
-     * {@code optimizer.state_dict()}, state tensors tagged {@code location} ({@code "cpu"}), or with
-     * their device when {@code null}. The step counters are CPU tensors, as in PyTorch.
+     * {@return {@code optimizer.state_dict()}, state tensors tagged {@code location} ({@code "cpu"}), or with
+     * their device when {@code null}} The step counters are CPU tensors, as in PyTorch.
+     *
+     * @param opt      a libtorch Adam, AdamW or SGD optimizer
+     * @param location the saved location tag for the state tensors, or {@code null}
      */
     public static PyDict export(Optimizer opt, String location) {
         Kind kind = kind(opt);
@@ -166,6 +173,8 @@ public final class OptimizerStates {
      *
      * @throws IllegalArgumentException the dict does not fit {@code opt}, or asks for behaviour
      *                                  libtorch's optimizer lacks ({@code maximize=True}, ...)
+     * @param opt       the libtorch optimizer to fill
+     * @param stateDict the saved state dict: a {@link PyDict} with {@code state} and {@code param_groups}
      */
     public static void restore(Optimizer opt, Object stateDict) {
         Kind kind = kind(opt);

@@ -63,7 +63,12 @@ public final class ScriptedModule implements AutoCloseable {
         this.module = module;
     }
 
-    /** Opens the archive on the CPU. */
+    /**
+     * Opens the archive on the CPU.
+     *
+     * @param path a TorchScript archive ({@code torch.jit.save})
+     * @return the module; close it to release libtorch's copy
+     */
     public static ScriptedModule open(Path path) {
         return open(path, "cpu");
     }
@@ -76,6 +81,9 @@ public final class ScriptedModule implements AutoCloseable {
      * @throws IllegalArgumentException the file is missing or libtorch cannot load it (the
      *                                  message is libtorch's: not a TorchScript archive, an
      *                                  operator this libtorch lacks, a newer file format)
+     * @param path   a TorchScript archive ({@code torch.jit.save})
+     * @param device where every tensor goes: {@code "cpu"}, {@code "cuda"}, {@code "cuda:1"}
+     * @return the module; close it to release libtorch's copy
      * @throws IllegalStateException    {@code device} is a CUDA device this machine lacks
      */
     @SuppressWarnings("try") // a scope guard, used for its lifetime alone
@@ -97,35 +105,45 @@ public final class ScriptedModule implements AutoCloseable {
         return new ScriptedModule(path, target, m);
     }
 
-    /** The archive it was opened from. */
+    /** {@return the archive it was opened from} */
     public Path path() {
         return path;
     }
 
-    /** The device it was opened on ({@code cpu}, {@code cuda:0}). */
+    /** {@return the device it was opened on ({@code cpu}, {@code cuda:0})} */
     public String device() {
         return device;
     }
 
-    /** Python's {@code module.eval()}: dropout off, BatchNorm on its running statistics. */
+    /**
+     * Python's {@code module.eval()}: dropout off, BatchNorm on its running statistics.
+     *
+     * @return this module
+     */
     public ScriptedModule eval() {
         jit().eval();
         return this;
     }
 
-    /** Python's {@code module.train(mode)}. */
+    /**
+     * Python's {@code module.train(mode)}.
+     *
+     * @param mode true for training mode, false for evaluation mode
+     * @return this module
+     */
     public ScriptedModule train(boolean mode) {
         jit().train(mode);
         return this;
     }
 
+    /** {@return whether the module is in training mode, Python's {@code module.training}} */
     public boolean isTraining() {
         return jit().is_training();
     }
 
     /**
-     * {@code forward}'s signature as TorchScript prints the types, {@code self} left out: for
-     * example {@code [x: Tensor, ys: List[Tensor], k: int]}.
+     * {@return {@code forward}'s signature as TorchScript prints the types, {@code self} left out: for
+     * example {@code [x: Tensor, ys: List[Tensor], k: int]}}
      */
     @SuppressWarnings("try") // a scope guard, used for its lifetime alone
     public List<String> signature() {
@@ -146,6 +164,8 @@ public final class ScriptedModule implements AutoCloseable {
      * Runs {@code forward} with {@code args} (converted as the class comment says) and returns its
      * result in Java terms.
      *
+     * @param args the arguments after {@code self}, in the signature's order
+     * @return the result, converted as the class comment says
      * @throws IllegalArgumentException an argument does not fit the signature, or the
      *                                  interpreter refused the call (libtorch's message)
      */
@@ -179,6 +199,8 @@ public final class ScriptedModule implements AutoCloseable {
     /**
      * {@link #forward} for a module whose result is one tensor.
      *
+     * @param args the arguments after {@code self}, in the signature's order
+     * @return the result tensor
      * @throws IllegalStateException the result is not a tensor
      */
     public Tensor forwardTensor(Object... args) {
@@ -191,22 +213,29 @@ public final class ScriptedModule implements AutoCloseable {
     }
 
     /**
-     * {@code module.load_state_dict(state_dict)} from the checkpoint, with {@code loader}'s
-     * strictness, key rules and entry: the same as {@link StateDictLoader#load(ScriptedModule, Checkpoint)}.
+     * {@return {@code module.load_state_dict(state_dict)} from the checkpoint, with {@code loader}'s
+     * strictness, key rules and entry: the same as {@link StateDictLoader#load(ScriptedModule, Checkpoint)}}
      *
+     * @param ckpt   the open checkpoint
+     * @param loader the strictness, key rules and entry to use
      * @throws StateDictException the state dict does not fit; the module is left as it was
      */
     public LoadReport load(Checkpoint ckpt, StateDictLoader loader) {
         return loader.load(this, ckpt);
     }
 
-    /** Strict {@link #load(Checkpoint, StateDictLoader)} of the checkpoint's root, keys as they are. */
+    /**
+     * Strict {@link #load(Checkpoint, StateDictLoader)} of the checkpoint's root, keys as they are.
+     *
+     * @param ckpt the open checkpoint
+     * @return what was loaded
+     */
     public LoadReport load(Checkpoint ckpt) {
         return load(ckpt, StateDictLoader.strict());
     }
 
     /**
-     * The libtorch module, owned by this object: valid until {@link #close()}.
+     * {@return the libtorch module, owned by this object: valid until {@link #close()}}
      *
      * @throws IllegalStateException once closed
      */

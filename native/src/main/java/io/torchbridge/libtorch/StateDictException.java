@@ -16,6 +16,7 @@ public final class StateDictException extends RuntimeException {
         this.report = report;
     }
 
+    /** {@return every problem found, as a non-strict load would report them} */
     public LoadReport report() {
         return report;
     }

@@ -29,14 +29,21 @@ public final class StateDictExporter {
     private StateDictExporter() {
     }
 
-    /** The module's state dict, each tensor tagged with its device. */
+    /**
+     * {@return the module's state dict, each tensor tagged with its device}
+     *
+     * @param module a libtorch module built in Java
+     */
     public static PyDict stateDict(Module module) {
         return stateDict(module, null);
     }
 
     /**
-     * The module's state dict with every tensor tagged {@code location} ({@code "cpu"} lets Python
-     * load a CUDA module's weights anywhere), or each with its device when {@code null}.
+     * {@return the module's state dict with every tensor tagged {@code location} ({@code "cpu"} lets Python
+     * load a CUDA module's weights anywhere), or each with its device when {@code null}}
+     *
+     * @param module   a libtorch module built in Java
+     * @param location the saved location tag for every tensor, or {@code null}
      */
     public static PyDict stateDict(Module module, String location) {
         List<ModuleTree.Node> tree = ModuleTree.walk(module);
@@ -51,7 +58,13 @@ public final class StateDictExporter {
         return new PyDict(PyDict.ORDERED_DICT, items, Map.of("_metadata", new PyDict(PyDict.ORDERED_DICT, meta, Map.of())));
     }
 
-    /** {@code torch.save(module.state_dict(), target)}. */
+    /**
+     * {@code torch.save(module.state_dict(), target)}.
+     *
+     * @param module a libtorch module built in Java
+     * @param target the file to write; replaced atomically
+     * @throws IOException the file cannot be written
+     */
     public static void save(Module module, Path target) throws IOException {
         CheckpointWriter.save(stateDict(module), target);
     }

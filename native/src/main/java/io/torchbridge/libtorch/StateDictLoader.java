@@ -69,11 +69,12 @@ public final class StateDictLoader {
         this.castDtypes = b.castDtypes;
     }
 
-    /** Strict loading of the checkpoint's root, keys as they are. */
+    /** {@return a loader for strict loading of the checkpoint's root, keys as they are} */
     public static StateDictLoader strict() {
         return builder().build();
     }
 
+    /** {@return a builder with PyTorch's defaults: strict, root entry, no key rules, dtypes cast} */
     public static Builder builder() {
         return new Builder();
     }
@@ -83,6 +84,9 @@ public final class StateDictLoader {
      * {@code module}. For a TorchScript archive the state dict is its {@code state_dict()}
      * ({@link Checkpoint#stateDict()}), as {@code torch.jit.load(f).state_dict()} gives it.
      *
+     * @param module the module whose parameters and buffers receive the values
+     * @param ckpt   the open checkpoint to read the state dict from
+     * @return what was loaded, and (when not strict) the missing, unexpected and mismatched keys
      * @throws StateDictException the state dict does not fit, with PyTorch's message
      */
     public LoadReport load(Module module, Checkpoint ckpt) {
@@ -95,6 +99,9 @@ public final class StateDictLoader {
      * in Python: the same keys, rules, checks and report as for a module built in Java; Python's
      * messages name the module {@code RecursiveScriptModule}.
      *
+     * @param module the TorchScript module whose parameters and buffers receive the values
+     * @param ckpt   the open checkpoint to read the state dict from
+     * @return what was loaded, and (when not strict) the missing, unexpected and mismatched keys
      * @throws StateDictException the state dict does not fit, with PyTorch's message
      */
     public LoadReport load(ScriptedModule module, Checkpoint ckpt) {
@@ -104,6 +111,9 @@ public final class StateDictLoader {
     /**
      * Loads {@code stateDict} (as for {@link #load(Module, Object)}) into a TorchScript module.
      *
+     * @param module    the TorchScript module whose parameters and buffers receive the values
+     * @param stateDict a {@link PyDict} or a {@code Map} from names to tensors
+     * @return what was loaded, and (when not strict) the missing, unexpected and mismatched keys
      * @throws StateDictException the state dict does not fit, with PyTorch's message
      */
     public LoadReport load(ScriptedModule module, Object stateDict) {
@@ -119,6 +129,9 @@ public final class StateDictLoader {
      * {@code Map} from names to checkpoint {@link io.torchbridge.reader.Tensor}s, {@link NativeTensor}s
      * or libtorch {@link Tensor}s. {@link Builder#entry} does not apply here.
      *
+     * @param module    the module whose parameters and buffers receive the values
+     * @param stateDict a {@link PyDict} or a {@code Map} from names to tensors
+     * @return what was loaded, and (when not strict) the missing, unexpected and mismatched keys
      * @throws StateDictException the state dict does not fit, with PyTorch's message
      */
     public LoadReport load(Module module, Object stateDict) {
@@ -397,7 +410,12 @@ public final class StateDictLoader {
         private Builder() {
         }
 
-        /** PyTorch's {@code strict}: whether missing and unexpected keys fail the load. */
+        /**
+         * PyTorch's {@code strict}: whether missing and unexpected keys fail the load.
+         *
+         * @param s true (the default) to fail on missing or unexpected keys
+         * @return this builder
+         */
         public Builder strict(boolean s) {
             strict = s;
             return this;
@@ -406,6 +424,9 @@ public final class StateDictLoader {
         /**
          * Loads the sub-dict at {@code path} of the checkpoint ({@code "model_state_dict"},
          * {@code "model"}, {@code "state_dict"}; dotted paths reach deeper).
+         *
+         * @param path the entry's path, as {@link Checkpoint#value(String)} takes it
+         * @return this builder
          */
         public Builder entry(String path) {
             entry = Objects.requireNonNull(path);
@@ -416,6 +437,9 @@ public final class StateDictLoader {
          * Removes {@code prefix} from the keys that start with it, as PyTorch's
          * {@code consume_prefix_in_state_dict_if_present}; {@code "module."} undoes
          * {@code DataParallel} and {@code DistributedDataParallel}.
+         *
+         * @param prefix the prefix to remove; keys without it stay as they are
+         * @return this builder
          */
         public Builder stripPrefix(String prefix) {
             Objects.requireNonNull(prefix);
@@ -423,34 +447,60 @@ public final class StateDictLoader {
             return this;
         }
 
-        /** Puts {@code prefix} in front of every key ({@code "backbone."}). */
+        /**
+         * Puts {@code prefix} in front of every key ({@code "backbone."}).
+         *
+         * @param prefix the text to prepend
+         * @return this builder
+         */
         public Builder addPrefix(String prefix) {
             Objects.requireNonNull(prefix);
             keyRules.add(k -> prefix + k);
             return this;
         }
 
-        /** Replaces every match of {@code regex} in a key, {@code Matcher.replaceAll} style ({@code $1}). */
+        /**
+         * Replaces every match of {@code regex} in a key, {@code Matcher.replaceAll} style ({@code $1}).
+         *
+         * @param regex       a {@link java.util.regex.Pattern} expression
+         * @param replacement the replacement, with {@code $n} group references
+         * @return this builder
+         */
         public Builder rename(String regex, String replacement) {
             Pattern p = Pattern.compile(regex);
             keyRules.add(k -> p.matcher(k).replaceAll(replacement));
             return this;
         }
 
-        /** Any key rule; returning {@code null} leaves the entry out. */
+        /**
+         * Adds any key rule; returning {@code null} leaves the entry out.
+         *
+         * @param rule maps a key (as rewritten so far) to its new key, or to {@code null}
+         * @return this builder
+         */
         public Builder renameKeys(UnaryOperator<String> rule) {
             keyRules.add(Objects.requireNonNull(rule));
             return this;
         }
 
-        /** Leaves out the entries whose (rewritten so far) key contains a match of {@code regex}. */
+        /**
+         * Leaves out the entries whose (rewritten so far) key contains a match of {@code regex}.
+         *
+         * @param regex a {@link java.util.regex.Pattern} expression, found anywhere in the key
+         * @return this builder
+         */
         public Builder exclude(String regex) {
             Pattern p = Pattern.compile(regex);
             keyRules.add(k -> p.matcher(k).find() ? null : k);
             return this;
         }
 
-        /** Keeps only the entries whose (rewritten so far) key contains a match of {@code regex}. */
+        /**
+         * Keeps only the entries whose (rewritten so far) key contains a match of {@code regex}.
+         *
+         * @param regex a {@link java.util.regex.Pattern} expression, found anywhere in the key
+         * @return this builder
+         */
         public Builder include(String regex) {
             Pattern p = Pattern.compile(regex);
             keyRules.add(k -> p.matcher(k).find() ? k : null);
@@ -460,6 +510,9 @@ public final class StateDictLoader {
         /**
          * Leaves out (and reports) entries whose shape differs instead of failing; with
          * {@code strict(false)}, the usual set-up for transfer learning.
+         *
+         * @param s true to skip entries whose shape differs; false (the default) to fail
+         * @return this builder
          */
         public Builder skipMismatched(boolean s) {
             skipMismatched = s;
@@ -469,12 +522,16 @@ public final class StateDictLoader {
         /**
          * Whether a dtype that differs is cast into the module's dtype (PyTorch's behaviour, the
          * default) or is a mismatch.
+         *
+         * @param c true (the default) to cast; false to report a differing dtype as a mismatch
+         * @return this builder
          */
         public Builder castDtypes(boolean c) {
             castDtypes = c;
             return this;
         }
 
+        /** {@return an immutable loader with these settings} */
         public StateDictLoader build() {
             return new StateDictLoader(this);
         }

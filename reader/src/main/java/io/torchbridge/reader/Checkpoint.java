@@ -93,7 +93,14 @@ public final class Checkpoint implements Closeable {
         this.metadata = metadata;
     }
 
-    /** Opens {@code path} with the default {@link ReadOptions}. */
+    /**
+     * Opens {@code path} with the default {@link ReadOptions}.
+     *
+     * @param path a checkpoint file, or a folder or index of a sharded or DCP checkpoint
+     * @return the open checkpoint; close it to release its mappings
+     * @throws IOException the file cannot be read, or ({@link CheckpointException}) is not a
+     *                     checkpoint this reader can read safely
+     */
     public static Checkpoint open(Path path) throws IOException {
         return open(path, ReadOptions.defaults());
     }
@@ -101,6 +108,9 @@ public final class Checkpoint implements Closeable {
     /**
      * Opens {@code path}.
      *
+     * @param path    a checkpoint file, or a folder or index of a sharded or DCP checkpoint
+     * @param options admitted globals and safety limits
+     * @return the open checkpoint; close it to release its mappings
      * @throws CheckpointException the file is not a checkpoint this reader can read safely; its
      *                             kind and message say why and where
      */
@@ -255,33 +265,33 @@ public final class Checkpoint implements Closeable {
     }
 
     /**
-     * The container's own string metadata: a safetensors header's {@code __metadata__} (what
+     * {@return the container's own string metadata: a safetensors header's {@code __metadata__} (what
      * {@code safe_open(path, "pt").metadata()} returns, such as {@code {"format": "pt"}}), in the
      * header's order; for a sharded checkpoint, its index's {@code metadata} ({@code total_size}
      * in decimal, and what else the writer put there, such as the names {@code huggingface_hub}
-     * dropped as shared). Empty for formats that have none (torch.save's zip, the legacy formats,
+     * dropped as shared)} Empty for formats that have none (torch.save's zip, the legacy formats,
      * TorchScript). Unmodifiable.
      */
     public Map<String, String> metadata() {
         return metadata;
     }
 
-    /** The container format. */
+    /** {@return the container format} */
     public Format format() {
         return format;
     }
 
     /**
-     * The top folder of the archive (torch.save names it after the file); "" for the legacy
-     * stream and tar formats, whose files have none.
+     * {@return the top folder of the archive (torch.save names it after the file); "" for the legacy
+     * stream and tar formats, whose files have none}
      */
     public String archiveName() {
         return archiveName;
     }
 
     /**
-     * The archive's record names, in the archive's order; for a sharded checkpoint, its shard
-     * files in the order read (sorted). For the legacy stream, its parts
+     * {@return the archive's record names, in the archive's order; for a sharded checkpoint, its shard
+     * files in the order read (sorted)} For the legacy stream, its parts
      * ({@code magic_number}, {@code protocol_version}, {@code sys_info}, {@code pickle},
      * {@code storage_keys}, {@code storages}); for a legacy tar, its members.
      */
@@ -290,31 +300,31 @@ public final class Checkpoint implements Closeable {
     }
 
     /**
-     * The value of the {@code version} record (zip); the legacy stream's protocol version, 1001;
-     * 0 for a legacy tar, which declares none.
+     * {@return the value of the {@code version} record (zip); the legacy stream's protocol version, 1001;
+     * 0 for a legacy tar, which declares none}
      */
     public int formatVersion() {
         return version;
     }
 
-    /** The byte order of the stored tensor data. */
+    /** {@return the byte order of the stored tensor data} */
     public ByteOrder byteOrder() {
         return byteOrder;
     }
 
     /**
-     * The saved object: {@link PyDict}, {@link List}, {@link PyTuple}, {@link String}, {@link Long}
+     * {@return the saved object: {@link PyDict}, {@link List}, {@link PyTuple}, {@link String}, {@link Long}
      * or {@link java.math.BigInteger}, {@link Double}, {@link Boolean}, {@code null} (None),
      * {@code byte[]}, {@link PyComplex}, {@link java.util.Set} (unmodifiable; a set and a frozenset
-     * alike), {@link PyGlobal}, {@link PyObject}, and {@link Tensor}.
+     * alike), {@link PyGlobal}, {@link PyObject}, and {@link Tensor}}
      */
     public Object root() {
         return root;
     }
 
     /**
-     * Every tensor by name, in the order the saved object reaches them (a shared one under each
-     * name). A name that two paths produce ({@code {'x.y': {'z': t}, 'x': {'y.z': t2}}} gives
+     * {@return every tensor by name, in the order the saved object reaches them (a shared one under each
+     * name)} A name that two paths produce ({@code {'x.y': {'z': t}, 'x': {'y.z': t2}}} gives
      * {@code x.y.z} twice) maps to the first tensor only: {@link #entries()} lists both,
      * {@link #paths(String)} says which keys lead to each, {@link #tensorAt} reads either. For a
      * TorchScript archive ({@link Format#TORCHSCRIPT}): its {@code state_dict()}, the parameters
@@ -329,14 +339,16 @@ public final class Checkpoint implements Closeable {
      * {@link #tensors()} with torch's {@code _metadata} (a {@code {'version': 1}} per module path),
      * what {@code torch.save(torch.jit.load(f).state_dict(), path)} would save. Empty for a
      * checkpoint, whose {@link #root()} is already what was saved.
+     *
+     * @return the archive's state dict, or empty
      */
     public java.util.Optional<PyDict> stateDict() {
         return java.util.Optional.ofNullable(stateDict);
     }
 
     /**
-     * Every (name, tensor) in the order the saved object reaches them, a name that two paths
-     * produce listed once per path. The same as {@link #tensors()} where no name comes twice.
+     * {@return every (name, tensor) in the order the saved object reaches them, a name that two paths
+     * produce listed once per path} The same as {@link #tensors()} where no name comes twice.
      */
     public List<TensorEntry> entries() {
         if (entries != null) {
@@ -347,7 +359,7 @@ public final class Checkpoint implements Closeable {
         return Collections.unmodifiableList(out);
     }
 
-    /** The tensor names, in order: every entry's ({@link #entries()}), so a name two paths produce is listed twice. */
+    /** {@return the tensor names, in order: every entry's ({@link #entries()}), so a name two paths produce is listed twice} */
     public List<String> names() {
         if (entries == null) {
             return new ArrayList<>(tensors.keySet());
@@ -359,7 +371,7 @@ public final class Checkpoint implements Closeable {
         return out;
     }
 
-    /** Names that two or more paths give to different tensors: {@link #tensor(String)} refuses them. */
+    /** {@return names that two or more paths give to different tensors: {@link #tensor(String)} refuses them} */
     public Set<String> ambiguousNames() {
         return ambiguous;
     }
@@ -367,14 +379,17 @@ public final class Checkpoint implements Closeable {
     /**
      * Tensors in the file that this version cannot represent (a rebuild it does not read), each
      * under its name with the reason; never left out silently. Empty for most files.
+     *
+     * @return the unreadable tensors, in order
      */
     public List<UnreadableTensor> unreadable() {
         return unreadable;
     }
 
     /**
-     * The tensor called {@code name} ({@code fc.weight}, {@code optimizer.state.0.exp_avg}).
+     * {@return the tensor called {@code name} ({@code fc.weight}, {@code optimizer.state.0.exp_avg})}
      *
+     * @param name the flattened name, keys joined with '.'
      * @throws NoSuchElementException   no tensor has that name, or it is {@linkplain #unreadable() unreadable}
      * @throws IllegalArgumentException two paths give that name to different tensors: the message
      *                                  shows both key paths; ask with {@link #tensorAt} instead
@@ -405,9 +420,10 @@ public final class Checkpoint implements Closeable {
     }
 
     /**
-     * The tensor reached by these keys, one per level: dict keys as {@link #paths} shows them,
-     * list and tuple indices in decimal ({@code tensorAt("x.y", "z")} for {@code root['x.y']['z']}).
+     * {@return the tensor reached by these keys, one per level: dict keys as {@link #paths} shows them,
+     * list and tuple indices in decimal ({@code tensorAt("x.y", "z")} for {@code root['x.y']['z']})}
      *
+     * @param keys one key or index per level, from the root
      * @throws NoSuchElementException the keys lead nowhere, or not to a tensor
      */
     public Tensor tensorAt(String... keys) {
@@ -419,7 +435,12 @@ public final class Checkpoint implements Closeable {
         return t;
     }
 
-    /** The value reached by these keys, one per level (see {@link #tensorAt}); no keys is the root. */
+    /**
+     * {@return the value reached by these keys, one per level (see {@link #tensorAt}); no keys is the root}
+     *
+     * @param keys one key or index per level, from the root
+     * @throws NoSuchElementException the keys lead nowhere
+     */
     public Object valueAt(String... keys) {
         Object v = ValueTree.at(root, List.of(keys));
         if (v == ValueTree.ABSENT) {
@@ -429,8 +450,10 @@ public final class Checkpoint implements Closeable {
     }
 
     /**
-     * The key sequences that lead to a tensor named {@code name} (keys joined with '.'), in the
-     * order the names are given: one for most names, two or more where paths collide.
+     * {@return the key sequences that lead to a tensor named {@code name} (keys joined with '.'), in the
+     * order the names are given: one for most names, two or more where paths collide}
+     *
+     * @param name the flattened name; a name no tensor has gives an empty list
      */
     public List<List<String>> paths(String name) {
         List<List<String>> out = new ArrayList<>();
@@ -442,7 +465,11 @@ public final class Checkpoint implements Closeable {
         return out;
     }
 
-    /** {@code ['x.y']['z']}: keys as Python would index them, as the messages show a path. */
+    /**
+     * {@return {@code ['x.y']['z']}: keys as Python would index them, as the messages show a path}
+     *
+     * @param keys one key per level
+     */
     public static String keyPath(List<String> keys) {
         StringBuilder sb = new StringBuilder();
         for (String k : keys) {
@@ -455,7 +482,12 @@ public final class Checkpoint implements Closeable {
         return '"' + k.replace("\\", "\\\\").replace("\"", "\\\"") + '"';
     }
 
-    /** Any value by its path ({@code epoch}, {@code optimizer.param_groups.0.lr}); "" is the root. */
+    /**
+     * {@return any value by its path ({@code epoch}, {@code optimizer.param_groups.0.lr}); "" is the root}
+     *
+     * @param path keys joined with '.'
+     * @throws NoSuchElementException nothing has that path
+     */
     public Object value(String path) {
         Object v = ValueTree.lookup(root, path);
         if (v == ValueTree.ABSENT) {
@@ -465,8 +497,8 @@ public final class Checkpoint implements Closeable {
     }
 
     /**
-     * Every non-tensor value by its path, in order: the leaves of the saved object that are not
-     * tensors ({@code epoch}, {@code optimizer.param_groups.0.lr}, {@code config.layers.1}). Dicts,
+     * {@return every non-tensor value by its path, in order: the leaves of the saved object that are not
+     * tensors ({@code epoch}, {@code optimizer.param_groups.0.lr}, {@code config.layers.1})} Dicts,
      * lists, tuples and an object's attributes are walked, so each entry is a plain value:
      * {@link String}, {@link Long}/{@link java.math.BigInteger}, {@link Double}, {@link Boolean},
      * {@code null}, {@code byte[]}, {@link PyComplex}, a {@link Set}, {@link PyGlobal}, a
@@ -477,7 +509,11 @@ public final class Checkpoint implements Closeable {
         return Collections.unmodifiableMap(ValueTree.values(root));
     }
 
-    /** Whether {@link #value(String)} has {@code path}. */
+    /**
+     * {@return whether {@link #value(String)} has {@code path}}
+     *
+     * @param path keys joined with '.'
+     */
     public boolean has(String path) {
         return ValueTree.lookup(root, path) != ValueTree.ABSENT;
     }

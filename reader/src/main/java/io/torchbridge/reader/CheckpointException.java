@@ -32,10 +32,15 @@ public final class CheckpointException extends IOException {
         IO
     }
 
+    /** What went wrong. */
     private final Kind kind;
+    /** The archive record where it happened, or null. */
     private final String record;
+    /** The byte offset within the record (or the file), or -1. */
     private final long offset;
+    /** The flattened name of the tensor concerned, or null. */
     private final String tensorName;
+    /** The message without the location prefix. */
     private final String detail;
 
     private CheckpointException(Kind kind, String record, long offset, String tensorName,
@@ -48,48 +53,69 @@ public final class CheckpointException extends IOException {
         this.detail = detail;
     }
 
-    /** An error that happened in a record at a byte offset within it (offset -1 when unknown). */
+    /**
+     * {@return an error that happened in a record at a byte offset within it (offset -1 when unknown)}
+     *
+     * @param kind   what went wrong
+     * @param record the archive record, such as {@code data.pkl}; null when none
+     * @param offset the byte offset within the record, or -1 when unknown
+     * @param detail what is wrong, without the location (the message adds it)
+     */
     public static CheckpointException at(Kind kind, String record, long offset, String detail) {
         return new CheckpointException(kind, record, offset, null, detail, null);
     }
 
-    /** An error about the whole file or its container, with no particular record. */
+    /**
+     * {@return an error about the whole file or its container, with no particular record}
+     *
+     * @param kind   what went wrong
+     * @param detail what is wrong
+     */
     public static CheckpointException of(Kind kind, String detail) {
         return new CheckpointException(kind, null, -1, null, detail, null);
     }
 
-    /** The same error, keeping {@code cause}. */
+    /**
+     * {@return a copy of this error with {@code cause} as its cause}
+     *
+     * @param cause the underlying exception, or null
+     */
     public CheckpointException withCause(Throwable cause) {
         return new CheckpointException(kind, record, offset, tensorName, detail, cause);
     }
 
-    /** The same error, naming the tensor it concerns. */
+    /**
+     * {@return a copy of this error naming the tensor it concerns}
+     *
+     * @param name the tensor's flattened name
+     */
     public CheckpointException forTensor(String name) {
         CheckpointException e = new CheckpointException(kind, record, offset, name, detail, getCause());
         e.setStackTrace(getStackTrace());
         return e;
     }
 
+    /** {@return what went wrong} */
     public Kind kind() {
         return kind;
     }
 
-    /** The archive record (such as {@code data.pkl} or {@code data/3}) where it happened, if known. */
+    /** {@return the archive record (such as {@code data.pkl} or {@code data/3}) where it happened, if known} */
     public Optional<String> record() {
         return Optional.ofNullable(record);
     }
 
-    /** The byte offset within {@link #record()} (or the file), or -1 when not known. */
+    /** {@return the byte offset within {@link #record()} (or the file), or -1 when not known} */
     public long offset() {
         return offset;
     }
 
-    /** The tensor concerned, by its flattened name, if known. */
+    /** {@return the tensor concerned, by its flattened name, if known} */
     public Optional<String> tensorName() {
         return Optional.ofNullable(tensorName);
     }
 
-    /** The message without the location prefix. */
+    /** {@return the message without the location prefix} */
     public String detail() {
         return detail;
     }

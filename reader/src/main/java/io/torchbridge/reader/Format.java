@@ -42,7 +42,7 @@ public enum Format {
         this.label = label;
     }
 
-    /** The short name the CLI prints. */
+    /** {@return the short name the CLI prints} */
     public String label() {
         return label;
     }

@@ -23,7 +23,13 @@ public final class PyDict {
     private final Map<Object, Object> own;
     private final Map<String, Object> attributes;
 
-    /** A dict of class {@code pythonClass}; both maps are copied, keeping their order. */
+    /**
+     * A dict of class {@code pythonClass}; both maps are copied, keeping their order.
+     *
+     * @param pythonClass {@link #DICT}, {@link #ORDERED_DICT} or another dict subclass
+     * @param items       the items, in order
+     * @param attributes  attributes set on the object (its {@code __dict__}); empty for a plain dict
+     */
     public PyDict(String pythonClass, Map<?, ?> items, Map<String, ?> attributes) {
         this(pythonClass, new LinkedHashMap<Object, Object>(items), new LinkedHashMap<String, Object>(attributes), true);
     }
@@ -49,31 +55,36 @@ public final class PyDict {
         return own;
     }
 
-    /** {@link #DICT}, {@link #ORDERED_DICT} or another dict subclass such as {@code collections.Counter}. */
+    /** {@return {@link #DICT}, {@link #ORDERED_DICT} or another dict subclass such as {@code collections.Counter}} */
     public String pythonClass() {
         return pythonClass;
     }
 
-    /** The items, in insertion order; unmodifiable. */
+    /** {@return the items, in insertion order; unmodifiable} */
     public Map<Object, Object> items() {
         return items;
     }
 
-    /** The value for {@code key}, or {@code null}. */
+    /**
+     * {@return the value for {@code key}, or {@code null}}
+     *
+     * @param key a key as the reader gives it ({@code String}, {@code Long}, ...)
+     */
     public Object get(Object key) {
         return items.get(key);
     }
 
+    /** {@return the number of items} */
     public int size() {
         return items.size();
     }
 
-    /** Attributes set on the object by the pickle (its {@code __dict__}); unmodifiable. */
+    /** {@return attributes set on the object by the pickle (its {@code __dict__}); unmodifiable} */
     public Map<String, Object> attributes() {
         return attributes;
     }
 
-    /** A {@code state_dict()}'s {@code _metadata}: module prefix to {@code {'version': n}}. */
+    /** {@return a {@code state_dict()}'s {@code _metadata}: module prefix to {@code {'version': n}}} */
     public Optional<PyDict> metadata() {
         return attributes.get("_metadata") instanceof PyDict d ? Optional.of(d) : Optional.empty();
     }

@@ -15,11 +15,23 @@ import java.util.Objects;
  * tensor rebuilds, or a class admitted through {@link ReadOptions.Builder#allowGlobal} or
  * inert mode).
  *
+ * @param callable  the class or function the pickle named
+ * @param args      the arguments of the call
+ * @param state     what a later BUILD gave it, or {@code null}
  * @param listItems items the pickle appended to it (a list subclass), in order; may be empty
  * @param dictItems items the pickle set on it (a dict subclass), in order; may be empty
  */
 public record PyObject(PyGlobal callable, PyTuple args, Object state, List<Object> listItems,
                        Map<Object, Object> dictItems) {
+    /**
+     * Copies the item list and map into unmodifiable ones.
+     *
+     * @param callable  the class or function
+     * @param args      the arguments
+     * @param state     the BUILD state, or {@code null}
+     * @param listItems appended items
+     * @param dictItems set items
+     */
     public PyObject {
         Objects.requireNonNull(callable, "callable");
         Objects.requireNonNull(args, "args");
@@ -27,7 +39,13 @@ public record PyObject(PyGlobal callable, PyTuple args, Object state, List<Objec
         dictItems = Collections.unmodifiableMap(new LinkedHashMap<>(dictItems));
     }
 
-    /** A call with no appended or set items. */
+    /**
+     * A call with no appended or set items.
+     *
+     * @param callable the class or function
+     * @param args     the arguments
+     * @param state    the BUILD state, or {@code null}
+     */
     public PyObject(PyGlobal callable, PyTuple args, Object state) {
         this(callable, args, state, List.of(), Map.of());
     }

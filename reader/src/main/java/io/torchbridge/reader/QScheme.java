@@ -19,7 +19,7 @@ public enum QScheme {
         this.pythonName = pythonName;
     }
 
-    /** PyTorch's name without {@code torch.}. */
+    /** {@return PyTorch's name without {@code torch.}} */
     public String pythonName() {
         return pythonName;
     }

@@ -8,7 +8,7 @@ import java.util.Objects;
  * Tensor#toDequantizedFloatArray()} applies this mapping.
  */
 public sealed interface Quantization {
-    /** The scheme, as {@code t.qscheme()} reports it after {@code torch.load}. */
+    /** {@return the scheme, as {@code t.qscheme()} reports it after {@code torch.load}} */
     QScheme scheme();
 
     /**
@@ -34,6 +34,15 @@ public sealed interface Quantization {
      * @param axis       {@code t.q_per_channel_axis()}
      */
     record PerChannel(QScheme scheme, Tensor scales, Tensor zeroPoints, int axis) implements Quantization {
+        /**
+         * Checks that nothing is null and the scheme is a per-channel one.
+         *
+         * @param scheme     a per-channel scheme
+         * @param scales     one scale per index of the axis
+         * @param zeroPoints one zero point per index of the axis
+         * @param axis       the quantized axis
+         * @throws IllegalArgumentException {@code scheme} is {@link QScheme#PER_TENSOR_AFFINE}
+         */
         public PerChannel {
             Objects.requireNonNull(scheme, "scheme");
             Objects.requireNonNull(scales, "scales");

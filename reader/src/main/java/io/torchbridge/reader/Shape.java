@@ -14,26 +14,36 @@ public final class Shape {
         this.dims = dims;
     }
 
-    /** A shape from its dimensions; the array is copied. */
+    /**
+     * {@return a shape from its dimensions; the array is copied}
+     *
+     * @param dims the sizes; none for a scalar
+     */
     public static Shape of(long... dims) {
         return dims.length == 0 ? SCALAR : new Shape(dims.clone());
     }
 
-    /** The number of dimensions; 0 for a scalar. */
+    /** {@return the number of dimensions; 0 for a scalar} */
     public int rank() {
         return dims.length;
     }
 
+    /**
+     * {@return the size of dimension {@code i}}
+     *
+     * @param i the dimension, from 0
+     * @throws ArrayIndexOutOfBoundsException {@code i} is not below {@link #rank()}
+     */
     public long dim(int i) {
         return dims[i];
     }
 
-    /** A copy of the dimensions. */
+    /** {@return a copy of the dimensions} */
     public long[] toArray() {
         return dims.clone();
     }
 
-    /** The product of the dimensions (1 for a scalar), checked for overflow. */
+    /** {@return the product of the dimensions (1 for a scalar), checked for overflow} */
     public long numel() {
         return Layout.numel(dims);
     }

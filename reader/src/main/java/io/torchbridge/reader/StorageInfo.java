@@ -9,7 +9,7 @@ package io.torchbridge.reader;
  * @param nbytes   its size in bytes
  */
 public record StorageInfo(String key, String type, String location, long nbytes) {
-    /** The archive record that holds the data. */
+    /** {@return the archive record that holds the data} */
     public String record() {
         return "data/" + key;
     }

@@ -105,7 +105,7 @@ public final class Tensor {
         this.coalesced = coalesced;
     }
 
-    /** The first name under which the checkpoint reaches this tensor ({@code model.fc.weight}). */
+    /** {@return the first name under which the checkpoint reaches this tensor ({@code model.fc.weight})} */
     public String name() {
         return name;
     }
@@ -127,37 +127,41 @@ public final class Tensor {
         }
     }
 
+    /** {@return everything known about the tensor without touching its data} */
     public TensorInfo info() {
         return info;
     }
 
+    /** {@return the element type} */
     public DType dtype() {
         return info.dtype();
     }
 
+    /** {@return the sizes (the dense shape for a sparse or nested tensor)} */
     public Shape shape() {
         return info.shape();
     }
 
+    /** {@return the number of elements: the product of the sizes, 1 for a scalar} */
     public long numel() {
         return info.numel();
     }
 
-    /** {@link TensorLayout#STRIDED}, or the sparse or nested layout this tensor was saved with. */
+    /** {@return {@link TensorLayout#STRIDED}, or the sparse or nested layout this tensor was saved with} */
     public TensorLayout layout() {
         return info.layout();
     }
 
-    /** A quantized tensor's scheme and parameters; empty for any other dtype. */
+    /** {@return a quantized tensor's scheme and parameters; empty for any other dtype} */
     public Optional<Quantization> quantization() {
         return Optional.ofNullable(quantization);
     }
 
     /**
-     * A sparse or nested tensor's parts, by PyTorch's names, in the order the file gives them:
+     * {@return a sparse or nested tensor's parts, by PyTorch's names, in the order the file gives them:
      * {@code indices}, {@code values} (COO); {@code crow_indices}, {@code col_indices},
      * {@code values} (CSR, BSR); {@code ccol_indices}, {@code row_indices}, {@code values} (CSC,
-     * BSC); {@code buffer}, {@code sizes}, {@code strides}, {@code storage_offsets} (nested). Each
+     * BSC); {@code buffer}, {@code sizes}, {@code strides}, {@code storage_offsets} (nested)} Each
      * is a strided tensor of this checkpoint (zero-copy). Empty for a strided tensor.
      */
     public Map<String, Tensor> components() {
@@ -165,16 +169,16 @@ public final class Tensor {
     }
 
     /**
-     * A sparse COO tensor's {@code is_coalesced()} after torch loads it: as saved, or where the
-     * file does not say (torch 1.x), true for at most one entry. False for any other layout.
+     * {@return a sparse COO tensor's {@code is_coalesced()} after torch loads it: as saved, or where the
+     * file does not say (torch 1.x), true for at most one entry} False for any other layout.
      */
     public boolean isCoalesced() {
         return coalesced;
     }
     /**
-     * A read-only view of the storage bytes this tensor can reach: from its storage offset, over
+     * {@return a read-only view of the storage bytes this tensor can reach: from its storage offset, over
      * {@link TensorInfo#extent()} elements, in the file's byte order (little-endian for every file
-     * PyTorch writes on x86 and ARM). For a contiguous tensor without conj/neg bits these are
+     * PyTorch writes on x86 and ARM)} For a contiguous tensor without conj/neg bits these are
      * exactly its values. Zero-copy; stays readable after the checkpoint is closed (see above).
      *
      * @throws IllegalStateException if the reachable bytes are over 1 GiB or cross a 1 GiB
@@ -210,7 +214,7 @@ public final class Tensor {
                 + "use dataChunks() or stream()");
     }
 
-    /** Like {@link #data()}, for any size: consecutive read-only views of at most 1 GiB each. */
+    /** {@return like {@link #data()}, for any size: consecutive read-only views of at most 1 GiB each} */
     public List<ByteBuffer> dataChunks() {
         requireStrided("dataChunks");
         if (assembly != null) {
@@ -222,8 +226,8 @@ public final class Tensor {
     }
 
     /**
-     * The whole storage this tensor views (every tensor on the storage sees the same bytes), as
-     * consecutive read-only views of at most 1 GiB, in the file's byte order. Zero-copy; what a
+     * {@return the whole storage this tensor views (every tensor on the storage sees the same bytes), as
+     * consecutive read-only views of at most 1 GiB, in the file's byte order} Zero-copy; what a
      * writer passes through when it saves this tensor again.
      */
     public List<ByteBuffer> storageChunks() {
@@ -237,6 +241,8 @@ public final class Tensor {
     /**
      * Streams the logical values (row-major, little-endian, conj/neg applied) to {@code sink} in
      * pieces; each piece is valid only during the call. Works for any size.
+     *
+     * @param sink receives the pieces, in order; must not keep them
      */
     public void stream(Consumer<ByteBuffer> sink) {
         acquire();
@@ -256,6 +262,8 @@ public final class Tensor {
     /**
      * Copies the logical values' bytes into {@code dst}, advancing its position. For a tensor over
      * 2 GiB, which no single buffer holds, use {@link #stream}.
+     *
+     * @param dst receives {@code nbytes()} bytes from its position
      */
     public void copyTo(ByteBuffer dst) {
         if (dst.remaining() < info.nbytes()) {
@@ -265,14 +273,14 @@ public final class Tensor {
         stream(dst::put);
     }
 
-    /** The logical values' bytes, little-endian, in a new array. */
+    /** {@return the logical values' bytes, little-endian, in a new array} */
     public byte[] toByteArray() {
         byte[] out = new byte[arrayLength(info.nbytes())];
         copyTo(ByteBuffer.wrap(out));
         return out;
     }
 
-    /** The values as floats: float32 exactly, and the narrower float kinds widened exactly. */
+    /** {@return the values as floats: float32 exactly, and the narrower float kinds widened exactly} */
     public float[] toFloatArray() {
         acquire();
         try {
@@ -302,6 +310,9 @@ public final class Tensor {
     /**
      * Copies a float32 tensor's values into {@code dst} from {@code offset}, without allocating:
      * the cheapest way to refill the same arrays (a new array must be zeroed first).
+     *
+     * @param dst    receives {@code numel()} floats
+     * @param offset the index in {@code dst} of the first value
      */
     public void copyTo(float[] dst, int offset) {
         acquire();
@@ -320,7 +331,7 @@ public final class Tensor {
         }
     }
 
-    /** The values as doubles: any real float dtype, widened exactly. */
+    /** {@return the values as doubles: any real float dtype, widened exactly} */
     public double[] toDoubleArray() {
         acquire();
         try {
@@ -344,7 +355,7 @@ public final class Tensor {
         }
     }
 
-    /** The values as longs: any integer dtype or bool (uint64 as its two's-complement bits). */
+    /** {@return the values as longs: any integer dtype or bool (uint64 as its two's-complement bits)} */
     public long[] toLongArray() {
         acquire();
         try {
@@ -371,7 +382,7 @@ public final class Tensor {
         }
     }
 
-    /** The values as ints: int32 and every narrower integer dtype or bool. */
+    /** {@return the values as ints: int32 and every narrower integer dtype or bool} */
     public int[] toIntArray() {
         acquire();
         try {
@@ -397,7 +408,7 @@ public final class Tensor {
         }
     }
 
-    /** The values of a bool tensor. */
+    /** {@return the values of a bool tensor} */
     public boolean[] toBooleanArray() {
         acquire();
         try {
@@ -416,9 +427,9 @@ public final class Tensor {
     }
 
     /**
-     * A quantized tensor's real values, in row-major order, as PyTorch's {@code dequantize()}
+     * {@return a quantized tensor's real values, in row-major order, as PyTorch's {@code dequantize()}
      * computes them in float32: {@code (q - zero_point) * scale} for every scheme (the float
-     * zero points of {@link QScheme#PER_CHANNEL_AFFINE_FLOAT_QPARAMS} too), with {@code q} the integer of each element (unpacked for quint4x2 / quint2x4, low bits first).
+     * zero points of {@link QScheme#PER_CHANNEL_AFFINE_FLOAT_QPARAMS} too), with {@code q} the integer of each element (unpacked for quint4x2 / quint2x4, low bits first)}
      * PyTorch's vectorized kernels may fuse the multiply and add, so a value can differ from
      * PyTorch's in the last bit.
      *

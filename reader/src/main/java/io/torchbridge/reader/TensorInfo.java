@@ -24,12 +24,39 @@ import java.util.Objects;
 public record TensorInfo(DType dtype, Shape shape, Shape stride, long storageOffset,
                          boolean requiresGrad, boolean parameter, boolean conj, boolean neg,
                          StorageInfo storage, TensorLayout layout) {
-    /** A strided tensor's info. */
+    /**
+     * A strided tensor's info.
+     *
+     * @param dtype         element type
+     * @param shape         sizes
+     * @param stride        strides, in elements
+     * @param storageOffset offset of the first element in the storage, in elements
+     * @param requiresGrad  as saved
+     * @param parameter     saved as an {@code nn.Parameter}
+     * @param conj          the conjugate bit
+     * @param neg           the negative bit
+     * @param storage       the storage it views
+     */
     public TensorInfo(DType dtype, Shape shape, Shape stride, long storageOffset, boolean requiresGrad,
                       boolean parameter, boolean conj, boolean neg, StorageInfo storage) {
         this(dtype, shape, stride, storageOffset, requiresGrad, parameter, conj, neg, storage, TensorLayout.STRIDED);
     }
 
+    /**
+     * Checks that nothing is null and that shape and stride have the same rank.
+     *
+     * @param dtype         element type
+     * @param shape         sizes
+     * @param stride        strides, in elements
+     * @param storageOffset offset of the first element in the storage, in elements
+     * @param requiresGrad  as saved
+     * @param parameter     saved as an {@code nn.Parameter}
+     * @param conj          the conjugate bit
+     * @param neg           the negative bit
+     * @param storage       the storage it views
+     * @param layout        strided, sparse or nested
+     * @throws IllegalArgumentException shape and stride differ in rank
+     */
     public TensorInfo {
         Objects.requireNonNull(layout, "layout");
         Objects.requireNonNull(dtype, "dtype");
@@ -41,27 +68,27 @@ public record TensorInfo(DType dtype, Shape shape, Shape stride, long storageOff
         }
     }
 
-    /** Number of elements. */
+    /** {@return number of elements} */
     public long numel() {
         return shape.numel();
     }
 
     /**
-     * Bytes of the logical values ({@code numel * itemSize}; packed quantized dtypes per
-     * {@link DType#bytesFor}; a sparse tensor's dense values).
+     * {@return bytes of the logical values ({@code numel * itemSize}; packed quantized dtypes per
+     * {@link DType#bytesFor}; a sparse tensor's dense values)}
      */
     public long nbytes() {
         return dtype.bytesFor(numel());
     }
 
-    /** Row-major contiguous: the values are one run of the storage from the offset. */
+    /** {@return whether it is row-major contiguous: the values are one run of the storage from the offset} */
     public boolean isContiguous() {
         return Layout.isContiguous(shape.toArray(), stride.toArray());
     }
 
     /**
-     * The elements of the storage the tensor can reach, from {@link #storageOffset()}: 0 for an
-     * empty tensor, else {@code 1 + sum((size - 1) * stride)}.
+     * {@return the elements of the storage the tensor can reach, from {@link #storageOffset()}: 0 for an
+     * empty tensor, else {@code 1 + sum((size - 1) * stride)}}
      */
     public long extent() {
         return Layout.extent(shape.toArray(), stride.toArray());

@@ -38,22 +38,24 @@ public enum TensorLayout {
     /**
      * PyTorch's name without {@code torch.} ({@code sparse_csr}); {@code nested} for a nested
      * tensor, whose {@code torch.layout} is {@code strided}.
+     *
+     * @return the name
      */
     public String pythonName() {
         return pythonName;
     }
 
-    /** One of the five sparse layouts. */
+    /** {@return whether it is one of the five sparse layouts} */
     public boolean isSparse() {
         return this != STRIDED && this != NESTED;
     }
 
-    /** CSR, CSC, BSR or BSC: compressed indices over one dimension, plain indices over the other. */
+    /** {@return whether it is CSR, CSC, BSR or BSC: compressed indices over one dimension, plain indices over the other} */
     public boolean isCompressed() {
         return this == SPARSE_CSR || this == SPARSE_CSC || this == SPARSE_BSR || this == SPARSE_BSC;
     }
 
-    /** BSR or BSC: each stored value is a block. */
+    /** {@return whether it is BSR or BSC: each stored value is a block} */
     public boolean isBlocked() {
         return this == SPARSE_BSR || this == SPARSE_BSC;
     }

@@ -44,11 +44,26 @@ public final class CheckpointWriter {
     private CheckpointWriter() {
     }
 
-    /** {@code torch.save(obj, target)}. */
+    /**
+     * {@code torch.save(obj, target)}.
+     *
+     * @param obj    what to save: tensors, dicts, lists, tuples, numbers, strings, None
+     * @param target the file to write; replaced atomically
+     * @throws IOException the file cannot be written
+     */
     public static void save(Object obj, Path target) throws IOException {
         save(obj, target, WriteOptions.defaults());
     }
 
+    /**
+     * {@code torch.save(obj, target)} with {@code options}. The whole object is pickled before
+     * any file is created, so an object the writer cannot save leaves {@code target} untouched.
+     *
+     * @param obj     what to save: tensors, dicts, lists, tuples, numbers, strings, None
+     * @param target  the file to write; replaced atomically
+     * @param options archive name, fsync and progress
+     * @throws IOException the file cannot be written
+     */
     public static void save(Object obj, Path target, WriteOptions options) throws IOException {
         Path abs = AtomicFile.resolve(target); // torch.save writes through a link; so do we, beside the real file
         String archive = options.archiveName() != null ? options.archiveName() : archiveName(abs);

@@ -79,20 +79,50 @@ public final class DcpWriter {
     /** How a tensor is split over the ranks. */
     @FunctionalInterface
     public interface Sharding {
-        /** The dimension to split {@code name} along, or -1 to write it whole by rank 0. */
+        /**
+         * {@return the dimension to split {@code name} along, or -1 to write it whole by rank 0}
+         *
+         * @param name  the tensor's flattened name
+         * @param shape the tensor's shape
+         */
         int dim(String name, Shape shape);
     }
 
-    /** One rank: every item in {@code __0_0.distcp}. */
+    /**
+     * One rank: every item in {@code __0_0.distcp}.
+     *
+     * @param stateDict a dict (a {@code Map} or {@link PyDict}) of tensors and other values, nested as saved
+     * @param dir       the checkpoint directory; an existing one is replaced
+     * @throws IOException the directory cannot be written
+     */
     public static void save(Object stateDict, Path dir) throws IOException {
         save(stateDict, dir, 1, (n, s) -> -1, WriteOptions.defaults());
     }
 
-    /** {@code ranks} ranks, each tensor split as {@code sharding} says. */
+    /**
+     * {@code ranks} ranks, each tensor split as {@code sharding} says.
+     *
+     * @param stateDict a dict (a {@code Map} or {@link PyDict}) of tensors and other values, nested as saved
+     * @param dir       the checkpoint directory; an existing one is replaced
+     * @param ranks     how many ranks (data files), at least 1
+     * @param sharding  which dimension each tensor is split along
+     * @throws IOException the directory cannot be written
+     */
     public static void save(Object stateDict, Path dir, int ranks, Sharding sharding) throws IOException {
         save(stateDict, dir, ranks, sharding, WriteOptions.defaults());
     }
 
+    /**
+     * {@code ranks} ranks, each tensor split as {@code sharding} says, with {@code options}.
+     *
+     * @param stateDict a dict (a {@code Map} or {@link PyDict}) of tensors and other values, nested as saved
+     * @param dir       the checkpoint directory; an existing one is replaced
+     * @param ranks     how many ranks (data files), at least 1
+     * @param sharding  which dimension each tensor is split along
+     * @param options   whether to fsync the files before the rename (its other settings are not used)
+     * @throws IllegalArgumentException {@code ranks} is less than 1
+     * @throws IOException              the directory cannot be written, or {@code dir} is a file
+     */
     public static void save(Object stateDict, Path dir, int ranks, Sharding sharding, WriteOptions options)
             throws IOException {
         if (ranks < 1) {

@@ -41,7 +41,14 @@ public final class NumpyWriter {
     private NumpyWriter() {
     }
 
-    /** {@code numpy.save(target, t)}; see the class comment for {@code rawBits}. */
+    /**
+     * {@code numpy.save(target, t)}; see the class comment for {@code rawBits}.
+     *
+     * @param t       the tensor; sparse ones are written dense
+     * @param target  the {@code .npy} file; replaced atomically
+     * @param rawBits write dtypes numpy lacks as unsigned integers of the same width instead of refusing them
+     * @throws IOException the file cannot be written
+     */
     public static void saveNpy(Tensor t, Path target, boolean rawBits) throws IOException {
         byte[] header = header(t, rawBits);
         atomically(target, ch -> {
@@ -50,7 +57,14 @@ public final class NumpyWriter {
         });
     }
 
-    /** {@code numpy.savez(target, **arrays)}: one record {@code NAME.npy} per entry, in order, stored. */
+    /**
+     * {@code numpy.savez(target, **arrays)}: one record {@code NAME.npy} per entry, in order, stored.
+     *
+     * @param arrays  the arrays by name, in order
+     * @param target  the {@code .npz} file; replaced atomically
+     * @param rawBits write dtypes numpy lacks as unsigned integers of the same width instead of refusing them
+     * @throws IOException the file cannot be written
+     */
     public static void saveNpz(Map<String, Tensor> arrays, Path target, boolean rawBits) throws IOException {
         Map<String, byte[]> headers = new java.util.LinkedHashMap<>();
         for (Map.Entry<String, Tensor> e : arrays.entrySet()) {
@@ -80,7 +94,11 @@ public final class NumpyWriter {
         });
     }
 
-    /** numpy's type string for {@code d} ({@code dtype.descr}), or null where numpy has none. */
+    /**
+     * {@return numpy's type string for {@code d} ({@code dtype.descr}), or null where numpy has none}
+     *
+     * @param d a checkpoint dtype
+     */
     public static String descr(DType d) {
         return switch (d) {
             case FLOAT64 -> "<f8";

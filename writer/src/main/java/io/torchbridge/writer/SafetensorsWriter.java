@@ -62,7 +62,9 @@ public final class SafetensorsWriter {
 
     /** What the tensors hold that safetensors cannot, by tensor name. */
     public static final class Unrepresentable extends IllegalArgumentException {
+        /** Tensors that are not one contiguous run of their storage, or carry a conj/neg bit. */
         private final List<String> views;
+        /** Groups of tensors whose bytes overlap in one storage. */
         private final List<List<String>> shared;
 
         Unrepresentable(List<String> views, List<List<String>> shared) {
@@ -71,12 +73,12 @@ public final class SafetensorsWriter {
             this.shared = List.copyOf(shared);
         }
 
-        /** Tensors that are not one contiguous run of their storage, or carry a conj/neg bit. */
+        /** {@return tensors that are not one contiguous run of their storage, or carry a conj/neg bit} */
         public List<String> views() {
             return views;
         }
 
-        /** Groups of tensors whose bytes overlap in one storage. */
+        /** {@return groups of tensors whose bytes overlap in one storage} */
         public List<List<String>> shared() {
             return shared;
         }
@@ -93,7 +95,14 @@ public final class SafetensorsWriter {
         }
     }
 
-    /** {@code save_file(tensors, target, metadata)}; {@code metadata} may be null (no {@code __metadata__}). */
+    /**
+     * {@code save_file(tensors, target, metadata)}; {@code metadata} may be null (no {@code __metadata__}).
+     *
+     * @param tensors  tensor name to {@link NewTensor} or a reader {@link io.torchbridge.reader.Tensor}, in order
+     * @param metadata the header's {@code __metadata__}, or null for none
+     * @param target   the file to write; replaced atomically
+     * @throws IOException the file cannot be written
+     */
     public static void save(Map<String, ?> tensors, Map<String, String> metadata, Path target) throws IOException {
         save(tensors, metadata, target, WriteOptions.defaults(), false);
     }
@@ -101,10 +110,15 @@ public final class SafetensorsWriter {
     /**
      * As above.
      *
+     * @param tensors     tensor name to {@link NewTensor} or a reader {@link io.torchbridge.reader.Tensor}, in order
+     * @param metadata    the header's {@code __metadata__}, or null for none
+     * @param target      the file to write; replaced atomically
+     * @param options     how the file is written
      * @param materialize write views and tensors sharing memory as separate contiguous copies
      *                    instead of refusing them
      * @throws Unrepresentable          views or shared memory, without {@code materialize}
      * @throws IllegalArgumentException a value that is no tensor, or a tensor safetensors cannot hold
+     * @throws IOException              the file cannot be written
      */
     public static void save(Map<String, ?> tensors, Map<String, String> metadata, Path target, WriteOptions options,
                             boolean materialize) throws IOException {

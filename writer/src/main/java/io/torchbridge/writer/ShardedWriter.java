@@ -81,7 +81,7 @@ public final class ShardedWriter {
             return stem + suffix + extension;
         }
 
-        /** The index's name: the unsuffixed file name and {@code .index.json}. */
+        /** {@return the index's name: the unsuffixed file name and {@code .index.json}} */
         public String indexName() {
             return fileName("") + ".index.json";
         }
@@ -91,8 +91,19 @@ public final class ShardedWriter {
      * What a save wrote: the shard files in order, the index (null for a single file), and for
      * safetensors shards the names left out as duplicates of a tensor sharing their storage,
      * each with the name kept (also in the metadata, as huggingface_hub records them).
+     *
+     * @param shards  the shard files, in order (one file when nothing was split)
+     * @param index   the {@code .index.json} written, or null for a single file
+     * @param removed safetensors names left out as duplicates, each to the name kept; empty otherwise
      */
     public record Written(List<Path> shards, Path index, Map<String, String> removed) {
+        /**
+         * Copies the lists into unmodifiable ones.
+         *
+         * @param shards  the shard files, in order
+         * @param index   the index file, or null
+         * @param removed names left out, each to the name kept
+         */
         public Written {
             shards = List.copyOf(shards);
             removed = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(removed));
@@ -106,11 +117,12 @@ public final class ShardedWriter {
     }
 
     /**
-     * A size as {@code huggingface_hub/serialization/_base.py}, {@code parse_size_to_int} reads
+     * {@return a size as {@code huggingface_hub/serialization/_base.py}, {@code parse_size_to_int} reads
      * it: a number (a fraction allowed) and one of the decimal units TB, GB, MB, KB (any case;
-     * GB is 10^9 bytes), {@code int(value * unit)}. Plain digits are bytes (the Python API takes
+     * GB is 10^9 bytes), {@code int(value * unit)}} Plain digits are bytes (the Python API takes
      * an int as is).
      *
+     * @param text a size such as {@code 5GB}, {@code 500MB}, {@code 1.5GB} or {@code 1000000}
      * @throws IllegalArgumentException not such a size
      */
     public static long parseSize(String text) {
@@ -149,13 +161,22 @@ public final class ShardedWriter {
         return (long) bytes; // int() truncates toward zero, as the cast does
     }
 
-    /** {@link #save(Map, Path, long, Kind, Map, WriteOptions)} with no metadata and the default options. */
+    /**
+     * {@link #save(Map, Path, long, Kind, Map, WriteOptions)} with no metadata and the default options.
+     *
+     * @param stateDict    tensor name to {@link NewTensor} or a reader {@link Tensor}, in order
+     * @param folder       an existing folder
+     * @param maxShardSize the most bytes of tensors per shard
+     * @param kind         torch.save or safetensors shards
+     * @return the files written
+     * @throws IOException a file cannot be written
+     */
     public static Written save(Map<String, ?> stateDict, Path folder, long maxShardSize, Kind kind) throws IOException {
         return save(stateDict, folder, maxShardSize, kind, Map.of(), WriteOptions.defaults());
     }
 
     /**
-     * {@code save_torch_state_dict(state_dict, folder, max_shard_size=maxShardSize,
+     * Does {@code save_torch_state_dict(state_dict, folder, max_shard_size=maxShardSize,
      * safe_serialization=kind == SAFETENSORS, metadata=metadata)}.
      *
      * @param stateDict    tensor name to {@link NewTensor} or a reader {@link Tensor}, in order
@@ -163,8 +184,12 @@ public final class ShardedWriter {
      * @param maxShardSize the most bytes of tensors per shard (a larger tensor gets a shard of its own)
      * @param metadata     added to the index's metadata after {@code total_size} (and to a single
      *                     safetensors file's metadata)
+     * @param kind         torch.save or safetensors shards
+     * @param options      how each file is written
+     * @return the files written
      * @throws IllegalArgumentException a value is not a tensor, a tensor is not a dense one, or the
      *                                  state_dict is empty (huggingface_hub then writes nothing)
+     * @throws IOException              {@code folder} is not a folder, or a file cannot be written
      */
     public static Written save(Map<String, ?> stateDict, Path folder, long maxShardSize, Kind kind,
                                Map<String, String> metadata, WriteOptions options) throws IOException {

@@ -12,20 +12,35 @@ import java.util.function.LongConsumer;
 public record WriteOptions(String archiveName, boolean fsync, LongConsumer progress) {
     private static final WriteOptions DEFAULTS = new WriteOptions(null, true, null);
 
-    /** torch.save's layout, crash-safe, no progress reports. */
+    /** {@return torch.save's layout, crash-safe, no progress reports} */
     public static WriteOptions defaults() {
         return DEFAULTS;
     }
 
+    /**
+     * {@return these options with another {@link #progress()}}
+     *
+     * @param p called with the bytes written so far; null for none
+     */
     public WriteOptions withProgress(LongConsumer p) {
         return new WriteOptions(archiveName, fsync, p);
     }
 
+    /**
+     * {@return these options with another {@link #archiveName()}}
+     *
+     * @param name the archive's top folder; null to name it after the file
+     */
     public WriteOptions withArchiveName(String name) {
         return new WriteOptions(name, fsync, progress);
     }
 
-    /** Skipping the fsync trades crash safety for speed: the rename may then publish a file not yet on disk. */
+    /**
+     * Skipping the fsync trades crash safety for speed: the rename may then publish a file not yet on disk.
+     *
+     * @param f true (the default) to flush before the rename
+     * @return these options with another {@link #fsync()}
+     */
     public WriteOptions withFsync(boolean f) {
         return new WriteOptions(archiveName, f, progress);
     }

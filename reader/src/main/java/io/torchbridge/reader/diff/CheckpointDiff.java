@@ -66,6 +66,17 @@ public final class CheckpointDiff {
      * @param read        how both files are opened ({@link #of(Path, Path, Options)})
      */
     public record Options(double atol, double rtol, String stripPrefix, String only, ReadOptions read) {
+        /**
+         * Checks the tolerances.
+         *
+         * @param atol        absolute tolerance, 0 for exact
+         * @param rtol        relative tolerance (of B's value), 0 for exact
+         * @param stripPrefix removed from the start of every name and path that has it; null for none
+         * @param only        compare only what lies under this path on both sides; null for everything
+         * @param read        how both files are opened
+         * @throws IllegalArgumentException {@code atol} or {@code rtol} is negative, NaN or infinite
+         * @throws NullPointerException     {@code read} is null
+         */
         public Options {
             if (!(atol >= 0) || !(rtol >= 0) || Double.isInfinite(atol) || Double.isInfinite(rtol)) {
                 throw new IllegalArgumentException("atol and rtol must be finite and >= 0, got " + atol + " and " + rtol);
@@ -73,23 +84,44 @@ public final class CheckpointDiff {
             Objects.requireNonNull(read, "read");
         }
 
-        /** Exact comparison of everything, files opened with {@link ReadOptions#defaults()}. */
+        /** {@return exact comparison of everything, files opened with {@link ReadOptions#defaults()}} */
         public static Options exact() {
             return new Options(0, 0, null, null, ReadOptions.defaults());
         }
 
+        /**
+         * {@return these options with other tolerances}
+         *
+         * @param atol absolute tolerance, 0 for exact
+         * @param rtol relative tolerance (of B's value), 0 for exact
+         */
         public Options withTolerance(double atol, double rtol) {
             return new Options(atol, rtol, stripPrefix, only, read);
         }
 
+        /**
+         * {@return these options with another {@link #stripPrefix()}}
+         *
+         * @param prefix removed from the start of every name that has it; null or empty for none
+         */
         public Options withStripPrefix(String prefix) {
             return new Options(atol, rtol, prefix == null || prefix.isEmpty() ? null : prefix, only, read);
         }
 
+        /**
+         * {@return these options with another {@link #only()}}
+         *
+         * @param path the path to compare under on both sides; null or empty for everything
+         */
         public Options withOnly(String path) {
             return new Options(atol, rtol, stripPrefix, path == null || path.isEmpty() ? null : path, read);
         }
 
+        /**
+         * {@return these options with other {@link #read()} options}
+         *
+         * @param options how both files are opened
+         */
         public Options withReadOptions(ReadOptions options) {
             return new Options(atol, rtol, stripPrefix, only, options);
         }
@@ -112,7 +144,14 @@ public final class CheckpointDiff {
     public record Change(String name, Kind kind, Object a, Object b, Long mismatched, Double maxAbsDiff) {
         /** What differs. */
         public enum Kind {
-            DTYPE("dtype"), SHAPE("shape"), LAYOUT("layout"), VALUES("values");
+            /** The dtypes differ. */
+            DTYPE("dtype"),
+            /** The shapes differ. */
+            SHAPE("shape"),
+            /** The layouts (strided, sparse kinds) or quantization parameters differ. */
+            LAYOUT("layout"),
+            /** Same dtype and shape, but some elements differ beyond the tolerance. */
+            VALUES("values");
 
             private final String label;
 
@@ -120,7 +159,7 @@ public final class CheckpointDiff {
                 this.label = label;
             }
 
-            /** The name {@code torchbridge diff --json} uses. */
+            /** {@return the name {@code torchbridge diff --json} uses} */
             public String label() {
                 return label;
             }
@@ -159,12 +198,29 @@ public final class CheckpointDiff {
         this.valueLines = List.copyOf(valueLines);
     }
 
-    /** Compares the files {@code a} and {@code b} exactly. */
+    /**
+     * Compares the files {@code a} and {@code b} exactly.
+     *
+     * @param a the first file (A)
+     * @param b the second file (B)
+     * @return the differences
+     * @throws IOException          a file cannot be read
+     * @throws io.torchbridge.reader.CheckpointException a file is not a checkpoint this library reads
+     */
     public static CheckpointDiff of(Path a, Path b) throws IOException {
         return of(a, b, Options.exact());
     }
 
-    /** Compares the files {@code a} and {@code b}; both are opened with {@code options.read()} and closed again. */
+    /**
+     * Compares the files {@code a} and {@code b}; both are opened with {@code options.read()} and closed again.
+     *
+     * @param a       the first file (A)
+     * @param b       the second file (B)
+     * @param options tolerances, what to compare and how to open the files
+     * @return the differences
+     * @throws IOException          a file cannot be read
+     * @throws io.torchbridge.reader.CheckpointException a file is not a checkpoint this library reads
+     */
     public static CheckpointDiff of(Path a, Path b, Options options) throws IOException {
         try (Checkpoint ca = Checkpoint.open(a, options.read()); Checkpoint cb = Checkpoint.open(b, options.read())) {
             return of(ca, cb, options, a.toString(), b.toString());
@@ -174,7 +230,12 @@ public final class CheckpointDiff {
     /**
      * Compares two open checkpoints.
      *
+     * @param a       the first checkpoint (A); left open
+     * @param b       the second checkpoint (B); left open
+     * @param options tolerances and what to compare ({@code options.read()} is not used)
      * @param labelA what the report calls A (a file name)
+     * @param labelB what the report calls B
+     * @return the differences
      * @throws IllegalArgumentException {@code only} names nothing on a side, or stripping the
      *                                  prefix makes two names one
      */
@@ -220,37 +281,37 @@ public final class CheckpointDiff {
         return new CheckpointDiff(labelA, labelB, onlyA, onlyB, changed, valuesChanged, lines);
     }
 
-    /** What A was called. */
+    /** {@return what A was called} */
     public String a() {
         return a;
     }
 
-    /** What B was called. */
+    /** {@return what B was called} */
     public String b() {
         return b;
     }
 
-    /** Whether nothing differs. */
+    /** {@return whether nothing differs} */
     public boolean equal() {
         return onlyInA.isEmpty() && onlyInB.isEmpty() && changed.isEmpty() && valuesChanged.isEmpty();
     }
 
-    /** Tensor names only A has, in A's order (a name A has twice and B once is listed once). */
+    /** {@return tensor names only A has, in A's order (a name A has twice and B once is listed once)} */
     public List<String> onlyInA() {
         return onlyInA;
     }
 
-    /** Tensor names only B has, in B's order. */
+    /** {@return tensor names only B has, in B's order} */
     public List<String> onlyInB() {
         return onlyInB;
     }
 
-    /** Tensors in both that differ, in A's order (a tensor whose shape and dtype differ has two entries). */
+    /** {@return tensors in both that differ, in A's order (a tensor whose shape and dtype differ has two entries)} */
     public List<Change> changed() {
         return changed;
     }
 
-    /** Paths of non-tensor values that differ or that only one side has: A's order, then B's. */
+    /** {@return paths of non-tensor values that differ or that only one side has: A's order, then B's} */
     public List<String> valuesChanged() {
         return valuesChanged;
     }
@@ -267,7 +328,7 @@ public final class CheckpointDiff {
         }
     }
 
-    /** A readable account: one line per difference, then a summary line. */
+    /** {@return a readable account: one line per difference, then a summary line} */
     public String report() {
         StringBuilder sb = new StringBuilder();
         for (String n : onlyInA) {

@@ -59,12 +59,16 @@ public final class Scan {
             this.exitCode = exitCode;
         }
 
-        /** 0, 1 or 2. */
+        /** {@return the exit status: 0, 1 or 2} */
         public int exitCode() {
             return exitCode;
         }
 
-        /** The worse of the two: dangerous over unreadable over clean (a directory's verdict). */
+        /**
+         * {@return the worse of the two: dangerous over unreadable over clean (a directory's verdict)}
+         *
+         * @param other the other verdict
+         */
         public Verdict worst(Verdict other) {
             return this == DANGEROUS || other == DANGEROUS ? DANGEROUS
                     : this == UNREADABLE || other == UNREADABLE ? UNREADABLE : CLEAN;
@@ -84,7 +88,7 @@ public final class Scan {
     public record Report(String file, String format, List<GlobalUse> globals, Map<String, Integer> opcodes,
                          List<String> findings, boolean torchWouldLoad, boolean readsByDefault, String error,
                          Verdict verdict) {
-        /** {@link Verdict#CLEAN}. */
+        /** {@return whether the verdict is {@link Verdict#CLEAN}} */
         public boolean clean() {
             return verdict == Verdict.CLEAN;
         }
@@ -96,6 +100,9 @@ public final class Scan {
     /**
      * Scans {@code path}. Never throws on a bad file: what could not be read is in the report's
      * findings and {@link Report#error()}.
+     *
+     * @param path the file to scan
+     * @return what was found, with the verdict
      */
     public static Report scan(Path path) {
         List<String> findings = new ArrayList<>();
