@@ -8,6 +8,7 @@ import io.torchbridge.reader.internal.SafetensorsDtype;
 import io.torchbridge.reader.internal.data.Layout;
 import io.torchbridge.reader.internal.data.MappedRegion;
 import io.torchbridge.reader.internal.data.TensorRegions;
+import io.torchbridge.writer.internal.JsonText;
 import io.torchbridge.writer.internal.StorageSource;
 import io.torchbridge.writer.internal.TensorView;
 import java.io.IOException;
@@ -324,9 +325,9 @@ public final class SafetensorsWriter {
                     sb.append(',');
                 }
                 f = false;
-                string(sb, e.getKey());
+                JsonText.string(sb, e.getKey(), false);
                 sb.append(':');
-                string(sb, e.getValue());
+                JsonText.string(sb, e.getValue(), false);
             }
             sb.append('}');
             first = false;
@@ -337,7 +338,7 @@ public final class SafetensorsWriter {
                 sb.append(',');
             }
             first = false;
-            string(sb, it.name);
+            JsonText.string(sb, it.name, false);
             sb.append(":{\"dtype\":\"").append(it.code.code()).append("\",\"shape\":[");
             for (int i = 0; i < it.shape.length; i++) {
                 sb.append(i == 0 ? "" : ",").append(it.shape[i]);
@@ -352,31 +353,6 @@ public final class SafetensorsWriter {
         byte[] out = Arrays.copyOf(json, padded);
         Arrays.fill(out, json.length, padded, (byte) ' ');
         return out;
-    }
-
-    /** A JSON string as serde_json escapes it: {@code "} and {@code \}, the short forms, other controls as {@code \\u00xx}. */
-    private static void string(StringBuilder sb, String s) {
-        sb.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\b' -> sb.append("\\b");
-                case '\f' -> sb.append("\\f");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                default -> {
-                    if (c < 0x20) {
-                        sb.append(String.format(java.util.Locale.ROOT, "\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
-                }
-            }
-        }
-        sb.append('"');
     }
 
     /** The file being written: counts bytes, reports progress, gives sources one scratch buffer. */

@@ -4,6 +4,7 @@ import io.torchbridge.reader.PyDict;
 import io.torchbridge.reader.StorageInfo;
 import io.torchbridge.reader.Tensor;
 import io.torchbridge.reader.TensorLayout;
+import io.torchbridge.writer.internal.JsonText;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
@@ -572,40 +573,14 @@ public final class ShardedWriter {
         for (Map.Entry<String, ?> e : m.entrySet()) {
             sb.append(first ? "\n    " : ",\n    ");
             first = false;
-            string(sb, e.getKey());
+            JsonText.string(sb, e.getKey(), true);
             sb.append(": ");
             if (e.getValue() instanceof String s) {
-                string(sb, s);
+                JsonText.string(sb, s, true);
             } else {
                 sb.append(e.getValue()); // total_size, a Long
             }
         }
         sb.append("\n  }");
-    }
-
-    /** Python's json string encoding with ensure_ascii=True. */
-    static void string(StringBuilder sb, String s) {
-        sb.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                case '\b' -> sb.append("\\b");
-                case '\f' -> sb.append("\\f");
-                default -> {
-                    if (c < 0x20 || c > 0x7e) {
-                        // a UTF-16 unit each: a character above U+FFFF as its surrogate pair, as Python writes it
-                        sb.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
-                }
-            }
-        }
-        sb.append('"');
     }
 }
