@@ -1,7 +1,4 @@
 import io.torchbridge.libtorch.LoadReport;
-import io.torchbridge.libtorch.NativeTensor;
-import io.torchbridge.libtorch.NativeTensorMap;
-import io.torchbridge.libtorch.NativeTensors;
 import io.torchbridge.libtorch.StateDictLoader;
 import io.torchbridge.reader.Checkpoint;
 import java.lang.management.ManagementFactory;
@@ -25,11 +22,11 @@ import org.bytedeco.pytorch.Tensor;
  *
  * CASE-warm: the same after one untimed load of FILE.warmup (the first layer alone) into a
  * one-layer module, so the JVM's first-call costs are out of the clock.
- * Cases: copy          StateDictLoader.strict().load(module, ckpt): each parameter copy_()'d
- *                      straight from a zero-copy view of the mapped file (what the loader does)
- *        assign        every parameter's data replaced by the zero-copy view of the mapping
- *                      (set_data; read-only mapped memory, so for inference only)
- *        assign+touch  assign, then every parameter read once (sum), so the mapped pages are in
+ * Cases: copy            StateDictLoader.strict().load(module, ckpt): each parameter filled by
+ *                        memcpy straight from the mapped file (the loader's default)
+ *        zerocopy        the same with zeroCopy(true): every parameter becomes a copy-on-write
+ *                        view of the file (Python's mmap=True + assign=True)
+ *        zerocopy+touch  zerocopy, then every parameter read once (sum), so the mapped pages are in
  * The peak RSS is reset just before the clock starts (5 into /proc/self/clear_refs); the peak heap
  * is the sum of the heap pools' peak usage over the whole run.
  */
@@ -45,11 +42,7 @@ public class LoadBench {
             // has loaded before (classes, JIT, JavaCPP's first calls), as a long-running service is.
             Module small = linears(1);
             try (Checkpoint ckpt = Checkpoint.open(Path.of(file + ".warmup"))) {
-                if (kase.equals("copy")) {
-                    StateDictLoader.strict().load(small, ckpt);
-                } else {
-                    assign(small, ckpt);
-                }
+                loader(kase).load(small, ckpt);
             }
             small.close();
         }
@@ -58,16 +51,13 @@ public class LoadBench {
         long t0 = System.nanoTime();
         long sum = 0;
         try (Checkpoint ckpt = Checkpoint.open(file)) {
-            if (kase.equals("copy")) {
-                LoadReport r = StateDictLoader.strict().load(model, ckpt);
-                if (r.loadedKeys().size() != 2 * n) {
-                    throw new AssertionError(r);
-                }
-            } else {
-                assign(model, ckpt);
+            LoadReport r = loader(kase).load(model, ckpt);
+            int mapped = kase.equals("copy") ? 0 : 2 * n;
+            if (r.loadedKeys().size() != 2 * n || r.mappedKeys().size() != mapped) {
+                throw new AssertionError(r);
             }
         }
-        if (kase.equals("assign+touch")) {
+        if (kase.equals("zerocopy+touch")) {
             sum = touch(model);
         }
         double dt = (System.nanoTime() - t0) / 1e9;
@@ -91,23 +81,12 @@ public class LoadBench {
         return model;
     }
 
-    /** load_state_dict(assign=True): the parameters become the file's zero-copy views. */
-    @SuppressWarnings("try")
-    static void assign(Module model, Checkpoint ckpt) {
-        StringTensorDict params = model.named_parameters(true);
-        try (NativeTensorMap sd = NativeTensors.loadAll(ckpt); NoGradGuard g = new NoGradGuard()) {
-            if (sd.names().size() != params.size()) {
-                throw new AssertionError(sd.names().size() + " tensors, " + params.size() + " parameters");
-            }
-            for (long i = 0; i < params.size(); i++) {
-                var item = params.get(i);
-                NativeTensor v = sd.get(item.key().getString());
-                if (!v.fileBacked()) {
-                    throw new AssertionError(v + " is not zero-copy");
-                }
-                item.value().set_data(v.tensor());
-            }
-        }
+    static StateDictLoader loader(String kase) {
+        return switch (kase) {
+            case "copy" -> StateDictLoader.strict();
+            case "zerocopy", "zerocopy+touch" -> StateDictLoader.builder().zeroCopy(true).build();
+            default -> throw new IllegalArgumentException("unknown case " + kase);
+        };
     }
 
     static long touch(Module model) {

@@ -40,7 +40,7 @@ classes="$ldir/classes"
 rm -rf "$classes" && mkdir -p "$classes"
 javac -cp "$jar" -d "$classes" bench/LoadBench.java
 cases_torch=(mmap mmap-warm nommap assign assign+touch)
-cases_java=(copy copy-warm assign assign-warm assign+touch)
+cases_java=(copy copy-warm zerocopy zerocopy-warm zerocopy+touch)
 for size in "${sizes[@]}"; do
   f="$ldir/linear_${size}g.pt"
   layers=$(python3 -c "print(round($size * 2**30 / (4096 * 4096 * 4)))")

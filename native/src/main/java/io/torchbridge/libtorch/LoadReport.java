@@ -14,10 +14,14 @@ import java.util.stream.Collectors;
  * @param mismatches     entries present on both sides but not loaded: a shape that differs, a
  *                       value that is not a tensor, a dtype that differs when casts are refused
  * @param castKeys       entries loaded with a dtype conversion (PyTorch's {@code copy_} casts too)
- * @param loadedKeys     entries copied into the module, in the module's order
+ * @param loadedKeys     entries loaded into the module, in the module's order
+ * @param mappedKeys     of those, the entries whose module tensor is now a copy-on-write view of
+ *                       the file rather than a copy ({@link StateDictLoader.Builder#zeroCopy}),
+ *                       in the module's order
  */
 public record LoadReport(String module, List<String> missingKeys, List<String> unexpectedKeys,
-                         List<Mismatch> mismatches, List<String> castKeys, List<String> loadedKeys) {
+                         List<Mismatch> mismatches, List<String> castKeys, List<String> loadedKeys,
+                         List<String> mappedKeys) {
     /**
      * Copies the lists into unmodifiable ones.
      *
@@ -26,7 +30,8 @@ public record LoadReport(String module, List<String> missingKeys, List<String> u
      * @param unexpectedKeys keys of the state dict the module lacks
      * @param mismatches     entries present on both sides but not loaded
      * @param castKeys       entries loaded with a dtype conversion
-     * @param loadedKeys     entries copied into the module
+     * @param loadedKeys     entries loaded into the module
+     * @param mappedKeys     of those, the entries that became views of the file
      */
     public LoadReport {
         missingKeys = List.copyOf(missingKeys);
@@ -34,6 +39,22 @@ public record LoadReport(String module, List<String> missingKeys, List<String> u
         mismatches = List.copyOf(mismatches);
         castKeys = List.copyOf(castKeys);
         loadedKeys = List.copyOf(loadedKeys);
+        mappedKeys = List.copyOf(mappedKeys);
+    }
+
+    /**
+     * A report of a load that mapped nothing (every entry copied).
+     *
+     * @param module         the module's class name
+     * @param missingKeys    keys of the module the state dict lacks
+     * @param unexpectedKeys keys of the state dict the module lacks
+     * @param mismatches     entries present on both sides but not loaded
+     * @param castKeys       entries loaded with a dtype conversion
+     * @param loadedKeys     entries copied into the module
+     */
+    public LoadReport(String module, List<String> missingKeys, List<String> unexpectedKeys,
+                      List<Mismatch> mismatches, List<String> castKeys, List<String> loadedKeys) {
+        this(module, missingKeys, unexpectedKeys, mismatches, castKeys, loadedKeys, List.of());
     }
 
     /** One entry that did not load as it was. */

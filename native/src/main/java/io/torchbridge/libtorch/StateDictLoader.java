@@ -1,7 +1,9 @@
 package io.torchbridge.libtorch;
 
 import io.torchbridge.libtorch.LoadReport.Mismatch;
+import io.torchbridge.libtorch.internal.Destinations;
 import io.torchbridge.libtorch.internal.MappedCopies;
+import io.torchbridge.libtorch.internal.MappedViews;
 import io.torchbridge.libtorch.internal.ModuleTree;
 import io.torchbridge.libtorch.internal.ScalarTypes;
 import io.torchbridge.reader.Checkpoint;
@@ -50,7 +52,9 @@ import org.bytedeco.pytorch.Tensor;
  * whatever device they are, so a CUDA-saved file loads into a CPU module without a
  * {@code map_location}. Into CPU tensors of the same dtype the values go by {@code memcpy}
  * straight from the mapping, spread over a few threads; the module's tensors keep their own
- * memory. Immutable and reusable.
+ * memory. With {@link Builder#zeroCopy} they become copy-on-write views of the file instead, where
+ * the module allows it, which costs no copy and no memory of the module's own. Immutable and
+ * reusable.
  */
 public final class StateDictLoader {
     private static final LoadOptions SOURCE = LoadOptions.defaults().withMapLocation(MapLocation.to("cpu"));
@@ -60,6 +64,7 @@ public final class StateDictLoader {
     private final List<UnaryOperator<String>> keyRules;
     private final boolean skipMismatched;
     private final boolean castDtypes;
+    private final boolean zeroCopy;
 
     private StateDictLoader(Builder b) {
         this.strict = b.strict;
@@ -67,6 +72,7 @@ public final class StateDictLoader {
         this.keyRules = List.copyOf(b.keyRules);
         this.skipMismatched = b.skipMismatched;
         this.castDtypes = b.castDtypes;
+        this.zeroCopy = b.zeroCopy;
     }
 
     /** {@return a loader for strict loading of the checkpoint's root, keys as they are} */
@@ -197,24 +203,37 @@ public final class StateDictLoader {
                     strict ? unexpected : List.of(), errors, List.of(), List.of());
             throw new StateDictException(shown.errorMessage(), report);
         }
+        List<String> mapped = new ArrayList<>();
         try (NoGradGuard noGrad = new NoGradGuard()) {
-            // Checkpoint tensors into CPU tensors go straight from the mapping (MappedCopies);
-            // the rest (casts, CUDA, other layouts, libtorch values) through copy_.
-            // The others after them, in key order, so that of two values for one tensor (tied
-            // parameters) the last is the one kept, as in Python.
-            MappedCopies direct = new MappedCopies();
+            // The fast paths first: with zeroCopy, CPU tensors become views of the file
+            // (MappedViews); checkpoint tensors into CPU tensors go straight from the mapping
+            // (MappedCopies). The rest (casts, CUDA, other layouts, libtorch values, tensors
+            // sharing memory with an earlier one) through copy_, after them and in key order,
+            // so that of two values for one tensor (tied parameters) the last is kept, as in Python.
+            Destinations claims = new Destinations();
+            MappedViews views = zeroCopy ? new MappedViews(claims) : null;
+            MappedCopies direct = new MappedCopies(claims);
             List<String> others = new ArrayList<>();
             for (String key : loadable) {
-                if (!direct.add(model.get(key), sd.get(key))) {
+                if (views != null && views.add(key, model.get(key), sd.get(key))) {
+                    mapped.add(key);
+                } else if (!direct.add(model.get(key), sd.get(key))) {
                     others.add(key);
                 }
+            }
+            if (views != null) {
+                List<String> unmapped = views.run();
+                mapped.removeAll(unmapped);
+                List<String> copies = new ArrayList<>(unmapped);
+                copies.addAll(others);
+                others = copies;
             }
             direct.run();
             for (String key : others) {
                 copyInto(model.get(key), sd.get(key));
             }
         }
-        return new LoadReport(report.module(), missing, unexpected, mismatches, casts, loadable);
+        return new LoadReport(report.module(), missing, unexpected, mismatches, casts, loadable, mapped);
     }
 
     private static List<String> concat(ModuleTree.Node node) {
@@ -406,6 +425,7 @@ public final class StateDictLoader {
         private final List<UnaryOperator<String>> keyRules = new ArrayList<>();
         private boolean skipMismatched;
         private boolean castDtypes = true;
+        private boolean zeroCopy;
 
         private Builder() {
         }
@@ -528,6 +548,36 @@ public final class StateDictLoader {
          */
         public Builder castDtypes(boolean c) {
             castDtypes = c;
+            return this;
+        }
+
+        /**
+         * Whether CPU parameters and buffers become views of the checkpoint file instead of
+         * copies, where the module allows it: Python's
+         * {@code load_state_dict(torch.load(f, mmap=True), assign=True)}, without a copy or the
+         * module's own memory for them. The file is mapped copy-on-write, as
+         * {@code torch.load(mmap=True)} maps it, so writing into such a tensor (training, an
+         * optimizer step, BatchNorm's running statistics) copies the page for this process and
+         * never changes the file; pages are read from the page cache when first touched, and the
+         * mapping lives as long as the tensors, past the checkpoint's close.
+         *
+         * <p>Taken for an entry whose module tensor is on the CPU, owns all of its storage (not a
+         * view into memory other tensors share), and has the checkpoint tensor's dtype and shape,
+         * when the file holds the values contiguously, little-endian, at an offset aligned to the
+         * element size (every file {@code torch.save} and {@code save_file} write, on x86 and
+         * ARM); every other entry is copied as without this option. {@link LoadReport#mappedKeys()}
+         * lists the entries that became views.
+         *
+         * <p>Unlike Python's {@code assign=True}, the module's dtypes and devices stay as they are.
+         * As with any mapping, the file must not be changed in place (truncated or overwritten)
+         * while the module uses it: the process would get {@code SIGBUS}. Replacing it by a new file
+         * (write, then rename, as torch.save's callers and TorchBridge's writers do) is safe.
+         *
+         * @param z true to map where possible; false (the default) to copy every entry
+         * @return this builder
+         */
+        public Builder zeroCopy(boolean z) {
+            zeroCopy = z;
             return this;
         }
 

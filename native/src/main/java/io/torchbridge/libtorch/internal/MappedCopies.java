@@ -6,11 +6,9 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
-import org.bytedeco.pytorch.Storage;
 import org.bytedeco.pytorch.Tensor;
 
 /**
@@ -37,21 +35,28 @@ public final class MappedCopies {
 
     private final List<Piece> pieces = new ArrayList<>();
     private final List<Tensor> targets = new ArrayList<>();
-    /** Destination byte ranges seen so far, start to end, for {@link #claim}. */
-    private final TreeMap<Long, Long> seen = new TreeMap<>();
+    private final Destinations destinations;
     private long bytes;
+
+    /**
+     * Copies for one load.
+     *
+     * @param destinations the load's claims, shared with its other fast paths
+     */
+    public MappedCopies(Destinations destinations) {
+        this.destinations = destinations;
+    }
 
     /**
      * Plans the copy of {@code value} into {@code dst} if it is the plain case (a checkpoint tensor
      * into a CPU tensor), and says whether it did; {@code false} leaves {@code dst} for the
      * caller's {@code copy_}, which must come after {@link #run}, in the caller's order. Every
-     * destination of the load passes here, planned or not: one whose memory overlaps an earlier
-     * one's (tied or aliased parameters) is never planned, so with the caller's copies after
-     * {@link #run} the last value written wins, as in a sequence of {@code copy_} calls. Nothing
-     * is copied before {@link #run}; {@code dst} must stay open until then.
+     * destination of the load not taken by another fast path passes here, planned or not, for
+     * its claim ({@link Destinations}). Nothing is copied before {@link #run}; {@code dst} must
+     * stay open until then.
      */
     public boolean add(Tensor dst, Object value) {
-        boolean fresh = claim(dst);
+        boolean fresh = destinations.claim(dst);
         if (!fresh || !(value instanceof io.torchbridge.reader.Tensor src)) {
             return false;
         }
@@ -91,36 +96,6 @@ public final class MappedCopies {
         targets.add(dst);
         bytes += total;
         return true;
-    }
-
-    /** Records {@code dst}'s bytes; false when they overlap a destination seen before. */
-    private boolean claim(Tensor dst) {
-        if (!dst.is_cpu() || !dst.has_storage() || dst.is_sparse() || dst.is_mkldnn()) {
-            return false; // never planned, and its memory is not the CPU's address space
-        }
-        long start;
-        try (Pointer p = dst.data_ptr()) {
-            start = p.address();
-        }
-        long end = start + Math.max(1, dst.nbytes());
-        if (!dst.is_contiguous()) {
-            // its elements may lie anywhere in its storage: claim the whole storage
-            start -= dst.storage_offset() * dst.element_size();
-            try (Storage st = dst.storage()) { // a handle of its own (a reference count)
-                end = start + Math.max(1, st.nbytes());
-            }
-        }
-        // seen holds disjoint ranges: the only one that can overlap [start, end) is the last one
-        // starting before end; overlapping ones are merged into the new range
-        boolean free = true;
-        for (var e = seen.lowerEntry(end); e != null && e.getValue() > start; e = seen.lowerEntry(end)) {
-            free = false;
-            start = Math.min(start, e.getKey());
-            end = Math.max(end, e.getValue());
-            seen.remove(e.getKey());
-        }
-        seen.put(start, end);
-        return free;
     }
 
     /** Copies everything planned, on up to a few threads (the caller's among them), and bumps versions. */

@@ -10,7 +10,9 @@ import java.nio.MappedByteBuffer;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.StandardOpenOption;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -51,6 +53,12 @@ public final class MappedFile implements AutoCloseable {
 
     private final Path path;
     private final FileChannel channel;
+    /**
+     * The file's identity (device and inode on Linux) when the path named the same file just
+     * before and just after the channel was opened, else null: what lets a caller that opens the
+     * path again (libtorch's own copy-on-write mapping, {@code from_file}) prove it got this file.
+     */
+    private final Object fileKey;
     private final long size;
     private final long step;
     private final long chunk;
@@ -66,12 +74,13 @@ public final class MappedFile implements AutoCloseable {
     private volatile boolean closeDeferred;
     private volatile Thread closer;
 
-    private MappedFile(Path path, FileChannel channel, long size, long step, long chunk) {
+    private MappedFile(Path path, FileChannel channel, Object fileKey, long size, long step, long chunk) {
         if (step <= 0 || chunk <= 0 || step + chunk > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("window step " + step + " and chunk " + chunk);
         }
         this.path = path;
         this.channel = channel;
+        this.fileKey = fileKey;
         this.size = size;
         this.step = step;
         this.chunk = chunk;
@@ -84,9 +93,14 @@ public final class MappedFile implements AutoCloseable {
 
     /** With another window geometry, for tests of the window arithmetic on small files. */
     static MappedFile open(Path path, long step, long chunk) throws IOException {
+        Object before = fileKey(path);
         FileChannel ch = FileChannel.open(path, StandardOpenOption.READ);
         try {
-            return new MappedFile(path, ch, ch.size(), step, chunk);
+            Object after = fileKey(path);
+            // The same file at the path before and after the open: the channel is that file
+            // (writers replace files by rename, and our open channel keeps its inode from reuse).
+            Object key = before != null && before.equals(after) ? after : null;
+            return new MappedFile(path, ch, key, ch.size(), step, chunk);
         } catch (RuntimeException | IOException e) {
             ch.close();
             throw e;
@@ -100,6 +114,24 @@ public final class MappedFile implements AutoCloseable {
 
     public long size() {
         return size;
+    }
+
+    /**
+     * Whether {@code path} names this very file now: true only when the file's identity was
+     * established at open and is the one the path has now. A caller that maps the path again
+     * checks this after mapping; then the mapping is of this file unless the path was swapped
+     * away and back meanwhile, which a writer replacing files by rename never does.
+     */
+    public boolean isAt(Path other) {
+        return fileKey != null && fileKey.equals(fileKey(other));
+    }
+
+    private static Object fileKey(Path p) {
+        try {
+            return Files.readAttributes(p, BasicFileAttributes.class).fileKey();
+        } catch (IOException | UnsupportedOperationException e) {
+            return null; // no identity: callers fall back to what needs none
+        }
     }
 
     /** The most bytes one slice of a region may span (1 GiB in production). */

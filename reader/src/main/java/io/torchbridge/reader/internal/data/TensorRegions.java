@@ -4,12 +4,13 @@ import io.torchbridge.reader.Tensor;
 import java.util.function.Function;
 
 /**
- * What lies behind a {@link Tensor}, for the writer (this package is exported to it alone): its
- * storage's region, which the writer copies under a lease of the file instead of through
- * {@link Tensor#storageChunks()} (whose views would pin their mapping windows past close), and
- * the stored zip record, which it copies file-to-file with its CRC. The public API stays without
- * such methods; {@code Tensor} hands its accessors in when its class is initialized, which
- * happens before any tensor exists.
+ * What lies behind a {@link Tensor}, for the writer and native (this package is exported to them
+ * alone): its storage's region, which the writer copies under a lease of the file instead of
+ * through {@link Tensor#storageChunks()} (whose views would pin their mapping windows past close)
+ * and native maps again, copy-on-write, for a zero-copy load; and the stored zip record, which the
+ * writer copies file-to-file with its CRC. The public API stays without such methods;
+ * {@code Tensor} hands its accessors in when its class is initialized, which happens before any
+ * tensor exists.
  */
 public final class TensorRegions {
     private static volatile Function<Tensor, MappedRegion> regions;

@@ -1,0 +1,157 @@
+package io.torchbridge.libtorch.internal;
+
+import io.torchbridge.reader.TensorInfo;
+import io.torchbridge.reader.TensorLayout;
+import io.torchbridge.reader.internal.data.MappedFile;
+import io.torchbridge.reader.internal.data.MappedRegion;
+import io.torchbridge.reader.internal.data.TensorRegions;
+import java.nio.ByteOrder;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.bytedeco.pytorch.BoolOptional;
+import org.bytedeco.pytorch.LongOptional;
+import org.bytedeco.pytorch.Storage;
+import org.bytedeco.pytorch.Tensor;
+import org.bytedeco.pytorch.TensorOptions;
+import org.bytedeco.pytorch.global.torch;
+import org.bytedeco.pytorch.global.torch.ScalarType;
+
+/**
+ * A zero-copy load: module tensors made views of the checkpoint file, as Python's
+ * {@code load_state_dict(torch.load(f, mmap=True), assign=True)} makes them. The file is mapped
+ * again by libtorch itself ({@code at::from_file} with {@code shared=false}, what
+ * {@code torch.load(mmap=True)} uses): a private, copy-on-write mapping, so a write into such a
+ * tensor (an optimizer step, BatchNorm's running statistics) copies the page for this process and
+ * never reaches the file, and libtorch's storage unmaps it when the last tensor on it goes,
+ * however long after the checkpoint is closed. The reader's own mapping is read-only and lives
+ * in Java, so it serves neither purpose.
+ *
+ * <p>Taken only where the module allows it: a CPU destination that is all of its storage (not a
+ * view into a buffer other tensors share, whose aliasing a new storage would break), of the
+ * checkpoint tensor's dtype and element count; a plain strided checkpoint tensor, contiguous,
+ * without conj/neg bits, little-endian, in one region of one file, at an offset that is a multiple
+ * of its element size. Anything else is left to the caller.
+ */
+public final class MappedViews {
+    private record View(String key, Tensor dst, MappedFile file, long byteOffset, TensorInfo info) {
+    }
+
+    private final Destinations destinations;
+    private final List<View> views = new ArrayList<>();
+
+    /**
+     * Views for one load.
+     *
+     * @param destinations the load's claims, shared with its other fast paths
+     */
+    public MappedViews(Destinations destinations) {
+        this.destinations = destinations;
+    }
+
+    /**
+     * Plans {@code dst} (the module's tensor for {@code key}) as a view of {@code value}'s bytes
+     * in its file if both allow it, and says whether it did; {@code false} leaves it to the load's
+     * other paths. A planned destination is claimed ({@link Destinations}); one that overlaps an
+     * earlier destination is not planned. Nothing changes before {@link #run}.
+     */
+    public boolean add(String key, Tensor dst, Object value) {
+        if (!eligible(dst, value)) {
+            return false;
+        }
+        io.torchbridge.reader.Tensor src = (io.torchbridge.reader.Tensor) value;
+        MappedRegion region = TensorRegions.of(src);
+        TensorInfo i = src.info();
+        long offset = Math.addExact(region.offset(), i.dtype().bytesFor(i.storageOffset()));
+        if (offset % i.dtype().itemSize() != 0 || !destinations.claim(dst)) {
+            return false;
+        }
+        views.add(new View(key, dst, region.file(), offset, i));
+        return true;
+    }
+
+    private static boolean eligible(Tensor dst, Object value) {
+        if (!(value instanceof io.torchbridge.reader.Tensor src)) {
+            return false;
+        }
+        TensorInfo i = src.info();
+        if (i.layout() != TensorLayout.STRIDED || src.quantization().isPresent() || i.conj() || i.neg()
+                || !i.isContiguous() || i.dtype().family() == io.torchbridge.reader.DType.Family.QUANTIZED) {
+            return false;
+        }
+        MappedRegion region = TensorRegions.of(src);
+        if (region == null || (i.dtype().itemSize() > 1 && region.order() != ByteOrder.LITTLE_ENDIAN)
+                || ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
+            return false;
+        }
+        if (!dst.is_cpu() || !dst.has_storage() || dst.is_quantized() || dst.is_sparse() || dst.is_mkldnn()
+                || dst.is_conj() || dst.is_neg() || dst.storage_offset() != 0
+                || ScalarTypes.of(dst.scalar_type()) != i.dtype() || dst.numel() != i.numel()) {
+            return false;
+        }
+        try (Storage st = dst.storage()) {
+            return st.nbytes() == dst.nbytes(); // all of its storage: nothing else can alias it
+        }
+    }
+
+    /**
+     * Maps each file once and points every planned destination at its bytes ({@code set_data}:
+     * the tensor keeps its identity, {@code requires_grad} and place in the module). Returns the
+     * keys it could not map, in plan order, for the caller's copy: a file whose path now names
+     * another file (replaced since the checkpoint was opened) is copied from the reader's own
+     * mapping instead.
+     */
+    public List<String> run() {
+        // The whole-file tensors stay open until every view is made: a Storage handle taken from
+        // one (Tensor.storage()) is a reference into it, not a reference count of its own.
+        Map<MappedFile, Tensor> mapped = new HashMap<>();
+        List<String> left = new ArrayList<>();
+        try {
+            for (View v : views) {
+                Tensor whole = mapped.computeIfAbsent(v.file(), MappedViews::map);
+                if (whole == null) {
+                    left.add(v.key());
+                    continue;
+                }
+                TensorInfo i = v.info();
+                Tensor view = Storages.view(whole, i.dtype(), i.shape().toArray(), i.stride().toArray(),
+                        v.byteOffset() / i.dtype().itemSize(), false, false);
+                try {
+                    v.dst().set_data(view);
+                } finally {
+                    view.close();
+                }
+            }
+        } finally {
+            mapped.values().forEach(t -> {
+                if (t != null) {
+                    t.close(); // the views hold the storage, and with it the mapping
+                }
+            });
+        }
+        return left;
+    }
+
+    /** The whole file as a uint8 tensor, mapped privately; null when it is not the file the reader opened. */
+    private static Tensor map(MappedFile file) {
+        Path path = file.path();
+        if (file.size() == 0) {
+            return null;
+        }
+        Tensor t;
+        try (TensorOptions o = new TensorOptions(ScalarType.Byte);
+             BoolOptional shared = new BoolOptional(false);
+             LongOptional size = new LongOptional(file.size())) {
+            t = torch.from_file(path.toString(), shared, size, o);
+        } catch (RuntimeException e) {
+            return null; // gone, unreadable or shorter now: the reader's mapping still has the bytes
+        }
+        if (!file.isAt(path)) {
+            t.close();
+            return null; // replaced since it was opened: what was just mapped is another file
+        }
+        return t;
+    }
+}
