@@ -13,21 +13,32 @@ import org.bytedeco.pytorch.global.torch;
 
 /** Loading Python's {@code state_dict} into a Java module, the way every example does it. */
 public final class Weights {
+    private static final String ZERO_COPY = "--zero-copy";
+
     private Weights() {
+    }
+
+    /**
+     * The loader's settings from a program's arguments: {@code --zero-copy} makes the module's
+     * CPU tensors copy-on-write views of the weight file instead of copies (Python's
+     * {@code torch.load(mmap=True)} with {@code assign=True}); without it every value is copied.
+     */
+    public static StateDictLoader.Builder loader(String[] args) {
+        return StateDictLoader.builder().zeroCopy(List.of(args).contains(ZERO_COPY));
     }
 
     /**
      * The weight files to load, by suffix after the model's name, from a program's arguments
      * after the folder: {@code .pt} (torch.save), {@code .safetensors}, {@code -shards} (Hugging
-     * Face shards and their index); {@code .pt} alone when none is given. {@code --device D} is
-     * not a suffix (see {@link #device}).
+     * Face shards and their index); {@code .pt} alone when none is given. {@code --device D} and
+     * {@code --zero-copy} are not suffixes (see {@link #device}, {@link #loader}).
      */
     public static List<String> suffixes(String[] args) {
         List<String> s = new ArrayList<>();
         for (int i = 1; i < args.length; i++) {
             if (args[i].equals("--device")) {
                 i++;
-            } else {
+            } else if (!args[i].equals(ZERO_COPY)) {
                 s.add(args[i]);
             }
         }
@@ -60,20 +71,16 @@ public final class Weights {
     }
 
     /**
-     * {@code model.load_state_dict(torch.load(file))}, strict (the module may be on any device;
-     * the weights are copied to where its parameters and buffers are): every key of the module is in the
-     * file and every key of the file is in the module, shapes equal. Prints what was loaded.
+     * {@code model.load_state_dict(torch.load(file))} with {@code loader}'s settings (strict by
+     * default; the module may be on any device: the weights are copied to where its parameters
+     * and buffers are). Prints what was loaded, and how many entries became views of the file.
      */
-    public static LoadReport loadStrict(PrintStream out, Module model, Path file) throws IOException {
-        return load(out, model, file, StateDictLoader.strict());
-    }
-
-    /** The same with a loader of the caller's (non-strict, key rules). */
     public static LoadReport load(PrintStream out, Module model, Path file, StateDictLoader loader) throws IOException {
         try (Checkpoint ckpt = Checkpoint.open(file)) {
             long t0 = System.nanoTime();
             LoadReport r = loader.load(model, ckpt);
-            out.printf("loaded %s: %d entries into %s in %d ms%s%s%n", file.getFileName(), r.loadedKeys().size(),
+            out.printf("loaded %s: %d entries%s into %s in %d ms%s%s%n", file.getFileName(), r.loadedKeys().size(),
+                    r.mappedKeys().isEmpty() ? "" : " (" + r.mappedKeys().size() + " as views of the file)",
                     r.module(), (System.nanoTime() - t0) / 1_000_000,
                     r.missingKeys().isEmpty() ? "" : ", missing " + r.missingKeys(),
                     r.unexpectedKeys().isEmpty() ? "" : ", unexpected " + r.unexpectedKeys());

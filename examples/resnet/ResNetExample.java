@@ -17,6 +17,7 @@ import org.bytedeco.pytorch.Tensor;
  *   java ... resnet.ResNetExample /tmp/resnet                    # Java: loads, runs, compares
  *   java ... resnet.ResNetExample /tmp/resnet .safetensors -shards   # the twin's other weight files
  *   java ... resnet.ResNetExample /tmp/resnet --device cuda:0    # the same on the GPU
+ *   java ... resnet.ResNetExample /tmp/resnet --zero-copy        # weights as views of the file
  * </pre>
  *
  * The arguments after the folder pick which of the twin's weight files to load, each in turn into
@@ -37,7 +38,7 @@ public final class ResNetExample {
             for (String arch : new String[] {"resnet18", "resnet50"}) {
                 ResNet model = arch.equals("resnet18") ? ResNet.resnet18() : ResNet.resnet50();
                 model.to(new Device(device), false);
-                Weights.loadStrict(System.out, model, dir.resolve(arch + suffix));
+                Weights.load(System.out, model, dir.resolve(arch + suffix), Weights.loader(args).build());
                 model.eval();
                 try (Reference ref = Reference.open(dir, arch, device); NoGradGuard noGrad = new NoGradGuard()) {
                     Tensor logits = model.forward(ref.tensor("input"));

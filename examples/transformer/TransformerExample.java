@@ -28,7 +28,7 @@ import org.bytedeco.pytorch.TransformerEncoderOptions;
  *
  * <pre>
  *   python3 examples/transformer/transformer.py /tmp/transformer
- *   java ... transformer.TransformerExample /tmp/transformer [.pt] [.safetensors] [-shards] [--device cuda:0]
+ *   java ... transformer.TransformerExample /tmp/transformer [.pt] [.safetensors] [-shards] [--device cuda:0] [--zero-copy]
  * </pre>
  */
 public final class TransformerExample {
@@ -50,7 +50,7 @@ public final class TransformerExample {
         for (String suffix : Weights.suffixes(args)) {
             TransformerEncoderImpl model = encoder();
             model.to(new Device(device), false);
-            Weights.loadStrict(System.out, model, dir.resolve("transformer" + suffix));
+            Weights.load(System.out, model, dir.resolve("transformer" + suffix), Weights.loader(args).build());
             model.eval();
             try (Reference ref = Reference.open(dir, "transformer", device); NoGradGuard noGrad = new NoGradGuard()) {
                 Tensor src = ref.tensor("src");                       // [batch, seq, 512]

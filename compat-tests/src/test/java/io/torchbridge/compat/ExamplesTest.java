@@ -24,7 +24,9 @@ import org.junit.jupiter.params.provider.CsvSource;
  * own eval outputs into a temporary folder; then the Java program (a child JVM, since it exits
  * with its verdict) builds the same architecture from libtorch modules, loads the weights and
  * prints {@code max|java - python|} for each output. The expected values are torch's; the
- * numbers printed by the child are checked here again against the 1e-4 relative bound.
+ * numbers printed by the child are checked here again against the 1e-4 relative bound. On the
+ * CPU each program runs a second time with {@code --zero-copy}: the weights become copy-on-write
+ * views of the files (every entry, but the second value of a tied weight) with the same outputs.
  *
  * <p>The same again on {@code cuda:0} ({@code --device cuda:0}: model, weights and inputs on the
  * GPU, outputs back to the CPU against Python's CPU outputs, TF32 off) where libtorch sees a GPU;
@@ -91,11 +93,46 @@ class ExamplesTest {
             String device) throws Exception {
         Path twin = Repo.root().resolve("examples").resolve(name).resolve(name + ".py");
         System.out.print(torch.run(900, twin.toString(), tmp.toString()));
+        String output = runJava(name, mainClass, comparisons, tmp, device);
+        for (Loaded l : loaded(output)) {
+            assertEquals(0, l.views(), "copies unless --zero-copy: " + l);
+        }
+        if (device.equals("cpu")) {
+            // Again with the weights as copy-on-write views of the files (zeroCopy): the same
+            // outputs, and every entry a view but a tied weight's second value (copied into it).
+            output = runJava(name, mainClass, comparisons, tmp, device, "--zero-copy");
+            for (Loaded l : loaded(output)) {
+                int tiedTwice = name.equals("lstm") && l.file().endsWith(".pt") ? 1 : 0;
+                assertEquals(l.entries() - tiedTwice, l.views(), "views of the file: " + l);
+            }
+        }
+    }
+
+    /** One "loaded FILE: N entries (M as views of the file)" line of an example's output. */
+    private record Loaded(String file, int entries, int views) {
+    }
+
+    private static final Pattern LOADED = Pattern.compile(
+            "^loaded (\\S+): (\\d+) entries(?: \\((\\d+) as views of the file\\))? into", Pattern.MULTILINE);
+
+    private static List<Loaded> loaded(String output) {
+        List<Loaded> out = new ArrayList<>();
+        Matcher m = LOADED.matcher(output);
+        while (m.find()) {
+            out.add(new Loaded(m.group(1), Integer.parseInt(m.group(2)), m.group(3) == null ? 0 : Integer.parseInt(m.group(3))));
+        }
+        return out;
+    }
+
+    /** Runs the example's Java program on every weight file; checks and returns its output. */
+    private static String runJava(String name, String mainClass, int comparisons, Path tmp, String device,
+            String... extra) throws Exception {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>(List.of(java, "-cp", System.getProperty("java.class.path"), mainClass,
                 tmp.toString()));
         cmd.addAll(WEIGHTS);
         cmd.addAll(List.of("--device", device));
+        cmd.addAll(List.of(extra));
         ChildProcess.Result r = ChildProcess.run(cmd, null, Duration.ofSeconds(900));
         System.out.print(r.output());
         assertEquals(0, r.exitCode(), name + " failed:\n" + r.output());
@@ -105,6 +142,8 @@ class ExamplesTest {
             assertTrue(r.output().contains("loaded " + (name.equals("resnet") ? "resnet50" : name) + weights + ":"),
                     "loaded from " + weights + ":\n" + r.output());
         }
+        assertEquals((name.equals("resnet") ? 2 : 1) * WEIGHTS.size(), loaded(r.output()).size(),
+                "a loaded line per weight file and model:\n" + r.output());
         List<Double> rel = new ArrayList<>();
         Matcher m = RELATIVE.matcher(r.output());
         while (m.find()) {
@@ -115,5 +154,6 @@ class ExamplesTest {
             assertTrue(d <= 1e-4, name + ": relative difference " + d + " over 1e-4:\n" + r.output());
         }
         assertTrue(r.output().strip().endsWith("PASS"), r.output());
+        return r.output();
     }
 }
