@@ -145,6 +145,43 @@ class ZeroCopyLoadTest {
         assertTorchsBytes(m, dir.resolve("expected/mixed"), "mixed.pt");
     }
 
+    @Test
+    void aModuleLoadedZeroCopyLoadsZeroCopyAgain() throws Exception {
+        DemoModels.CNN m = new DemoModels.CNN();
+        for (String file : List.of("plain", "other")) {
+            try (Checkpoint ckpt = Checkpoint.open(dir.resolve(file + ".pt"))) {
+                // the second time every tensor views the first file's mapping: re-pointed, not copied into
+                assertEquals(16, ZERO_COPY.load(m, ckpt).mappedKeys().size(), file);
+            }
+            assertTorchsBytes(m, dir.resolve("expected/" + file), file);
+        }
+    }
+
+    @Test
+    void aTensorThatViewsAnotherBufferIsCopiedIntoAndKeepsItsAliasing() throws Exception {
+        DemoModels.CNN m = new DemoModels.CNN();
+        Tensor fcWeight = m.named_parameters(true).get("fc.weight");
+        long n = fcWeight.numel();
+        Tensor buffer;
+        try (TensorOptions o = new TensorOptions(torch.ScalarType.Float)) {
+            buffer = torch.empty(new long[] {n + 7}, o, null).zero_(); // a flat buffer the weight is a view of
+        }
+        try (NoGradGuard g = new NoGradGuard(); Tensor part = buffer.narrow(0, 7, n);
+             Tensor view = part.view(fcWeight.sizes().vec().get())) {
+            fcWeight.set_data(view);
+        }
+        try (Checkpoint ckpt = Checkpoint.open(dir.resolve("plain.pt"))) {
+            LoadReport r = ZERO_COPY.load(m, ckpt);
+            assertEquals(15, r.mappedKeys().size());
+            assertTrue(!r.mappedKeys().contains("fc.weight") && r.loadedKeys().contains("fc.weight"));
+        }
+        assertTorchsBytes(m, dir.resolve("expected/plain"), "with fc.weight in a buffer");
+        try (Tensor part = buffer.narrow(0, 7, n)) {
+            assertArrayEquals(Files.readAllBytes(dir.resolve("expected/plain/fc.weight.bin")), bytes(part),
+                    "the buffer holds the loaded values: the view was copied into, not replaced");
+        }
+    }
+
     /** Each of the module's tensors, byte for byte, against torch's file of it. */
     private static void assertTorchsBytes(Module m, Path expected, String what) throws Exception {
         List<String> seen = new ArrayList<>();

@@ -6,11 +6,15 @@ import io.torchbridge.reader.internal.data.MappedFile;
 import io.torchbridge.reader.internal.data.MappedRegion;
 import io.torchbridge.reader.internal.data.TensorRegions;
 import java.nio.ByteOrder;
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
+import org.bytedeco.javacpp.Pointer;
 import org.bytedeco.pytorch.BoolOptional;
 import org.bytedeco.pytorch.LongOptional;
 import org.bytedeco.pytorch.Storage;
@@ -30,7 +34,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * in Java, so it serves neither purpose.
  *
  * <p>Taken only where the module allows it: a CPU destination that is all of its storage (not a
- * view into a buffer other tensors share, whose aliasing a new storage would break), of the
+ * view into a buffer other tensors share, whose aliasing a new storage would break) or a view of
+ * a file mapping (loaded zero-copy before), of the
  * checkpoint tensor's dtype and element count; a plain strided checkpoint tensor, contiguous,
  * without conj/neg bits, little-endian, in one region of one file, at an offset that is a multiple
  * of its element size. Anything else is left to the caller.
@@ -41,6 +46,8 @@ public final class MappedViews {
 
     private final Destinations destinations;
     private final List<View> views = new ArrayList<>();
+    /** This process's file mappings, read when first needed ({@link #viewsAFileMapping}). */
+    private TreeMap<Long, Long> fileMappings;
 
     /**
      * Views for one load.
@@ -72,7 +79,7 @@ public final class MappedViews {
         return true;
     }
 
-    private static boolean eligible(Tensor dst, Object value) {
+    private boolean eligible(Tensor dst, Object value) {
         if (!(value instanceof io.torchbridge.reader.Tensor src)) {
             return false;
         }
@@ -87,13 +94,61 @@ public final class MappedViews {
             return false;
         }
         if (!dst.is_cpu() || !dst.has_storage() || dst.is_quantized() || dst.is_sparse() || dst.is_mkldnn()
-                || dst.is_conj() || dst.is_neg() || dst.storage_offset() != 0
+                || dst.is_conj() || dst.is_neg()
                 || ScalarTypes.of(dst.scalar_type()) != i.dtype() || dst.numel() != i.numel()) {
             return false;
         }
         try (Storage st = dst.storage()) {
-            return st.nbytes() == dst.nbytes(); // all of its storage: nothing else can alias it
+            // All of its storage: nothing else can alias it. Or a view of a file mapping (an
+            // earlier zero-copy load): re-pointing it leaves the other views as they are.
+            return (dst.storage_offset() == 0 && st.nbytes() == dst.nbytes()) || viewsAFileMapping(dst);
         }
+    }
+
+    /**
+     * Whether {@code dst}'s storage begins a file mapping of this process (an earlier zero-copy
+     * load's, or torch's {@code mmap=True}): such a tensor is re-pointed like one that owns its
+     * storage, since the other views of that mapping stay as they are. Read from
+     * {@code /proc/self/maps} (Linux), once per load and only when a tensor needs it; libtorch's
+     * {@code Storage.data_ptr()} is not used: the presets return it by moving it out of the storage.
+     */
+    private boolean viewsAFileMapping(Tensor dst) {
+        if (fileMappings == null) {
+            fileMappings = fileMappings();
+        }
+        long base;
+        try (Pointer p = dst.data_ptr()) {
+            base = p.address() - dst.storage_offset() * dst.element_size();
+        }
+        var e = fileMappings.floorEntry(base);
+        return e != null && base < e.getValue();
+    }
+
+    /** The file-backed mappings of this process, start to end; empty where that cannot be read. */
+    private static TreeMap<Long, Long> fileMappings() {
+        TreeMap<Long, Long> out = new TreeMap<>();
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/maps"))) {
+                // start-end perms offset dev inode [path]; inode 0: anonymous memory
+                int dash = line.indexOf('-');
+                int at = dash;
+                for (int field = 0; field < 4 && at >= 0; field++) {
+                    at = line.indexOf(' ', at + 1);
+                }
+                if (dash < 0 || at < 0) {
+                    continue;
+                }
+                int inodeEnd = line.indexOf(' ', at + 1);
+                if (line.substring(at + 1, inodeEnd < 0 ? line.length() : inodeEnd).equals("0")) {
+                    continue;
+                }
+                int end = line.indexOf(' ', dash);
+                out.put(Long.parseUnsignedLong(line, 0, dash, 16), Long.parseUnsignedLong(line, dash + 1, end, 16));
+            }
+        } catch (IOException | RuntimeException e) {
+            out.clear(); // unknown: no tensor counts as a file's view
+        }
+        return out;
     }
 
     /**
