@@ -71,7 +71,7 @@ final class ConvertCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (Checkpoint ckpt = Checkpoint.open(in, InspectCommand.options(allowGlobals, false));
+        try (Checkpoint ckpt = Checkpoint.open(in, ReaderOptions.of(allowGlobals, false));
              ConvertProgress progress = ConvertProgress.onTerminal(java.nio.file.Files.size(in))) {
             WriteOptions options = WriteOptions.defaults().withProgress(progress);
             Settings settings = new Settings(options, maxShardSize, materialize, dropValues);

@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -45,12 +46,8 @@ final class DiffCommand implements Callable<Integer> {
     @Option(names = "--json", description = "One JSON object: a, b, equal, only_in_a, only_in_b, changed, values_changed.")
     boolean json;
 
-    @Option(names = "--allow-global", paramLabel = "MODULE.NAME",
-            description = "Admit a global beyond PyTorch's weights_only allowlist, as inert data (never run).")
-    List<String> allowGlobals = new ArrayList<>();
-
-    @Option(names = "--inert", description = "Read full-model pickles and other Python objects as inert data.")
-    boolean inert;
+    @Mixin
+    ReaderOptions reader = new ReaderOptions();
 
     @Override
     public Integer call() {
@@ -58,7 +55,7 @@ final class DiffCommand implements Callable<Integer> {
         try {
             CheckpointDiff.Options options = CheckpointDiff.Options.exact().withTolerance(atol, rtol)
                     .withStripPrefix(stripPrefix).withOnly(only)
-                    .withReadOptions(InspectCommand.options(allowGlobals, inert));
+                    .withReadOptions(reader.readOptions());
             d = CheckpointDiff.of(a, b, options);
         } catch (IOException e) {
             return error(e instanceof CheckpointException ce ? ce.kind().name() : "IO", e.getMessage());

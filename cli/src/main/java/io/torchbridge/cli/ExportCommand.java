@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -35,12 +36,8 @@ final class ExportCommand implements Callable<Integer> {
             + "(bfloat16 as uint16, float8 as uint8, complex32 as uint32) and quantized tensors as their integers.")
     boolean rawBits;
 
-    @Option(names = "--allow-global", paramLabel = "MODULE.NAME",
-            description = "Admit a global beyond PyTorch's weights_only allowlist, as inert data (never run).")
-    List<String> allowGlobals = new ArrayList<>();
-
-    @Option(names = "--inert", description = "Read full-model pickles and other Python objects as inert data.")
-    boolean inert;
+    @Mixin
+    ReaderOptions reader = new ReaderOptions();
 
     @Override
     public Integer call() {
@@ -57,7 +54,7 @@ final class ExportCommand implements Callable<Integer> {
                     + " (or write a .npz)");
             return 2;
         }
-        try (Checkpoint ckpt = Checkpoint.open(file, InspectCommand.options(allowGlobals, inert))) {
+        try (Checkpoint ckpt = Checkpoint.open(file, reader.readOptions())) {
             if (!npz) {
                 NumpyWriter.saveNpy(ckpt.tensor(names.get(0)), out, rawBits);
                 return 0;

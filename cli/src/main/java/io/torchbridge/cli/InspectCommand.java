@@ -30,6 +30,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -53,18 +54,12 @@ final class InspectCommand implements Callable<Integer> {
     @Option(names = "--values", description = "With --json: add the non-tensor values (epoch, loss, config) by path.")
     boolean values;
 
-    @Option(names = "--allow-global", paramLabel = "MODULE.NAME",
-            description = "Admit a global beyond PyTorch's weights_only allowlist, as inert data (never run).")
-    List<String> allowGlobals = new ArrayList<>();
-
-    @Option(names = "--inert", description = "Read full-model pickles (torch.save(model)) and other Python "
-            + "objects as inert data: every class stays a name, nothing is constructed or run; tensors get "
-            + "their attribute paths (fc1.weight).")
-    boolean inert;
+    @Mixin
+    ReaderOptions reader = new ReaderOptions();
 
     @Override
     public Integer call() throws IOException {
-        ReadOptions options = options(allowGlobals, inert);
+        ReadOptions options = reader.readOptions();
         PrintStream out = System.out;
         if (files.isEmpty()) {
             Path tmp = bundled();
@@ -89,20 +84,6 @@ final class InspectCommand implements Callable<Integer> {
             }
         }
         return ok ? 0 : 1;
-    }
-
-    /** Reader options admitting each {@code MODULE.NAME} given with --allow-global. */
-    static ReadOptions options(List<String> allowGlobals, boolean inert) {
-        ReadOptions.Builder b = ReadOptions.builder().inert(inert);
-        for (String g : allowGlobals) {
-            int dot = g.lastIndexOf('.');
-            if (dot <= 0) {
-                throw new UsageError("--allow-global takes MODULE.NAME (a dotted name such as "
-                        + "collections.OrderedDict), got '" + g + "'");
-            }
-            b.allowGlobal(g.substring(0, dot), g.substring(dot + 1));
-        }
-        return b.build();
     }
 
     private boolean inspect(Path path, String label, ReadOptions options, PrintStream out) {

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.torchbridge.reader.scan.Scan;
 import io.torchbridge.testing.Repo;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -48,6 +49,26 @@ class NumpyTest {
             CliRun r = CliRun.of("inspect", "--json", DIR.resolve(f.get("file").asText()).toString());
             assertEquals(1, r.exit(), r.out());
             assertEquals(f.get("kind").asText(), JSON.readTree(r.out()).get("error").get("kind").asText(), r.out());
+        }
+    }
+
+    /**
+     * {@code scan}: a NumPy file holds no pickle that runs (numpy.load refuses object arrays unless
+     * allow_pickle=True, and so does the reader), so every file numpy wrote is clean when the reader
+     * reads it, and unreadable, with the reader's reason, when it does not.
+     */
+    @Test
+    void scanCallsWhatReadsCleanAndTheRestUnreadable() throws Exception {
+        JsonNode m = JSON.readTree(DIR.resolve("manifest.json").toFile());
+        for (JsonNode f : m.get("files")) {
+            Scan.Report r = Scan.scan(DIR.resolve(f.get("file").asText()));
+            assertEquals(Scan.Verdict.CLEAN, r.verdict(), r.toString());
+            assertEquals(f.get("format").asText(), r.format(), r.toString());
+        }
+        for (JsonNode f : m.get("refused")) {
+            Scan.Report r = Scan.scan(DIR.resolve(f.get("file").asText()));
+            assertEquals(Scan.Verdict.UNREADABLE, r.verdict(), r.toString());
+            assertTrue(r.error() != null && !r.error().isBlank(), r.toString());
         }
     }
 

@@ -106,6 +106,18 @@ class CudaTest {
                 }
             }
         }
+        TestModels.Net zeroCopy = new TestModels.Net();
+        zeroCopy.to(new Device("cuda:0"), false);
+        try (Checkpoint py = Checkpoint.open(Repo.fixture("2.14.1", "module_net.pt"))) {
+            // views of the file are CPU memory: a CUDA module gets copies, and the report says so
+            LoadReport r = StateDictLoader.builder().zeroCopy(true).build().load(zeroCopy, py);
+            assertEquals(List.of(), r.mappedKeys());
+            Map<String, org.bytedeco.pytorch.Tensor> model = ModuleTree.stateDict(ModuleTree.walk(zeroCopy));
+            for (String k : py.names()) {
+                assertTrue(model.get(k).is_cuda(), k);
+                assertArrayEquals(py.tensor(k).toByteArray(), LibtorchValues.logicalBytes(model.get(k)), k);
+            }
+        }
         try (Checkpoint ckpt = Checkpoint.open(Repo.fixture("2.14.1", "training_adam.pt"))) {
             TestModels.Small small = new TestModels.Small();
             small.to(new Device("cuda:0"), false);

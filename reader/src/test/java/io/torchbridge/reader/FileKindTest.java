@@ -124,15 +124,21 @@ class FileKindTest {
                 .startsWith("this is an HDF5 file"));
     }
 
-    /** A header length past the end of the file is no safetensors file, whatever follows. */
+    /** A safetensors file cut off inside its header is named and said to be cut off; a length of 2^40 or more is no header. */
     @Test
-    void safetensorsNeedsAHeaderThatFitsTheFile() throws IOException {
+    void aSafetensorsHeaderPastTheEndIsACutOffSafetensorsFile() throws IOException {
         byte[] b = Files.readAllBytes(SAMPLES.resolve("model.safetensors"));
-        b[0] = (byte) 0xF0; // the length grows past the 72-byte file
+        b[0] = (byte) 0xF0; // the length grows past the 72-byte file: a download cut off inside the header
         Path f = Files.write(dir.resolve("bad.safetensors"), b);
         CheckpointException e = assertThrows(CheckpointException.class, () -> Checkpoint.open(f).close());
-        assertEquals(Kind.MALFORMED, e.kind());
-        assertTrue(e.getMessage().contains("not a PyTorch checkpoint or any file kind"), e.getMessage());
+        assertEquals(Kind.TRUNCATED, e.kind());
+        assertTrue(e.getMessage().contains("the header length is ") && e.getMessage().contains(" follow the length"),
+                e.getMessage());
+        // a length at or above 2^40 is no safetensors header: the file is not taken for one
+        b[5] = 1;
+        Path g = Files.write(dir.resolve("random.bin"), b);
+        CheckpointException r = assertThrows(CheckpointException.class, () -> Checkpoint.open(g).close());
+        assertTrue(r.getMessage().contains("not a PyTorch checkpoint or any file kind"), r.getMessage());
     }
 
     /** Two torch.save archives one after another, with no DCP name or .metadata beside: still named after DCP. */

@@ -165,6 +165,11 @@ public final class NativeDemo {
             // default) would differ from it by about 1e-3.
             torch.globalContext().setAllowTF32CuDNN(false);
             torch.globalContext().setAllowTF32CuBLAS(false);
+        } else {
+            // libtorch 2.10's oneDNN (mkldnn) kernels do not match torch on some CPUs: on an AMD
+            // EPYC with AVX-512 the CNN's training step differed from Python's by 3.3e-3 with
+            // oneDNN and by 6e-8 without (README.md, "Known libtorch issues").
+            torch.globalContext().setUserEnabledMkldnn(false);
         }
         this.toDevice = LoadOptions.defaults().withMapLocation(MapLocation.to(o.device())).withWritable(true);
     }

@@ -129,7 +129,10 @@ public final class Scan {
                         zip = ZipContainer.open(file, true);
                     } catch (CheckpointException e) {
                         FileKind.Diagnosis other = FileKind.ofUnreadableZip(file, ZipContainer.leadingBytes(file));
-                        if (other != null) {
+                        if (other != null && other.kind() == FileKind.NPZ) {
+                            // numpy.savez: .npy records, no pickle that runs (object arrays are refused)
+                            return readsWithoutPickle(path, other.kind().label(), other.message());
+                        } else if (other != null) {
                             return unreadable(path, other.kind().label(), new IOException(other.message()));
                         }
                         throw e;
@@ -185,14 +188,10 @@ public final class Scan {
                     pickle = file.read(0, (int) Math.min(file.size(), ReadOptions.defaults().maxPickleBytes()));
                     findings.add("a bare pickle, not a torch.save checkpoint: torch.load cannot read it safely");
                 }
-                case SAFETENSORS -> {
-                    // no pickle, so nothing runs when it loads; it reads if its header passes the reader's checks
-                    try (Checkpoint c = Checkpoint.open(path)) {
-                        return new Report(path.toString(), format, List.of(), Map.of(), List.of(), false, true,
-                                kind.message(), Verdict.CLEAN);
-                    } catch (IOException e) {
-                        return unreadable(path, format, e);
-                    }
+                case SAFETENSORS, NPY -> {
+                    // no pickle, so nothing runs when it loads; it reads if its header passes the
+                    // reader's checks (a NumPy object array, which would unpickle, does not)
+                    return readsWithoutPickle(path, format, kind.message());
                 }
                 case GGUF, ONNX, SHARD_INDEX, JSON -> {
                     // formats without a pickle: nothing in them runs when their own library loads them
@@ -364,6 +363,15 @@ public final class Scan {
             // (the malicious corpus has one) asks for more memory than a small heap has, and torch,
             // which loads it, has no such bound. What this call allocated is garbage once it unwinds.
             return true;
+        }
+    }
+
+    /** A format without pickles: clean when the reader opens it, else unreadable with the reader's reason. */
+    private static Report readsWithoutPickle(Path path, String format, String note) {
+        try (Checkpoint c = Checkpoint.open(path)) {
+            return new Report(path.toString(), format, List.of(), Map.of(), List.of(), false, true, note, Verdict.CLEAN);
+        } catch (IOException e) {
+            return unreadable(path, format, e);
         }
     }
 

@@ -200,8 +200,11 @@ public enum FileKind {
     }
 
     /**
-     * The safetensors layout: a u64 little-endian header length that fits the file, then a JSON
-     * object ({@code safetensors/src/tensor.rs}, {@code read_metadata}).
+     * The safetensors layout: a u64 little-endian header length, then a JSON object
+     * ({@code safetensors/src/tensor.rs}, {@code read_metadata}). A length past the end of the file
+     * or over the crate's limit still names the kind (a truncated download, a hostile header), so
+     * that the reader says what is wrong with it; below 2^40 only, so that 8 random bytes before a
+     * '{' are not taken for one.
      */
     private static String safetensors(Head h) {
         if (h.bytes.length < 10 || h.u8(8) != '{') {
@@ -211,7 +214,7 @@ public enum FileKind {
         for (int i = 7; i >= 0; i--) {
             n = n << 8 | h.u8(i);
         }
-        return n >= 2 && n <= h.size - 8 ? MATCH : null;
+        return n >= 2 && n < 1L << 40 ? MATCH : null;
     }
 
     /**
