@@ -141,6 +141,9 @@ class ZeroCopyLoadTest {
             // a storage offset is contiguous and becomes a view at that offset
             assertEquals(List.of("conv1.weight", "fc.weight"), copied);
             assertTrue(r.mappedKeys().contains("bn1.running_mean"));
+            // saved 1-d with one element, a view of it in the 0-d buffer keeps the buffer's shape
+            assertTrue(r.mappedKeys().contains("bn2.num_batches_tracked"));
+            assertEquals(0, m.named_buffers(true).get("bn2.num_batches_tracked").dim());
         }
         assertTorchsBytes(m, dir.resolve("expected/mixed"), "mixed.pt");
     }

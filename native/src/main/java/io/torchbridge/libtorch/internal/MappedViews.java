@@ -41,7 +41,8 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * of its element size. Anything else is left to the caller.
  */
 public final class MappedViews {
-    private record View(String key, Tensor dst, MappedFile file, long byteOffset, TensorInfo info) {
+    /** {@code shape}: the module tensor's own (a 1-element 1-d file tensor loads into a 0-d one). */
+    private record View(String key, Tensor dst, MappedFile file, long byteOffset, TensorInfo info, long[] shape) {
     }
 
     private final Destinations destinations;
@@ -75,7 +76,7 @@ public final class MappedViews {
         if (offset % i.dtype().itemSize() != 0 || !destinations.claim(dst)) {
             return false;
         }
-        views.add(new View(key, dst, region.file(), offset, i));
+        views.add(new View(key, dst, region.file(), offset, i, dst.sizes().vec().get()));
         return true;
     }
 
@@ -171,7 +172,7 @@ public final class MappedViews {
                     continue;
                 }
                 TensorInfo i = v.info();
-                Tensor view = Storages.view(whole, i.dtype(), i.shape().toArray(), i.stride().toArray(),
+                Tensor view = Storages.view(whole, i.dtype(), v.shape(), contiguousStrides(v.shape()),
                         v.byteOffset() / i.dtype().itemSize(), false, false);
                 try {
                     v.dst().set_data(view);
@@ -187,6 +188,17 @@ public final class MappedViews {
             });
         }
         return left;
+    }
+
+    /** Row-major strides for {@code shape}, in elements (the file tensor is contiguous, so its values are these). */
+    private static long[] contiguousStrides(long[] shape) {
+        long[] stride = new long[shape.length];
+        long step = 1;
+        for (int d = shape.length - 1; d >= 0; d--) {
+            stride[d] = step;
+            step = Math.multiplyExact(step, Math.max(1, shape[d]));
+        }
+        return stride;
     }
 
     /** The whole file as a uint8 tensor, mapped privately; null when it is not the file the reader opened. */
