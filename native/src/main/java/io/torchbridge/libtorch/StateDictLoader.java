@@ -222,11 +222,9 @@ public final class StateDictLoader {
                 }
             }
             if (views != null) {
-                List<String> unmapped = views.run();
+                List<String> unmapped = views.run(); // fresh destinations: copied first, in any order
                 mapped.removeAll(unmapped);
-                List<String> copies = new ArrayList<>(unmapped);
-                copies.addAll(others);
-                others = copies;
+                others.addAll(0, unmapped);
             }
             direct.run();
             for (String key : others) {

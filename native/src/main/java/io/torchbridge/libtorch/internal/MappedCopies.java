@@ -1,6 +1,7 @@
 package io.torchbridge.libtorch.internal;
 
 import io.torchbridge.reader.TensorInfo;
+import io.torchbridge.reader.TensorLayout;
 import java.lang.ref.Reference;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -57,18 +58,12 @@ public final class MappedCopies {
      */
     public boolean add(Tensor dst, Object value) {
         boolean fresh = destinations.claim(dst);
-        if (!fresh || !(value instanceof io.torchbridge.reader.Tensor src)) {
+        io.torchbridge.reader.Tensor src = fresh ? plainSource(dst, value) : null;
+        if (src == null || !dst.is_contiguous() || dst.nbytes() != src.info().nbytes()) {
             return false;
         }
         TensorInfo i = src.info();
         int item = i.dtype().itemSize();
-        if (!dst.is_cpu() || !dst.has_storage() || dst.is_quantized() || dst.is_sparse() || dst.is_mkldnn()
-                || !dst.is_contiguous() || dst.is_conj() || dst.is_neg()
-                || src.quantization().isPresent() || i.conj() || i.neg() || !i.isContiguous()
-                || ScalarTypes.of(dst.scalar_type()) != i.dtype()
-                || dst.numel() != i.numel() || dst.nbytes() != i.nbytes()) {
-            return false;
-        }
         List<ByteBuffer> chunks = src.dataChunks();
         long total = 0;
         for (ByteBuffer c : chunks) {
@@ -96,6 +91,25 @@ public final class MappedCopies {
         targets.add(dst);
         bytes += total;
         return true;
+    }
+
+    /**
+     * {@code value} when it and {@code dst} are the plain pair both fast paths take, else null:
+     * a strided, unquantized, contiguous checkpoint tensor without conj/neg bits, of {@code dst}'s
+     * dtype and element count, into a CPU tensor with storage and without conj/neg bits (neither
+     * quantized, sparse nor mkldnn). Each path adds its own conditions on the bytes.
+     */
+    static io.torchbridge.reader.Tensor plainSource(Tensor dst, Object value) {
+        if (!(value instanceof io.torchbridge.reader.Tensor src)) {
+            return null;
+        }
+        TensorInfo i = src.info();
+        boolean plain = i.layout() == TensorLayout.STRIDED && src.quantization().isEmpty() && !i.conj() && !i.neg()
+                && i.isContiguous()
+                && dst.is_cpu() && dst.has_storage() && !dst.is_quantized() && !dst.is_sparse() && !dst.is_mkldnn()
+                && !dst.is_conj() && !dst.is_neg()
+                && ScalarTypes.of(dst.scalar_type()) == i.dtype() && dst.numel() == i.numel();
+        return plain ? src : null;
     }
 
     /** Copies everything planned, on up to a few threads (the caller's among them), and bumps versions. */

@@ -1,12 +1,11 @@
 package io.torchbridge.libtorch.internal;
 
 import io.torchbridge.reader.TensorInfo;
-import io.torchbridge.reader.TensorLayout;
 import io.torchbridge.reader.internal.data.MappedFile;
 import io.torchbridge.reader.internal.data.MappedRegion;
 import io.torchbridge.reader.internal.data.TensorRegions;
-import java.nio.ByteOrder;
 import java.io.IOException;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -33,12 +32,11 @@ import org.bytedeco.pytorch.global.torch.ScalarType;
  * however long after the checkpoint is closed. The reader's own mapping is read-only and lives
  * in Java, so it serves neither purpose.
  *
- * <p>Taken only where the module allows it: a CPU destination that is all of its storage (not a
- * view into a buffer other tensors share, whose aliasing a new storage would break) or a view of
- * a file mapping (loaded zero-copy before), of the
- * checkpoint tensor's dtype and element count; a plain strided checkpoint tensor, contiguous,
- * without conj/neg bits, little-endian, in one region of one file, at an offset that is a multiple
- * of its element size. Anything else is left to the caller.
+ * <p>Taken only where the module allows it: the plain pair of both fast paths
+ * ({@link MappedCopies#plainSource}), a destination that is all of its storage (not a view into a
+ * buffer other tensors share, whose aliasing a new storage would break) or lies in a file mapping
+ * (loaded zero-copy before), and a checkpoint tensor little-endian, in one region of one file, at
+ * an offset that is a multiple of its element size. Anything else is left to the caller.
  */
 public final class MappedViews {
     /** {@code shape}: the module tensor's own (a 1-element 1-d file tensor loads into a 0-d one). */
@@ -66,11 +64,12 @@ public final class MappedViews {
      * earlier destination is not planned. Nothing changes before {@link #run}.
      */
     public boolean add(String key, Tensor dst, Object value) {
-        if (!eligible(dst, value)) {
+        io.torchbridge.reader.Tensor src = MappedCopies.plainSource(dst, value);
+        MappedRegion region = src == null ? null : TensorRegions.of(src); // null: gathered from chunks
+        if (region == null || (src.dtype().itemSize() > 1 && region.order() != ByteOrder.LITTLE_ENDIAN)
+                || ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN || !ownsOrViewsAFile(dst)) {
             return false;
         }
-        io.torchbridge.reader.Tensor src = (io.torchbridge.reader.Tensor) value;
-        MappedRegion region = TensorRegions.of(src);
         TensorInfo i = src.info();
         long offset = Math.addExact(region.offset(), i.dtype().bytesFor(i.storageOffset()));
         if (offset % i.dtype().itemSize() != 0 || !destinations.claim(dst)) {
@@ -80,36 +79,20 @@ public final class MappedViews {
         return true;
     }
 
-    private boolean eligible(Tensor dst, Object value) {
-        if (!(value instanceof io.torchbridge.reader.Tensor src)) {
-            return false;
-        }
-        TensorInfo i = src.info();
-        if (i.layout() != TensorLayout.STRIDED || src.quantization().isPresent() || i.conj() || i.neg()
-                || !i.isContiguous() || i.dtype().family() == io.torchbridge.reader.DType.Family.QUANTIZED) {
-            return false;
-        }
-        MappedRegion region = TensorRegions.of(src);
-        if (region == null || (i.dtype().itemSize() > 1 && region.order() != ByteOrder.LITTLE_ENDIAN)
-                || ByteOrder.nativeOrder() != ByteOrder.LITTLE_ENDIAN) {
-            return false;
-        }
-        if (!dst.is_cpu() || !dst.has_storage() || dst.is_quantized() || dst.is_sparse() || dst.is_mkldnn()
-                || dst.is_conj() || dst.is_neg()
-                || ScalarTypes.of(dst.scalar_type()) != i.dtype() || dst.numel() != i.numel()) {
-            return false;
-        }
-        try (Storage st = dst.storage()) {
-            // All of its storage: nothing else can alias it. Or a view of a file mapping (an
-            // earlier zero-copy load): re-pointing it leaves the other views as they are.
+    /**
+     * Whether {@code dst} is all of its storage, so that nothing else can alias it, or lies in a
+     * file mapping (an earlier zero-copy load), where re-pointing it leaves the other views as
+     * they are.
+     */
+    private boolean ownsOrViewsAFile(Tensor dst) {
+        try (Storage st = dst.storage()) { // a reference into dst, valid while dst is
             return (dst.storage_offset() == 0 && st.nbytes() == dst.nbytes()) || viewsAFileMapping(dst);
         }
     }
 
     /**
-     * Whether {@code dst}'s storage begins a file mapping of this process (an earlier zero-copy
-     * load's, or torch's {@code mmap=True}): such a tensor is re-pointed like one that owns its
-     * storage, since the other views of that mapping stay as they are. Read from
+     * Whether {@code dst}'s storage lies in a file mapping of this process (an earlier zero-copy
+     * load's, or torch's {@code mmap=True}). Read from
      * {@code /proc/self/maps} (Linux), once per load and only when a tensor needs it; libtorch's
      * {@code Storage.data_ptr()} is not used: the presets return it by moving it out of the storage.
      */
